@@ -1,0 +1,1 @@
+"""Benchmarks: scenario benchmark, scale benchmark, fault-injection suite."""
