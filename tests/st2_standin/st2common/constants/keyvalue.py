@@ -1,0 +1,5 @@
+"""Datastore constants (stand-in; same values as StackStorm)."""
+SYSTEM_SCOPE = "system"
+FULL_SYSTEM_SCOPE = "st2kv.system"
+USER_SCOPE = "user"
+DATASTORE_KEY_SEPARATOR = ":"
