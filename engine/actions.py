@@ -1,0 +1,273 @@
+"""Run the pack's actions in-process through StackStorm's Action interface.
+
+`ActionRunner` is also the executor `engine.workflows.run_workflow` expects: calling it with
+`(ref, parameters, context)` returns a finished `Execution`.
+"""
+import contextlib
+import copy
+import importlib.util
+import io
+import itertools
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from typing import Any, Callable, Dict, List, Optional
+
+from engine import params as param_utils
+from engine.datastore import Datastore, DatastoreService
+from engine.pack import REPO_DIR, ActionMeta, Pack, PackError
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+TIMEOUT = "timeout"
+CANCELED = "canceled"
+PENDING = "pending"
+DELAYED = "delayed"
+RUNNING = "running"
+COMPLETED = (SUCCEEDED, FAILED, TIMEOUT, CANCELED)
+
+STANDIN_DIR = os.path.join(REPO_DIR, "tests", "st2_standin")
+_ids = itertools.count(1)
+
+
+def ensure_st2_importable() -> None:
+    """Use the st2 stand-in when StackStorm's st2common is not installed."""
+    if importlib.util.find_spec("st2common") is None and STANDIN_DIR not in sys.path:
+        sys.path.insert(0, STANDIN_DIR)
+
+
+class Execution(object):
+    """One action execution, as the engine records it."""
+
+    def __init__(self, ref: str, parameters: Dict[str, Any],
+                 context: Optional[Dict[str, Any]] = None) -> None:
+        self.id = "ex-%05d" % next(_ids)
+        self.ref = ref
+        self.parameters = dict(parameters or {})
+        self.context = dict(context or {})
+        self.status = "requested"
+        self.result: Any = None
+        self.runner_type = ""
+        self.started_at: Optional[float] = None
+        self.finished_at: Optional[float] = None
+        self.log: List[Dict[str, Any]] = []
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == SUCCEEDED
+
+    def finish(self, status: str, result: Any, now: float) -> "Execution":
+        self.status = status
+        self.result = result
+        self.finished_at = now
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"id": self.id, "ref": self.ref, "parameters": self.parameters,
+                "status": self.status, "result": self.result, "runner_type": self.runner_type,
+                "started_at": self.started_at, "finished_at": self.finished_at,
+                "parent": self.context.get("parent"), "task": self.context.get("task")}
+
+    def __repr__(self) -> str:
+        return "Execution(%s %s %s)" % (self.id, self.ref, self.status)
+
+
+class ActionService(DatastoreService):
+    """StackStorm's action_service: datastore access for one action class."""
+
+
+def _plain(value: Any) -> Any:
+    """What StackStorm stores: the JSON-serialisable form of a result."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        try:
+            return json.loads(json.dumps(value, default=str))
+        except (TypeError, ValueError):
+            return str(value)
+
+
+def python_result(output: Any) -> (str, Any):
+    """StackStorm's python runner semantics: a value, or an `(ok, value)` tuple."""
+    if isinstance(output, tuple) and len(output) == 2 and isinstance(output[0], bool):
+        return (SUCCEEDED if output[0] else FAILED), output[1]
+    return SUCCEEDED, output
+
+
+class ActionRunner(object):
+    """Executes action refs: pack Python actions, nested workflows and built-ins."""
+
+    def __init__(self, pack: Optional[Pack] = None, config: Optional[Dict[str, Any]] = None,
+                 store: Optional[Datastore] = None,
+                 now_fn: Optional[Callable[[], float]] = None,
+                 builtins: Optional[Dict[str, Callable]] = None,
+                 sleep_fn: Optional[Callable[[float], None]] = None) -> None:
+        ensure_st2_importable()
+        self.pack = pack or Pack()
+        self.pack.add_to_sys_path()
+        self.config = config if config is not None else self.pack.config()
+        self._now = now_fn or _lib_clock_now
+        self.sleep = sleep_fn or lib_clock_sleep
+        self.store = store or Datastore(self._now)
+        from engine import builtins as builtin_actions
+        self.builtins = dict(builtin_actions.DEFAULTS)
+        self.builtins.update(builtins or {})
+        self.executions: List[Execution] = []
+        self.listeners: List[Callable[[str, Execution], None]] = []
+        self.before_run: List[Callable[[Execution], Optional[str]]] = []
+        self.workflow_options: Dict[str, Any] = {}
+        self._classes: Dict[str, type] = {}
+        self.stack: List[Execution] = []
+        self.logger = logging.getLogger("engine.actions")
+
+    def now(self) -> float:
+        return self._now()
+
+    def __call__(self, ref: str, parameters: Dict[str, Any],
+                 context: Optional[Dict[str, Any]] = None) -> Execution:
+        return self.run(ref, parameters, context)
+
+    def run(self, ref: str, parameters: Optional[Dict[str, Any]] = None,
+            context: Optional[Dict[str, Any]] = None) -> Execution:
+        """Run `ref` to completion (or pending/canceled) and return its execution."""
+        execution = Execution(ref, parameters or {}, context)
+        execution.started_at = self.now()
+        self.executions.append(execution)
+        for hook in self.before_run:
+            verdict = hook(execution)
+            if verdict == CANCELED:
+                execution.finish(CANCELED, {"error": "canceled by policy"}, self.now())
+                self._notify("finished", execution)
+                return execution
+        self._notify("started", execution)
+        self.stack.append(execution)
+        try:
+            status, result = self._dispatch(execution)
+        except Exception as error:  # the runner itself failed: the execution fails
+            status, result = FAILED, {"error": str(error), "traceback": traceback.format_exc()}
+        finally:
+            self.stack.remove(execution)
+        execution.finish(status, _plain(result), self.now())
+        self._notify("finished", execution)
+        return execution
+
+    def _notify(self, event: str, execution: Execution) -> None:
+        for listener in self.listeners:
+            listener(event, execution)
+
+    def _dispatch(self, execution: Execution) -> (str, Any):
+        builtin = self.builtins.get(execution.ref)
+        if builtin is not None:
+            execution.runner_type = "builtin"
+            return builtin(self, execution)
+        try:
+            meta = self.pack.action(execution.ref)
+        except PackError as error:
+            return FAILED, {"error": str(error)}
+        execution.runner_type = meta.runner_type
+        if not meta.enabled:
+            return FAILED, {"error": "action %s is disabled" % meta.ref}
+        try:
+            execution.parameters = param_utils.prepare(
+                meta.parameters, execution.parameters, meta.runner_type, self.render_default)
+        except param_utils.ParameterError as error:
+            return FAILED, {"error": "parameter validation failed: %s" % error}
+        if meta.runner_type == "python-script":
+            return self._run_python(meta, execution)
+        if meta.runner_type == "orquesta":
+            return self._run_workflow(meta, execution)
+        local = self.builtins.get("runner:" + meta.runner_type)
+        if local is not None:
+            return local(self, execution)
+        return FAILED, {"error": "runner %s is not supported by the engine" % meta.runner_type}
+
+    def render_default(self, value: Any) -> Any:
+        """Render `{{ config_context.x }}` / `{{ st2kv.system.x }}` in parameter defaults."""
+        if not isinstance(value, str) or "{{" not in value:
+            return value
+        from engine import rendering
+        return rendering.render_value(value, {"config_context": self.config}, self.store)
+
+    def action_class(self, meta: ActionMeta) -> type:
+        path = meta.entry_path
+        if path not in self._classes:
+            self._classes[path] = load_action_class(path, meta.name)
+        return self._classes[path]
+
+    def _run_python(self, meta: ActionMeta, execution: Execution) -> (str, Any):
+        cls = self.action_class(meta)
+        service = ActionService(self.store, self.pack.name, cls.__name__)
+        action = cls(config=copy.deepcopy(self.config), action_service=service)
+        params = {k: v for k, v in execution.parameters.items()
+                  if k not in param_utils.RUNNER_PARAMETERS["python-script"]}
+        stdout, stderr = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                output = action.run(**params)
+        except Exception as error:
+            return FAILED, {"error": "%s: %s" % (type(error).__name__, error),
+                            "traceback": traceback.format_exc(),
+                            "stdout": stdout.getvalue(), "stderr": stderr.getvalue(),
+                            "exit_code": 1, "result": None}
+        status, value = python_result(output)
+        return status, {"result": value, "stdout": stdout.getvalue(),
+                        "stderr": stderr.getvalue(), "exit_code": 0 if status == SUCCEEDED else 1}
+
+    def _run_workflow(self, meta: ActionMeta, execution: Execution) -> (str, Any):
+        from engine import workflows
+        options = {"sleep_fn": self.sleep}
+        options.update(self.workflow_options)
+        run = workflows.run_workflow(meta.entry_path, execution.parameters, self,
+                                     context={"parent_execution": execution.id,
+                                              "action": meta.ref}, **options)
+        execution.log = run.tasks
+        execution.workflow = run
+        return run.status, run.result
+
+
+def _lib_clock_now() -> float:
+    try:
+        from lib import clock
+    except ImportError:
+        return time.time()
+    return clock.now()
+
+
+def lib_clock_sleep(seconds: float) -> None:
+    """Sleep through the pack's clock seam (virtual under the engine); no-op without it."""
+    try:
+        from lib import clock
+    except ImportError:
+        return
+    clock.sleep(seconds)
+
+
+def load_action_class(path: str, name: str) -> type:
+    """Import an action module by path and return its single Action subclass."""
+    ensure_st2_importable()
+    if not os.path.exists(path):
+        raise PackError("entry point %s does not exist" % path)
+    module_name = "_pack_actions.%s" % name
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    try:
+        from st2common.runners.base_action import Action
+    except ImportError:  # pragma: no cover - stand-in missing
+        Action = None
+    found = []
+    for value in vars(module).values():
+        if not isinstance(value, type) or value.__module__ != module.__name__:
+            continue
+        if Action is not None and issubclass(value, Action) and value is not Action:
+            found.append(value)
+        elif Action is None and callable(getattr(value, "run", None)):
+            found.append(value)
+    if len(found) != 1:
+        raise PackError("%s must define exactly one Action subclass, found %d"
+                        % (path, len(found)))
+    return found[0]

@@ -1,0 +1,194 @@
+"""StackStorm's built-in actions the pack's workflows use, simulated in-process."""
+import sys
+from typing import Any, Callable, Dict, List, Optional
+
+from engine import actions as ex
+
+DEFAULT_ASK_SCHEMA = {
+    "type": "object",
+    "properties": {"continue": {"type": "boolean", "required": True,
+                                "description": "Would you like to continue the workflow?"}},
+}
+APPROVE_WORDS = ("approve", "approved", "yes", "continue", "execute", "proceed", "accept")
+DENY_WORDS = ("deny", "denied", "no", "reject", "abort", "stop", "cancel")
+
+
+def _shell_result(stdout: str) -> Dict[str, Any]:
+    return {"stdout": stdout, "stderr": "", "return_code": 0, "succeeded": True,
+            "failed": False}
+
+
+def noop(runner: Any, execution: ex.Execution):
+    return ex.SUCCEEDED, _shell_result("")
+
+
+def echo(runner: Any, execution: ex.Execution):
+    return ex.SUCCEEDED, _shell_result(str(execution.parameters.get("message", "")))
+
+
+def local(runner: Any, execution: ex.Execution):
+    """core.local is refused: the engine never runs shell commands from the pack."""
+    cmd = execution.parameters.get("cmd", "")
+    if getattr(runner, "simulate_local", False):
+        return ex.SUCCEEDED, _shell_result("(simulated) %s" % cmd)
+    return ex.FAILED, {"stdout": "", "stderr": "core.local is not allowed in the local engine",
+                       "return_code": 1, "succeeded": False, "failed": True}
+
+
+class ChatLog(object):
+    """Messages posted with chatops.post_message, with virtual times."""
+
+    def __init__(self, echo_fn: Optional[Callable[[Dict[str, Any]], None]] = None) -> None:
+        self.messages: List[Dict[str, Any]] = []
+        self.echo_fn = echo_fn
+
+    def post(self, message: Dict[str, Any]) -> None:
+        self.messages.append(message)
+        if self.echo_fn is not None:
+            self.echo_fn(message)
+
+
+def post_message(runner: Any, execution: ex.Execution):
+    params = dict(execution.parameters)
+    if not params.get("channel") or "message" not in params:
+        return ex.FAILED, {"error": "chatops.post_message needs channel and message"}
+    chat = getattr(runner, "chat", None)
+    if chat is None:
+        chat = runner.chat = ChatLog()
+    entry = dict(params)
+    entry["at"] = runner.now()
+    chat.post(entry)
+    return ex.SUCCEEDED, params
+
+
+class Inquiry(object):
+    """A core.ask question: pending until answered or expired."""
+
+    def __init__(self, execution: ex.Execution, created_at: float) -> None:
+        params = execution.parameters
+        self.id = execution.id
+        self.execution = execution
+        self.schema = params.get("schema") or DEFAULT_ASK_SCHEMA
+        self.ttl = int(params.get("ttl") or 1440)
+        self.route = params.get("route") or ""
+        self.users = params.get("users") or []
+        self.roles = params.get("roles") or []
+        self.created_at = created_at
+        self.status = ex.PENDING
+        self.response: Optional[Dict[str, Any]] = None
+        self.answered_at: Optional[float] = None
+
+    def payload(self) -> Dict[str, Any]:
+        """The `core.st2.generic.inquiry` trigger payload."""
+        return {"id": self.id, "route": self.route, "ttl": self.ttl, "users": self.users,
+                "roles": self.roles, "schema": self.schema}
+
+    def base_result(self) -> Dict[str, Any]:
+        return {"schema": self.schema, "roles": self.roles, "users": self.users,
+                "route": self.route, "ttl": self.ttl}
+
+
+def build_response(schema: Dict[str, Any], approve: bool) -> Dict[str, Any]:
+    """A response to `schema` that approves or denies (booleans, enums, defaults)."""
+    words = APPROVE_WORDS if approve else DENY_WORDS
+    response: Dict[str, Any] = {}
+    for name, spec in (schema.get("properties") or {}).items():
+        spec = spec or {}
+        kind = spec.get("type")
+        if kind == "boolean":
+            response[name] = bool(approve)
+        elif "enum" in spec:
+            options = list(spec["enum"])
+            chosen = [opt for opt in options if str(opt).lower() in words]
+            if chosen:
+                response[name] = chosen[0]
+            elif "default" in spec:
+                response[name] = spec["default"]
+            elif options:
+                response[name] = options[0] if approve else options[-1]
+        elif "default" in spec:
+            response[name] = spec["default"]
+        elif kind == "string" and spec.get("required"):
+            response[name] = "approved by engine policy" if approve else "denied by engine policy"
+    return response
+
+
+class InquiryPolicy(object):
+    """How the engine answers core.ask: approve, deny, expire (after TTL) or ask on a TTY."""
+
+    MODES = ("auto", "approve", "deny", "expire", "ask")
+
+    def __init__(self, mode: str = "auto", respond_after_s: float = 60.0,
+                 input_fn: Optional[Callable[[str], str]] = None) -> None:
+        if mode not in self.MODES:
+            raise ValueError("approve policy must be one of %s" % ", ".join(self.MODES))
+        self.mode = "approve" if mode == "auto" else mode
+        self.respond_after_s = respond_after_s
+        self.input_fn = input_fn
+        self.inquiries: List[Inquiry] = []
+
+    def decide(self, inquiry: Inquiry) -> Optional[bool]:
+        """True approve, False deny, None let it expire."""
+        if self.mode == "approve":
+            return True
+        if self.mode == "deny":
+            return False
+        if self.mode == "expire":
+            return None
+        reader = self.input_fn
+        if reader is None:
+            if not sys.stdin.isatty():
+                return False
+            reader = input
+        answer = reader("Inquiry %s (%s) %s\napprove? [y/N/e=expire] "
+                        % (inquiry.id, inquiry.route, inquiry.schema.get("description", "")))
+        answer = (answer or "").strip().lower()
+        if answer.startswith("e"):
+            return None
+        return answer in ("y", "yes", "approve", "a")
+
+
+def ask(runner: Any, execution: ex.Execution):
+    """core.ask: announce the Inquiry, then answer it per the engine's InquiryPolicy."""
+    policy = getattr(runner, "inquiry_policy", None) or InquiryPolicy("deny")
+    inquiry = Inquiry(execution, runner.now())
+    policy.inquiries.append(inquiry)
+    dispatch = getattr(runner, "dispatch_trigger", None)
+    if dispatch is not None:
+        dispatch("core.st2.generic.inquiry", inquiry.payload())
+    decision = policy.decide(inquiry)
+    if decision is None:
+        runner.sleep(inquiry.ttl * 60)
+        inquiry.status = "expired"
+        inquiry.answered_at = runner.now()
+        return ex.TIMEOUT, inquiry.base_result()
+    wait = min(policy.respond_after_s, inquiry.ttl * 60)
+    runner.sleep(wait)
+    inquiry.response = build_response(inquiry.schema, decision)
+    inquiry.status = "approved" if decision else "denied"
+    inquiry.answered_at = runner.now()
+    result = inquiry.base_result()
+    result["response"] = inquiry.response
+    return ex.SUCCEEDED, result
+
+
+def kv_set(runner: Any, execution: ex.Execution):
+    params = execution.parameters
+    runner.store.set(params["key"], str(params.get("value", "")), params.get("ttl"))
+    return ex.SUCCEEDED, {"key": params["key"]}
+
+
+def kv_get(runner: Any, execution: ex.Execution):
+    return ex.SUCCEEDED, runner.store.get_value(execution.parameters["key"])
+
+
+DEFAULTS = {
+    "core.noop": noop,
+    "core.echo": echo,
+    "core.local": local,
+    "core.local_sudo": local,
+    "core.ask": ask,
+    "chatops.post_message": post_message,
+    "st2.kv.set": kv_set,
+    "st2.kv.get": kv_get,
+}  # type: Dict[str, Callable]
