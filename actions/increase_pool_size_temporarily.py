@@ -1,0 +1,44 @@
+"""Raise a service's DB pool (ConfigMap `<service>-db-pool`, key maximumPoolSize) for a while.
+
+The original value is kept in an annotation and a revert entry `self_healing.revert.<id>` with
+`revert_at` is stored; `revert_expired_changes` (run every minute by a timer rule) restores it.
+"""
+from lib import clock, k8s_services
+from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
+from lib.datastore import target_key
+from lib.k8s_events import record_event
+
+REVERT_PREFIX = "revert."
+REVERT_GRACE_S = 86400
+
+
+class IncreasePoolSizeTemporarily(SelfHealingAction):
+    def execute(self, namespace: str = "", service: str = "", multiplier: float = 1.5,
+                duration_minutes: float = 30, incident_id: str = "", dry_run: bool = False):
+        require(namespace, "namespace")
+        require(service, "service")
+        if self.settings.is_protected_namespace(namespace):
+            raise ActionInputError("namespace: %s is protected" % namespace)
+        if float(duration_minutes) <= 0:
+            raise ActionInputError("duration_minutes: must be > 0")
+        duration_s = float(duration_minutes) * 60.0
+        result = k8s_services.raise_pool(self.kube, namespace, service, float(multiplier),
+                                         duration_s, incident_id, dry_run)
+        revert_id = target_key("ConfigMap", namespace, result["configmap"])
+        result["revert_key"] = "self_healing." + REVERT_PREFIX + revert_id
+        if result["changed"]:
+            entry = {"kind": "configmap_key", "namespace": namespace,
+                     "name": result["configmap"], "key": result["key"],
+                     "original": result["original"], "applied": result["value"],
+                     "revert_at": result["revert_at"],
+                     "revert_at_epoch": clock.now() + duration_s,
+                     "incident_id": incident_id, "service": service,
+                     "created_at": clock.isoformat(clock.now())}
+            self.datastore().set_json(REVERT_PREFIX + revert_id, entry,
+                                      ttl=int(duration_s + REVERT_GRACE_S))
+            record_event(self.kube, "ConfigMap", namespace, result["configmap"],
+                         "PoolRaised", "self-healing: %s" % result["would"], incident_id)
+        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
+                               service=service, multiplier=float(multiplier),
+                               duration_minutes=float(duration_minutes),
+                               incident_id=incident_id, **result)

@@ -1,0 +1,16 @@
+"""Uncordon a node, only when the healer cordoned it (unless force)."""
+from lib import k8s_nodes
+from lib.base_action import SelfHealingAction, mutation_result, require
+from lib.k8s_events import record_event
+
+
+class UncordonNode(SelfHealingAction):
+    def execute(self, node: str = "", force: bool = False, incident_id: str = "",
+                dry_run: bool = False):
+        require(node, "node")
+        result = k8s_nodes.uncordon(self.kube, node, force, incident_id, dry_run)
+        if result["changed"]:
+            record_event(self.kube, "Node", None, node, "Uncordoned",
+                         "self-healing uncordoned node %s" % node, incident_id)
+        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
+                               incident_id=incident_id, force=force, **result)
