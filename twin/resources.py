@@ -94,10 +94,8 @@ _BY_PATH: Dict[Tuple[str, str, str], ResourceType] = {
 _BY_KIND: Dict[str, ResourceType] = {r.kind: r for r in _ALL}
 
 # Extra group versions served for a plural (the object is stored once, in its main version).
-ALIASES: Dict[Tuple[str, str, str], str] = {
-    ("autoscaling", "v1", "horizontalpodautoscalers"): "horizontalpodautoscalers",
-    ("events.k8s.io", "v1", "events"): "events",
-}
+# (Empty: autoscaling/v1 HPAs and events.k8s.io/v1 Events have other schemas; not served.)
+ALIASES: Dict[Tuple[str, str, str], str] = {}
 
 # Custom resource groups (served as CRDs: merge-patch only, no strategic merge).
 CUSTOM_GROUPS = frozenset({"cluster.x-k8s.io", "networking.istio.io", "cert-manager.io"})
