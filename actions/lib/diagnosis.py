@@ -1,0 +1,463 @@
+"""Diagnosis: from a triggering signal to one incident per cause, with a plain-words reasoning.
+
+Rules, in order:
+ 1. join     a symptom of an open incident (same signal, target, node or service, or a service
+             downstream of the incident's root service) joins it: no second remediation;
+ 2. correlate recent signals related to the trigger (same service, same node, or connected in
+             the dependency graph; transitively) within CORRELATION_WINDOW_S;
+ 3. attribute node memory pressure to its top memory consumer (a memory_leak signal of that pod,
+             or a synthesized "memory leak in <service> <version>" when its memory grew linearly);
+ 4. direction among services with signals, the most upstream one explains the others
+             (A <- B <- C: errors in C and latency in B are explained by A);
+ 5. change   a deploy of the root's service within CHANGE_WINDOW_S before onset is evidence
+             (and breaks ties between candidate roots);
+ 6. earliest otherwise the earliest `first_detected` wins (the seed's starting point).
+"""
+from typing import Any, Dict, List, Optional, Tuple
+
+from lib import clock
+from lib.datastore import target_key
+
+CORRELATION_WINDOW_S = 1800
+CHANGE_WINDOW_S = 3600
+ATTRIBUTION_MIN_SHARE = 0.3
+LINEAR_MIN_R2 = 0.9
+SEVERITIES = ("low", "medium", "high", "critical")
+PLAYBOOK_BY_DETECTOR = {
+    "memory_pressure": "memory_pressure_node", "memory_leak": "memory_leak",
+    "crash_loop": "pod_crash_loop", "connection_pool": "connection_pool_exhaustion",
+    "disk_pressure": "disk_pressure", "certificate_expiry": "certificate_expiry",
+    "cpu_throttling": "cpu_throttling", "latency_anomaly": "latency_anomaly",
+    "error_rate": "error_rate", "node_not_ready": "node_not_ready"}
+SYMPTOMS = ("latency_anomaly", "error_rate")
+CAUSE_RANK = {"memory_leak": 0, "crash_loop": 1, "connection_pool": 2, "cpu_throttling": 3,
+              "certificate_expiry": 4, "error_rate": 5, "latency_anomaly": 6}
+
+
+class Sig(object):
+    """A signal dict with the derived fields diagnosis needs."""
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        self.data = dict(data)
+        target = dict(data.get("target") or {})
+        for field in ("kind", "namespace", "name", "node"):
+            target.setdefault(field, "")
+        self.data["target"] = target
+        self.target = target
+        self.id = data.get("signal_id") or ""
+        self.detector = data.get("detector") or ""
+        self.detected = _epoch(data.get("detected_at"))
+        self.first = min(_epoch(data.get("first_detected") or data.get("detected_at")),
+                         self.detected)
+        self.severity = data.get("severity") if data.get("severity") in SEVERITIES else "low"
+        self.service = data.get("service") or (
+            target["name"] if target["kind"] in ("Deployment", "Service") else "")
+        self.node = target["node"] or (target["name"] if target["kind"] == "Node" else "")
+        self.key = target_key(target["kind"], target["namespace"], target["name"])
+        self.metadata = data.get("metadata") or {}
+
+    @property
+    def summary(self) -> str:
+        return self.data.get("summary") or "%s on %s %s" % (
+            self.detector, self.target["kind"], self.target["name"])
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value:
+        try:
+            return clock.parse_iso(str(value))
+        except ValueError:
+            pass
+    return clock.now()
+
+
+def at_hms(epoch: float) -> str:
+    return clock.isoformat(epoch)[11:19]
+
+
+def gigabytes(value: Optional[float]) -> str:
+    if value is None:
+        return "?"
+    text = "%.1f" % (value / 1024.0 ** 3)
+    return (text[:-2] if text.endswith(".0") else text) + " GB"
+
+
+def linear_fit(points: List[Tuple[float, float]]) -> Tuple[float, float]:
+    """Least-squares slope (per second) and R² of the points."""
+    n = len(points)
+    if n < 3:
+        return 0.0, 0.0
+    mean_t = sum(p[0] for p in points) / n
+    mean_v = sum(p[1] for p in points) / n
+    stt = sum((p[0] - mean_t) ** 2 for p in points)
+    svv = sum((p[1] - mean_v) ** 2 for p in points)
+    stv = sum((p[0] - mean_t) * (p[1] - mean_v) for p in points)
+    if stt == 0 or svv == 0:
+        return 0.0, 0.0
+    return stv / stt, (stv * stv) / (stt * svv)
+
+
+class Diagnoser(object):
+    """Builds one diagnosis from a trigger, recent signals, open incidents and cluster facts."""
+
+    def __init__(self, facts: Any) -> None:
+        self.facts = facts
+        self.graph = facts.graph()
+        self.reasoning = []  # type: List[str]
+        self.confidence = 0.55
+        self._history = {}  # type: Dict[Tuple[str, str], List[Dict[str, Any]]]
+
+    # -- entry point ----------------------------------------------------------------------
+    def diagnose(self, trigger: Dict[str, Any], recent: List[Dict[str, Any]],
+                 open_incidents: List[Dict[str, Any]]) -> Dict[str, Any]:
+        sig = Sig(trigger)
+        joined = self.find_incident(sig, open_incidents)
+        if joined is not None:
+            incident, why = joined
+            return {"joined": True, "incident_id": incident["id"],
+                    "playbook": incident.get("playbook", ""), "signal": sig.data,
+                    "reasoning": ["%s belongs to open incident %s: %s; no second remediation"
+                                  % (sig.summary, incident["id"], why)],
+                    "summary": "joined %s (%s)" % (incident["id"], why)}
+        taken = set()
+        for incident in open_incidents:
+            taken.update(incident.get("signals") or [])
+        cluster = self.correlate(sig, [Sig(r) for r in recent if r.get("signal_id") not in taken])
+        return self.explain(sig, cluster)
+
+    # -- rule 1: join ---------------------------------------------------------------------
+    def find_incident(self, sig: Sig, incidents: List[Dict[str, Any]]
+                      ) -> Optional[Tuple[Dict[str, Any], str]]:
+        for incident in sorted(incidents, key=lambda i: i.get("created_at") or "",
+                               reverse=True):
+            if sig.id and sig.id in (incident.get("signals") or []):
+                return incident, "the signal is already part of it"
+            if sig.key in (incident.get("targets") or []):
+                return incident, "same target %s" % sig.key
+            if sig.node and sig.node in (incident.get("nodes") or []):
+                return incident, "same node %s" % sig.node
+            affected = incident.get("affected_services") or []
+            if sig.service and sig.service in affected:
+                return incident, "service %s is already affected" % sig.service
+            root_service = (incident.get("root_cause") or {}).get("service") or ""
+            if sig.service and root_service and \
+                    root_service in self.graph.upstream_closure(sig.service):
+                route = " -> ".join(self.graph.path(sig.service, root_service))
+                return incident, "%s is downstream of the root service %s (%s)" % (
+                    sig.service, root_service, route)
+        return None
+
+    # -- rule 2: correlate ----------------------------------------------------------------
+    def related(self, a: Sig, b: Sig) -> bool:
+        if a.service and a.service == b.service:
+            return True
+        if a.node and a.node == b.node:
+            return True
+        return bool(a.service and b.service and self.graph.connected(a.service, b.service))
+
+    def correlate(self, trigger: Sig, pool: List[Sig]) -> List[Sig]:
+        earliest = trigger.first - CORRELATION_WINDOW_S
+        candidates = {}  # type: Dict[Tuple[str, str], Sig]
+        for sig in pool:
+            if sig.id == trigger.id or sig.first < earliest or sig.first > clock.now() + 60:
+                continue
+            ident = (sig.detector, sig.key)
+            if ident == (trigger.detector, trigger.key):
+                trigger.first = min(trigger.first, sig.first)
+                continue
+            if ident not in candidates or sig.first < candidates[ident].first:
+                candidates[ident] = sig
+        cluster = [trigger]
+        rest = list(candidates.values())
+        grown = True
+        while grown:
+            grown = False
+            for sig in list(rest):
+                if any(self.related(sig, member) for member in cluster):
+                    cluster.append(sig)
+                    rest.remove(sig)
+                    grown = True
+        return sorted(cluster, key=lambda s: (s.first, s.id))
+
+    # -- rules 3-6 ------------------------------------------------------------------------
+    def explain(self, trigger: Sig, cluster: List[Sig]) -> Dict[str, Any]:
+        onset = min(s.first for s in cluster)
+        if len(cluster) > 1:
+            self.reasoning.append("%d related signals since %s: %s" % (
+                len(cluster), at_hms(onset), "; ".join(
+                    "%s %s" % (at_hms(s.first), s.summary) for s in cluster)))
+            self.confidence += 0.05
+        pressure = [s for s in cluster if s.detector == "memory_pressure" and s.node]
+        root, params = None, {}  # type: Optional[Sig], Dict[str, Any]
+        if pressure:
+            root, params = self.attribute(pressure[0], cluster, onset)
+        if root is None:
+            root = self.by_direction(cluster, onset)
+        if root is None:
+            root = self.by_change(cluster, onset) or cluster[0]
+            if len(cluster) > 1 and root is cluster[0]:
+                self.reasoning.append("no stronger evidence: the earliest signal (%s) is taken "
+                                      "as the root cause" % root.summary)
+        if not params:
+            params = self.params_for(root, onset)
+        playbook = self.playbook_for(root, cluster, bool(pressure and params.get("node")))
+        params.setdefault("dependents", self.graph.dependents(root.service)
+                          if root.service else [])
+        params["affected_dependents"] = sorted(
+            {s.service for s in cluster if s.service and root.service and
+             root.service in self.graph.upstream_closure(s.service)})
+        affected = sorted({s.service for s in cluster if s.service} |
+                          ({root.service} if root.service else set()))
+        severity = max((s.severity for s in cluster + [root]), key=SEVERITIES.index)
+        self.reasoning.append("conclusion: %s; playbook %s" % (root.summary, playbook))
+        return {"joined": False, "root_cause": root.data, "signals": [s.id for s in cluster],
+                "signal_records": [s.data for s in cluster],
+                "affected_services": affected, "severity": severity,
+                "confidence": round(min(0.95, self.confidence), 2), "playbook": playbook,
+                "playbook_params": params, "reasoning": list(self.reasoning),
+                "summary": self.summary_line(root, params),
+                "onset": clock.isoformat(onset), "detected_at": clock.isoformat(trigger.detected),
+                "targets": sorted({s.key for s in cluster + [root]}),
+                "nodes": sorted({s.node for s in cluster + [root] if s.node})}
+
+    def attribute(self, node_sig: Sig, cluster: List[Sig], onset: float
+                  ) -> Tuple[Optional[Sig], Dict[str, Any]]:
+        """Rule 3: node memory pressure -> its top consumer (and why it grew)."""
+        node = node_sig.node
+        pods = self.facts.pods_on_node(node)
+        if not pods:
+            self.reasoning.append("no per-pod memory figures for node %s: the node stays the "
+                                  "root" % node)
+            return None, {}
+        top = pods[0]
+        total = self.facts.node_memory_total(node)
+        share = top["memory_bytes"] / total if total else None
+        runner_up = pods[1]["memory_bytes"] if len(pods) > 1 else 0.0
+        dominant = (share is not None and share >= ATTRIBUTION_MIN_SHARE) or \
+            top["memory_bytes"] >= 2 * runner_up
+        limit_text = " of its %s limit" % gigabytes(top["limit_bytes"]) \
+            if top.get("limit_bytes") else ""
+        holding = "%s holds %s%s" % (top["pod"], gigabytes(top["memory_bytes"]), limit_text)
+        if share is not None:
+            holding += ", %d%% of the node's memory" % round(share * 100)
+        if not dominant:
+            self.reasoning.append("no dominant memory consumer on %s (top: %s)" % (node, holding))
+            return None, {}
+        self.reasoning.append("top memory consumer on %s: %s" % (node, holding))
+        self.confidence += 0.15 if share is not None and share >= 0.5 else 0.1
+        service, namespace = top.get("service") or "", top["namespace"]
+        change = self.recent_change(namespace, service, onset)
+        growth = self.growth(namespace, top["pod"], change, onset)
+        params = {"node": node, "namespace": namespace, "deployment": service,
+                  "service": service, "pod": top["pod"],
+                  "top_consumer_bytes": top["memory_bytes"],
+                  "top_consumer_limit_bytes": top.get("limit_bytes"),
+                  "node_share_pct": round(share * 100, 1) if share is not None else None}
+        params.update(self.change_params(change, onset))
+        params["linear_growth"] = bool(growth and growth["linear"])
+        leak = next((s for s in cluster if s.detector == "memory_leak" and
+                     (s.target["name"] == top["pod"] or (service and s.service == service))),
+                    None)
+        version = change["version"] if change else self.current_version(namespace, service)
+        params.setdefault("version", version)
+        if leak is not None:
+            root = leak
+            self.reasoning.append("the memory_leak signal of %s (%s) explains the node's "
+                                  "pressure" % (top["pod"], at_hms(leak.first)))
+        elif growth and growth["linear"]:
+            root = self.synthesized_leak(node_sig, top, service, version, change, growth, share)
+        else:
+            return None, params
+        self.reasoning.append("the node's pressure signal came later (%s%s)" % (
+            at_hms(node_sig.first), ", %d min after the deploy" % change["minutes_before"]
+            if change else ""))
+        return root, params
+
+    def synthesized_leak(self, node_sig: Sig, top: Dict[str, Any], service: str, version: str,
+                         change: Optional[Dict[str, Any]], growth: Dict[str, Any],
+                         share: Optional[float]) -> Sig:
+        label = ("%s %s" % (service, version)).strip()
+        data = {"signal_id": "diagnosis.memory_leak.%s.%d" % (
+                    target_key("Pod", top["namespace"], top["pod"]), int(node_sig.first)),
+                "detector": "memory_leak", "synthetic": True,
+                "target": {"kind": "Pod", "namespace": top["namespace"], "name": top["pod"],
+                           "node": node_sig.node},
+                "service": service, "severity": node_sig.severity,
+                "first_detected": clock.isoformat(change["at"] if change else node_sig.first),
+                "detected_at": clock.isoformat(clock.now()),
+                "summary": "memory leak in %s" % label,
+                "evidence": {"query": "container_memory_working_set_bytes", "values": {
+                    "usage_bytes": top["memory_bytes"],
+                    "growth_mb_per_min": round(growth["slope"] * 60 / 1024 / 1024, 2),
+                    "r2": round(growth["r2"], 3)}},
+                "metadata": {"version": version, "usage_bytes": top["memory_bytes"],
+                             "limit_bytes": top.get("limit_bytes"),
+                             "node_share_pct": round(share * 100, 1) if share else None,
+                             "attributed_from": node_sig.id}}
+        return Sig(data)
+
+    def by_direction(self, cluster: List[Sig], onset: float) -> Optional[Sig]:
+        """Rule 4: the most upstream degraded service explains the others."""
+        by_service = {}  # type: Dict[str, List[Sig]]
+        for sig in cluster:
+            if sig.service:
+                by_service.setdefault(sig.service, []).append(sig)
+        if len(by_service) < 2:
+            return None
+        services = set(by_service)
+        roots = sorted(s for s in services if not (self.graph.upstream_closure(s) & services))
+        if not roots or len(roots) == len(services):
+            return None
+        root_service = self.prefer_changed(roots, by_service, onset)
+        root = sorted(by_service[root_service],
+                      key=lambda s: (CAUSE_RANK.get(s.detector, 9), s.first))[0]
+        for service in sorted(services - {root_service}):
+            route = self.graph.path(service, root_service)
+            if route:
+                self.reasoning.append(
+                    "%s of %s is explained by upstream %s (call path %s)" % (
+                        " and ".join(sorted({s.detector for s in by_service[service]})),
+                        service, root_service, " -> ".join(route)))
+        self.reasoning.append("%s is the most upstream degraded service: %s" % (
+            root_service, root.summary))
+        self.confidence += 0.15
+        return root
+
+    def by_change(self, cluster: List[Sig], onset: float) -> Optional[Sig]:
+        """Rule 5 as a tie-breaker: the one service changed shortly before onset."""
+        changed = [s for s in cluster if s.service and
+                   self.recent_change(s.target["namespace"], s.service, onset)]
+        services = {s.service for s in changed}
+        if len(services) == 1 and len(cluster) > 1:
+            root = sorted(changed, key=lambda s: (CAUSE_RANK.get(s.detector, 9), s.first))[0]
+            self.reasoning.append("%s is the only affected service changed before onset" %
+                                  root.service)
+            return root
+        return None
+
+    def prefer_changed(self, services: List[str], by_service: Dict[str, List[Sig]],
+                       onset: float) -> str:
+        changed = [s for s in services if self.recent_change(
+            by_service[s][0].target["namespace"], s, onset)]
+        pool = changed or services
+        return min(pool, key=lambda s: min(x.first for x in by_service[s]))
+
+    # -- evidence helpers -----------------------------------------------------------------
+    def history(self, namespace: str, service: str) -> List[Dict[str, Any]]:
+        key = (namespace, service)
+        if key not in self._history:
+            try:
+                self._history[key] = self.facts.deploy_history(namespace, service) \
+                    if namespace and service else []
+            except Exception:
+                self._history[key] = []
+        return self._history[key]
+
+    def current_version(self, namespace: str, service: str) -> str:
+        revisions = self.history(namespace, service)
+        current = next((r for r in revisions if r.get("current")), revisions[0]
+                       if revisions else None)
+        return current["version"] if current else ""
+
+    def recent_change(self, namespace: str, service: str, onset: float
+                      ) -> Optional[Dict[str, Any]]:
+        """Rule 5: the current revision rolled out within CHANGE_WINDOW_S before onset."""
+        revisions = self.history(namespace, service)
+        if not revisions:
+            return None
+        current = next((r for r in revisions if r.get("current")), revisions[0])
+        at = float(current["created_epoch"])
+        if not onset - CHANGE_WINDOW_S <= at <= onset + 60:
+            return None
+        previous = next((r for r in revisions if r["revision"] < current["revision"]), None)
+        return {"service": service, "namespace": namespace, "version": current["version"],
+                "revision": current["revision"], "at": at,
+                "minutes_before": int(round((onset - at) / 60.0)),
+                "previous_version": previous["version"] if previous else "",
+                "previous_revision": previous["revision"] if previous else 0}
+
+    def change_params(self, change: Optional[Dict[str, Any]], onset: float) -> Dict[str, Any]:
+        if not change:
+            return {"recent_deploy": False}
+        self.confidence += 0.15
+        prev = " (previous %s)" % change["previous_version"] if change["previous_version"] \
+            else ""
+        self.reasoning.append("%s %s deployed %d min before onset%s" % (
+            change["service"], change["version"], change["minutes_before"], prev))
+        return {"recent_deploy": True, "version": change["version"],
+                "previous_version": change["previous_version"],
+                "previous_revision": change["previous_revision"],
+                "deployed_at": clock.isoformat(change["at"]),
+                "deployed_minutes_before_onset": change["minutes_before"]}
+
+    def growth(self, namespace: str, pod: str, change: Optional[Dict[str, Any]],
+               onset: float) -> Optional[Dict[str, Any]]:
+        since = change["at"] if change else onset - CHANGE_WINDOW_S
+        lookback = max(300.0, clock.now() - since)
+        try:
+            points = self.facts.memory_series(namespace, pod, lookback)
+        except Exception:
+            return None
+        points = [p for p in points if p[0] >= since]
+        if len(points) < 5:
+            return None
+        slope, r2 = linear_fit(points)
+        linear = slope > 0 and r2 >= LINEAR_MIN_R2
+        if linear:
+            self.confidence += 0.1
+            self.reasoning.append("memory grew linearly since %s (+%.0f MB/min, R² %.2f)" % (
+                "the deploy" if change else at_hms(since), slope * 60 / 1024 / 1024, r2))
+        else:
+            self.reasoning.append("memory of %s did not grow linearly (R² %.2f)" % (pod, r2))
+        return {"slope": slope, "r2": r2, "linear": linear}
+
+    def params_for(self, root: Sig, onset: float) -> Dict[str, Any]:
+        target = root.target
+        params = {"node": root.node, "namespace": target["namespace"],
+                  "service": root.service, "deployment": root.service,
+                  "pod": target["name"] if target["kind"] == "Pod" else "",
+                  "target": dict(target)}
+        change = self.recent_change(target["namespace"], root.service, onset) \
+            if root.service else None
+        params.update(self.change_params(change, onset))
+        if not change and root.service:
+            params["version"] = self.current_version(target["namespace"], root.service)
+        return params
+
+    def playbook_for(self, root: Sig, cluster: List[Sig], node_pressure: bool) -> str:
+        if node_pressure and root.detector in ("memory_leak", "memory_pressure"):
+            return "memory_pressure_node"
+        if root.detector in SYMPTOMS and root.service:
+            downstream = self.graph.downstream_closure(root.service)
+            if any(s.service in downstream for s in cluster):
+                return "cascade_protection"
+        return PLAYBOOK_BY_DETECTOR.get(root.detector, "")
+
+    def summary_line(self, root: Sig, params: Dict[str, Any]) -> str:
+        """The DIAGNOSE line: top consumer, recent deploy, growth, conclusion."""
+        parts = []
+        if params.get("pod") and params.get("top_consumer_bytes"):
+            limit = " of its %s limit" % gigabytes(params["top_consumer_limit_bytes"]) \
+                if params.get("top_consumer_limit_bytes") else ""
+            parts.append("top consumer %s (%s%s)" % (
+                params["pod"], gigabytes(params["top_consumer_bytes"]), limit))
+        if params.get("recent_deploy"):
+            parts.append("recent deploy %s %s, %d minutes earlier" % (
+                params["service"], params["version"], params["deployed_minutes_before_onset"]))
+        if params.get("linear_growth"):
+            since = "since the deploy" if params.get("recent_deploy") else "over the last hour"
+            parts.append("linear memory growth %s (likely a leak in %s)" % (
+                since, params.get("version") or params.get("service")))
+        if not parts:
+            parts.append("root cause: %s" % root.summary)
+        elif not params.get("linear_growth"):
+            parts.append("root cause: %s" % root.summary)
+        return "; ".join(parts)
+
+
+def diagnose(trigger: Dict[str, Any], facts: Any, recent: List[Dict[str, Any]],
+             open_incidents: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Convenience wrapper: one Diagnoser, one answer."""
+    return Diagnoser(facts).diagnose(trigger, recent, open_incidents)

@@ -1,0 +1,119 @@
+"""What diagnosis reads from the cluster: deploy history, pod memory on a node, the graph.
+
+`ClusterFacts` is the real source (Kubernetes API + Prometheus); tests inject an object with the
+same five methods.
+"""
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+from lib import dependency_graph
+
+LOG = logging.getLogger(__name__)
+
+
+class ClusterFacts(object):
+    """Facts from the official Kubernetes client (`lib.kube.Kube`) and `lib.prom.Prom`."""
+
+    def __init__(self, settings: Any, kube: Any = None, prom: Any = None) -> None:
+        self.settings = settings
+        self.kube = kube
+        self.prom = prom
+        self._graph = None  # type: Any
+
+    def deploy_history(self, namespace: str, deployment: str) -> List[Dict[str, Any]]:
+        """Revisions newest first: `{revision, created_epoch, version}` ([] when unknown)."""
+        if self.kube is None or not namespace or not deployment:
+            return []
+        from lib import k8s_workloads
+        from lib.kube import KubeError
+
+        try:
+            info = k8s_workloads.history(self.kube, namespace, deployment)
+        except KubeError as exc:
+            if exc.status != 404:
+                LOG.warning("deploy history of %s/%s unavailable: %s", namespace, deployment, exc)
+            return []
+        return [{"revision": r["revision"], "created_epoch": r["created_epoch"],
+                 "version": r["version"], "current": r["revision"] == info["current_revision"]}
+                for r in info["revisions"]]
+
+    def pods_on_node(self, node: str) -> List[Dict[str, Any]]:
+        """Pods on a node with working-set memory and limit (bytes), biggest first."""
+        if self.prom is None:
+            return []
+        usage = self._by_pod('sum by (namespace, pod) (container_memory_working_set_bytes'
+                             '{node="%s", container!="", container!="POD"})' % node)
+        limits = self._by_pod('sum by (namespace, pod) (kube_pod_container_resource_limits'
+                              '{node="%s", resource="memory"})' % node)
+        services = self._services_on_node(node)
+        pods = []
+        for (namespace, pod), used in usage.items():
+            pods.append({"namespace": namespace, "pod": pod, "memory_bytes": used,
+                         "limit_bytes": limits.get((namespace, pod)),
+                         "service": services.get((namespace, pod)) or guess_service(pod)})
+        pods.sort(key=lambda p: p["memory_bytes"], reverse=True)
+        return pods
+
+    def node_memory_total(self, node: str) -> Optional[float]:
+        if self.prom is None:
+            return None
+        samples = self.prom.query('max(node_memory_MemTotal_bytes{node="%s"})' % node)
+        return samples[0].value if samples else None
+
+    def memory_series(self, namespace: str, pod: str,
+                      lookback_s: float) -> List[Tuple[float, float]]:
+        """Working-set bytes of one pod over the lookback, oldest first."""
+        if self.prom is None:
+            return []
+        query = ('sum(container_memory_working_set_bytes{namespace="%s", pod="%s", '
+                 'container!="", container!="POD"})' % (namespace, pod))
+        step = max(15.0, lookback_s / 120.0)
+        series = self.prom.query_range(query, lookback_s, step)
+        return list(series[0].points) if series else []
+
+    def graph(self) -> Any:
+        if self._graph is None:
+            query = self.prom.query if self.prom is not None else None
+            self._graph = dependency_graph.load(self.settings, self.kube,
+                                                _as_dicts(query) if query else None)
+        return self._graph
+
+    def _by_pod(self, promql: str) -> Dict[Tuple[str, str], float]:
+        return {(s.labels.get("namespace", ""), s.labels.get("pod", "")): s.value
+                for s in self.prom.query(promql)}
+
+    def _services_on_node(self, node: str) -> Dict[Tuple[str, str], str]:
+        if self.kube is None:
+            return {}
+        from lib import k8s_nodes
+
+        try:
+            pods = k8s_nodes.pods_on_node(self.kube, node)
+        except Exception as exc:
+            LOG.warning("pods on %s unavailable: %s", node, exc)
+            return {}
+        result = {}
+        for pod in pods:
+            labels = pod.metadata.labels or {}
+            service = labels.get("app") or labels.get("app.kubernetes.io/name") or ""
+            if not service:
+                for ref in pod.metadata.owner_references or []:
+                    if ref.kind == "ReplicaSet":
+                        service = ref.name.rsplit("-", 1)[0]
+            result[(pod.metadata.namespace, pod.metadata.name)] = service
+        return result
+
+
+def guess_service(pod: str) -> str:
+    """`analytics-worker-7f8d9c5b6-x2x4z` -> `analytics-worker` (last resort naming guess)."""
+    parts = pod.split("-")
+    if len(parts) > 2 and len(parts[-1]) == 5 and 6 <= len(parts[-2]) <= 10:
+        return "-".join(parts[:-2])
+    return "-".join(parts[:-1]) if len(parts) > 1 else pod
+
+
+def _as_dicts(query: Any) -> Any:
+    """Adapt `Prom.query` (Sample objects) to the `{"metric": labels}` shape."""
+    def run(promql: str) -> List[Dict[str, Any]]:
+        return [{"metric": s.labels, "value": [s.ts, s.value]} for s in query(promql)]
+    return run
