@@ -1,0 +1,130 @@
+"""Detector base class and helpers shared by every detector."""
+import logging
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from lib import prom as prom_lib
+from lib.config import parse_duration
+from lib.signals import Signal
+
+LOG = logging.getLogger(__name__)
+
+# Resolution of the range queries that find when a condition began.
+ONSET_STEP_S = 15
+# At most this many targets per detector per poll are examined in detail (topk/bottomk).
+MAX_TARGETS = 50
+
+
+class Detector(object):
+    """A detector reads Prometheus (and the API server) and returns the signals it sees.
+
+    `detect(now)` raises `lib.prom.PrometheusError` when its main data source fails (the
+    sensor then emits sensor_degraded and keeps the open conditions as they are). Failures
+    of secondary sources that only enrich a signal are recorded in `self.degraded` as
+    `(source, error)` pairs and the signal is still returned.
+    """
+
+    name = ""
+    kind = ""
+    # PromQL giving the age in seconds of this detector's freshest input sample (or nothing
+    # when the metric family is absent): lets the sensor tell "condition absent" from
+    # "data vanished".
+    freshness_query = ""
+
+    def __init__(self, settings: Any, prom: prom_lib.Prom, kube: Any = None) -> None:
+        self.settings = settings
+        self.cfg = settings.detector(self.name)
+        self.prom = prom
+        self.kube = kube
+        self.degraded: List[Tuple[str, str]] = []
+        self.kube_ok = False
+
+    def detect(self, now: float) -> List[Signal]:
+        """Signals for every target whose condition holds at `now`."""
+        raise NotImplementedError
+
+    def duration(self, key: str) -> int:
+        """A PromQL-duration setting in seconds."""
+        return parse_duration(self.cfg[key])
+
+    def data_age(self) -> Optional[float]:
+        """Seconds since the freshest input sample, or None when there is no such data."""
+        if not self.freshness_query:
+            return 0.0
+        samples = self.prom.query(self.freshness_query)
+        return samples[0].value if samples else None
+
+    def onsets(self, promql: str, labels: Sequence[str], lookback_s: float,
+               now: float) -> Dict[Tuple[str, ...], float]:
+        """When each series of a condition query (one returning only while the condition
+        holds) began its current run, keyed by the values of `labels`."""
+        result: Dict[Tuple[str, ...], float] = {}
+        for series in self.prom.query_range(promql, lookback_s, ONSET_STEP_S):
+            start = run_start([t for t, _ in series.points], ONSET_STEP_S)
+            if start is None:
+                continue
+            key = tuple(series.labels.get(n, "") for n in labels)
+            result[key] = min(result.get(key, start), start)
+        return result
+
+    def kube_read(self, fn: Any, *args: Any) -> Any:
+        """One API read without retries (the next poll is the retry); None when it failed
+        (recorded in `degraded`) or the object does not exist."""
+        from lib.kube import KubeError
+
+        if self.kube is None:
+            return None
+        try:
+            obj = self.kube.call(fn, *args, retry=False)
+        except KubeError as error:
+            if error.status == 404:
+                self.kube_ok = True
+            else:
+                self.note_degraded("kubernetes", error)
+            return None
+        self.kube_ok = True
+        return obj
+
+    def note_degraded(self, source: str, error: Exception) -> None:
+        """Record a failure of a secondary source (the signal goes out without that part)."""
+        LOG.error("%s: %s data unavailable: %s", self.name, source, error)
+        self.degraded.append((source, str(error)))
+
+
+def run_start(times: List[float], step_s: float) -> Optional[float]:
+    """Start of the last unbroken run of sample times (gaps up to 2.5 steps are bridged)."""
+    if not times:
+        return None
+    ordered = sorted(times)
+    start = ordered[-1]
+    for earlier in reversed(ordered[:-1]):
+        if start - earlier > 2.5 * step_s:
+            break
+        start = earlier
+    return start
+
+
+def selector(base: Dict[str, str], **regexes: Iterable[str]) -> str:
+    """A label selector body: exact matchers from `base`, regex matchers from `regexes`."""
+    parts = ['%s="%s"' % (k, v) for k, v in base.items()]
+    for label, values in regexes.items():
+        parts.append('%s=~"%s"' % (label, prom_lib.label_regex(values)))
+    return ",".join(parts)
+
+
+def fmt(value: Optional[float], digits: int = 1) -> str:
+    """A number for a summary, or 'n/a'."""
+    return "n/a" if value is None else ("%.*f" % (digits, value))
+
+
+def rounded(value: Optional[float], digits: int = 3) -> Optional[float]:
+    """Round for metadata; None stays None."""
+    return None if value is None else round(value, digits)
+
+
+def service_of_pod(pod: str, container: str = "") -> str:
+    """The service of a pod: its main container is named after the service (convention);
+    without a container label, strip the ReplicaSet and pod hashes from the pod name."""
+    if container and container != "POD":
+        return container
+    parts = pod.split("-")
+    return "-".join(parts[:-2]) if len(parts) > 2 else pod

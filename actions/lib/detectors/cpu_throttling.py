@@ -1,0 +1,56 @@
+"""cpu_throttling: share of CFS periods in which a container was throttled."""
+from typing import List
+
+from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector, service_of_pod
+from lib.signals import Signal, make_target
+
+BY = "namespace, pod, container, node"
+RATIO = ("sum by(%(by)s) (increase(container_cpu_cfs_throttled_periods_total{%(sel)s}[%(w)s]))"
+         " / (sum by(%(by)s) (increase(container_cpu_cfs_periods_total{%(sel)s}[%(w)s]))"
+         " > %(min)g)")
+
+
+class CpuThrottlingDetector(Detector):
+    """increase(throttled periods) / increase(periods) over `window` above `ratio`.
+
+    Containers that ran fewer than window_s/10 CFS periods (about 1% of the possible) are
+    ignored: a nearly idle container's ratio is noise. Onset: first sample of the current
+    run above the ratio. Severity: high when at least half of the periods were throttled,
+    otherwise medium.
+    """
+
+    name = "cpu_throttling"
+    kind = "Pod"
+    freshness_query = "time() - max(timestamp(container_cpu_cfs_periods_total))"
+
+    def _ratio(self, sel: str) -> str:
+        window = self.duration("window")
+        return RATIO % {"by": BY, "sel": sel, "w": self.cfg["window"], "min": window / 10.0}
+
+    def detect(self, now: float) -> List[Signal]:
+        threshold = float(self.cfg["ratio"])
+        base = 'container!="",container!="POD"'
+        query = "topk(%d, %s > %g)" % (MAX_TARGETS, self._ratio(base), threshold)
+        found = {(s.labels.get("namespace", ""), s.labels.get("pod", ""),
+                  s.labels.get("container", "")): s for s in self.prom.query(query)}
+        if not found:
+            return []
+        sel = base + "," + selector({}, pod=[k[1] for k in found])
+        onsets = self.onsets("%s > %g" % (self._ratio(sel), threshold),
+                             ["namespace", "pod", "container"], 1800, now)
+        signals = []
+        for key, sample in sorted(found.items()):
+            namespace, pod, container = key
+            ratio = sample.value
+            signals.append(Signal(
+                detector=self.name,
+                target=make_target("Pod", pod, namespace, sample.labels.get("node", "")),
+                service=service_of_pod(pod, container),
+                severity="high" if ratio >= 0.5 else "medium",
+                first_detected=onsets.get(key, now), detected_at=now,
+                summary="cpu throttling of %s/%s (%s): %s%% of CFS periods throttled" % (
+                    namespace, pod, container, fmt(ratio * 100, 0)),
+                evidence={"query": query, "values": {"throttled_ratio": round(ratio, 4)}},
+                metadata={"throttled_ratio": round(ratio, 4), "container": container,
+                          "threshold_ratio": threshold}))
+        return signals

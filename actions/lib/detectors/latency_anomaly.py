@@ -1,0 +1,70 @@
+"""latency_anomaly: a service's p99 far above its own recent baseline."""
+from typing import List
+
+from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector
+from lib.signals import Signal, make_target
+
+BY = "destination_workload, destination_workload_namespace"
+P99 = ("histogram_quantile(0.99, sum by(%(by)s, le) (rate("
+       'istio_request_duration_milliseconds_bucket{reporter="destination"%(sel)s}'
+       "[%(w)s]%(off)s)))")
+
+
+class LatencyAnomalyDetector(Detector):
+    """p99 (histogram_quantile over Istio's request-duration buckets) over `window`,
+    compared with the same service's p99 over the preceding `baseline_window` (which ends
+    where the current window starts). Fires when p99 >= `min_p99_ms` and p99 / baseline >
+    `ratio`; a traffic spike that keeps p99 steady does not fire, and neither does a service
+    without a baseline. Onset: first sample of the current run above the ratio. Severity:
+    high when p99 is at least 4x the baseline, otherwise medium.
+    """
+
+    name = "latency_anomaly"
+    kind = "Service"
+    freshness_query = ("time() - max(timestamp("
+                       'istio_request_duration_milliseconds_count{reporter="destination"}))')
+
+    def _p99(self, sel: str, window: str, offset: str = "") -> str:
+        return P99 % {"by": BY, "sel": ("," + sel) if sel else "", "w": window,
+                      "off": (" offset " + offset) if offset else ""}
+
+    def _ratio(self, sel: str) -> str:
+        current = self._p99(sel, self.cfg["window"])
+        baseline = self._p99(sel, self.cfg["baseline_window"], self.cfg["window"])
+        return "(%s >= %g) / on(%s) (%s > 0)" % (current, float(self.cfg["min_p99_ms"]), BY,
+                                                 baseline)
+
+    def detect(self, now: float) -> List[Signal]:
+        threshold = float(self.cfg["ratio"])
+        query = "topk(%d, %s > %g)" % (MAX_TARGETS, self._ratio(""), threshold)
+        found = {(s.labels.get("destination_workload_namespace", ""),
+                  s.labels.get("destination_workload", "")): s.value
+                 for s in self.prom.query(query)}
+        found.pop(("", ""), None)
+        if not found:
+            return []
+        sel = selector({}, destination_workload=[k[1] for k in found])
+        current = {(s.labels.get("destination_workload_namespace", ""),
+                    s.labels.get("destination_workload", "")): s.value
+                   for s in self.prom.query(self._p99(sel, self.cfg["window"]))}
+        onsets = self.onsets("%s > %g" % (self._ratio(sel), threshold),
+                             ["destination_workload_namespace", "destination_workload"],
+                             1800, now)
+        signals = []
+        for key, ratio in sorted(found.items()):
+            namespace, service = key
+            p99 = current.get(key)
+            if p99 is None:
+                continue
+            baseline = p99 / ratio
+            signals.append(Signal(
+                detector=self.name, target=make_target("Service", service, namespace),
+                service=service, severity="high" if ratio >= 4 else "medium",
+                first_detected=onsets.get(key, now), detected_at=now,
+                summary="latency anomaly on %s/%s: p99 %s ms, %sx its baseline %s ms" % (
+                    namespace, service, fmt(p99, 0), fmt(ratio), fmt(baseline, 0)),
+                evidence={"query": query, "values": {"p99_ms": round(p99, 2),
+                                                     "baseline_p99_ms": round(baseline, 2)}},
+                metadata={"p99_ms": round(p99, 2), "baseline_p99_ms": round(baseline, 2),
+                          "ratio": round(ratio, 3)}))
+        return signals

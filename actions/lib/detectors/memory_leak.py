@@ -1,0 +1,125 @@
+"""memory_leak: container memory growing linearly towards its limit (time to OOM)."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector, service_of_pod
+from lib.signals import Signal, make_target
+
+KEY = ("namespace", "pod", "container")
+ON = "on(namespace, pod, container)"
+MIN_R_SQUARED = 0.8
+RECENT_SHARE = 0.5
+
+
+class MemoryLeakDetector(Detector):
+    """Sustained linear growth of a container's working set that reaches its limit soon.
+
+    The seed's rule: rate = `deriv(container_memory_working_set_bytes[window])` > 0;
+    time_to_oom = (memory limit - usage) / rate; fire when under `horizon_s`. Filtering is
+    done in PromQL (`bottomk` of time to OOM). A warm-up that plateaus must not fire, so the
+    growth must also hold over the last quarter of the window at no less than half the
+    window's rate, the samples since the growth began must fit a line (R^2 >= 0.8), and the
+    container must have `min_history_s` of history. Onset: the lowest point of the working
+    set in the window (where the growth began). Severity: high (as in the seed).
+    """
+
+    name = "memory_leak"
+    kind = "Pod"
+    freshness_query = "time() - max(timestamp(container_memory_working_set_bytes))"
+
+    def _base_selector(self) -> str:
+        base = 'container!="",container!="POD"'
+        namespaces = list(self.cfg["namespaces"])
+        if namespaces:
+            base += "," + selector({}, namespace=namespaces)
+        return base
+
+    def candidate_query(self) -> str:
+        """PromQL returning time to OOM (s) of the containers that qualify."""
+        window = self.duration("window")
+        recent = max(300, window // 4)
+        mem = "container_memory_working_set_bytes{%s}" % self._base_selector()
+        limit = 'kube_pod_container_resource_limits{resource="memory",%s}' % (
+            self._base_selector())
+        return (
+            "bottomk(%(n)d, ((%(limit)s > 0) - %(on)s %(mem)s)"
+            " / %(on)s (deriv(%(mem)s[%(w)ds]) > 0) < %(h)d"
+            " and %(on)s (deriv(%(mem)s[%(r)ds]) > %(share)g * deriv(%(mem)s[%(w)ds])))" % {
+                "n": MAX_TARGETS, "limit": limit, "mem": mem, "on": ON, "w": window,
+                "r": recent, "h": int(self.cfg["horizon_s"]), "share": RECENT_SHARE})
+
+    def detect(self, now: float) -> List[Signal]:
+        query = self.candidate_query()
+        candidates = {tuple(s.labels.get(k, "") for k in KEY): s for s in self.prom.query(query)}
+        if not candidates:
+            return []
+        window = self.duration("window")
+        sel = selector({}, pod=[k[1] for k in candidates])
+        rates = _by_key(self.prom.query(
+            "deriv(container_memory_working_set_bytes{%s}[%ds])" % (sel, window)))
+        limits = _by_key(self.prom.query(
+            'kube_pod_container_resource_limits{resource="memory",%s}' % sel))
+        history: Dict[Tuple[str, ...], List[Tuple[float, float]]] = {}
+        for series in self.prom.query_range(
+                "container_memory_working_set_bytes{%s}" % sel, window, 60):
+            history[tuple(series.labels.get(k, "") for k in KEY)] = series.points
+        signals = []
+        for key, sample in sorted(candidates.items()):
+            rate, limit = rates.get(key), limits.get(key)
+            points = history.get(key, [])
+            if rate is None or rate <= 0 or limit is None or not points:
+                continue
+            onset = self._growth_onset(points)
+            if onset is None:
+                continue
+            usage = points[-1][1]
+            node = sample.labels.get("node", "")
+            signals.append(self._signal(key, node, usage, limit, rate, onset, query, now))
+        return signals
+
+    def _growth_onset(self, points: Sequence[Tuple[float, float]]) -> Optional[float]:
+        """Start of the growth if the history is long enough and the growth is linear."""
+        if points[-1][0] - points[0][0] < int(self.cfg["min_history_s"]):
+            return None
+        low = min(range(len(points)), key=lambda i: points[i][1])
+        growing = points[low:]
+        if len(growing) < 3 or r_squared(growing) < MIN_R_SQUARED:
+            return None
+        return growing[0][0]
+
+    def _signal(self, key: Tuple[str, ...], node: str, usage: float, limit: float,
+                rate: float, onset: float, query: str, now: float) -> Signal:
+        namespace, pod, container = key
+        time_to_oom = max(0.0, limit - usage) / rate
+        mb_per_min = rate * 60 / 1024 / 1024
+        usage_pct = usage / limit * 100 if limit else 0.0
+        summary = ("memory leak in %s/%s (%s): +%s MB/min, OOM in %s min (%s%% of limit)" % (
+            namespace, pod, container, fmt(mb_per_min, 2), fmt(time_to_oom / 60),
+            fmt(usage_pct, 0)))
+        return Signal(
+            detector=self.name, target=make_target("Pod", pod, namespace, node),
+            service=service_of_pod(pod, container), severity="high",
+            first_detected=onset, detected_at=now, summary=summary,
+            evidence={"query": query, "values": {"rate_bytes_per_s": round(rate, 3),
+                                                 "usage_bytes": usage,
+                                                 "limit_bytes": limit}},
+            metadata={"growth_rate_mb_per_min": round(mb_per_min, 3),
+                      "time_to_oom_minutes": round(time_to_oom / 60, 2),
+                      "current_usage_pct": round(usage_pct, 2),
+                      "limit_bytes": limit, "usage_bytes": usage, "container": container})
+
+
+def _by_key(samples) -> Dict[Tuple[str, ...], float]:
+    return {tuple(s.labels.get(k, "") for k in KEY): s.value for s in samples}
+
+
+def r_squared(points: Sequence[Tuple[float, float]]) -> float:
+    """Coefficient of determination of a least-squares line through the points."""
+    n = float(len(points))
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    stt = sum((t - mean_t) ** 2 for t, _ in points)
+    svv = sum((v - mean_v) ** 2 for _, v in points)
+    stv = sum((t - mean_t) * (v - mean_v) for t, v in points)
+    if stt == 0 or svv == 0:
+        return 0.0
+    return (stv * stv) / (stt * svv)

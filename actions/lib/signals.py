@@ -1,0 +1,123 @@
+"""Signals: what a detector saw, as the trigger payload `self_healing.<detector>`."""
+from typing import Any, Dict, Mapping, Optional
+
+from lib import clock
+from lib.datastore import target_key
+
+DETECTORS = ("memory_pressure", "memory_leak", "cpu_throttling", "crash_loop",
+             "latency_anomaly", "error_rate", "disk_pressure", "connection_pool",
+             "certificate_expiry", "node_not_ready")
+KINDS = ("Node", "Pod", "Deployment", "Service", "Certificate")
+SEVERITIES = ("low", "medium", "high", "critical")
+TARGET_FIELDS = ("kind", "namespace", "name", "node")
+FIELDS = ("signal_id", "detector", "target", "service", "severity", "first_detected",
+          "detected_at", "summary", "evidence", "metadata")
+
+
+def severity_rank(severity: str) -> int:
+    """low=0 .. critical=3."""
+    return SEVERITIES.index(severity)
+
+
+def make_target(kind: str, name: str, namespace: str = "", node: str = "") -> Dict[str, str]:
+    """A target object with every field present."""
+    return {"kind": kind, "namespace": namespace or "", "name": name, "node": node or ""}
+
+
+class Signal(object):
+    """One detected condition on one target (times are epoch seconds inside, ISO outside)."""
+
+    def __init__(self, detector: str, target: Mapping[str, str], severity: str,
+                 first_detected: float, detected_at: float, summary: str,
+                 evidence: Optional[Dict[str, Any]] = None,
+                 metadata: Optional[Dict[str, Any]] = None, service: str = "",
+                 signal_id: Optional[str] = None) -> None:
+        self.detector = detector
+        self.target = make_target(target.get("kind", ""), target.get("name", ""),
+                                  target.get("namespace", ""), target.get("node", ""))
+        self.severity = severity
+        self.detected_at = float(detected_at)
+        # The condition cannot have begun after it was seen.
+        self.first_detected = min(float(first_detected), self.detected_at)
+        self.summary = summary
+        self.evidence = evidence if evidence is not None else {"query": "", "values": {}}
+        self.metadata = metadata or {}
+        self.service = service or ""
+        self.signal_id = signal_id or "%s.%s.%d" % (detector, self.target_key,
+                                                    int(self.first_detected))
+
+    @property
+    def target_key(self) -> str:
+        """`<kind>.<namespace or _>.<name>` (lower-case), the dedupe key of the target."""
+        return target_key(self.target["kind"], self.target["namespace"], self.target["name"])
+
+    @property
+    def state_key(self) -> str:
+        """Datastore key of the open condition: `signal.<detector>.<target_key>`."""
+        return "signal.%s.%s" % (self.detector, self.target_key)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The trigger payload (JSON-ready)."""
+        return {"signal_id": self.signal_id, "detector": self.detector,
+                "target": dict(self.target), "service": self.service,
+                "severity": self.severity,
+                "first_detected": clock.isoformat(self.first_detected),
+                "detected_at": clock.isoformat(self.detected_at), "summary": self.summary,
+                "evidence": self.evidence, "metadata": self.metadata}
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> "Signal":
+        """Rebuild from a payload (not validated; see validate_payload)."""
+        return cls(detector=payload["detector"], target=payload["target"],
+                   severity=payload["severity"],
+                   first_detected=clock.parse_iso(payload["first_detected"]),
+                   detected_at=clock.parse_iso(payload["detected_at"]),
+                   summary=payload.get("summary", ""), evidence=payload.get("evidence"),
+                   metadata=payload.get("metadata"), service=payload.get("service", ""),
+                   signal_id=payload.get("signal_id"))
+
+    def __repr__(self) -> str:
+        return "Signal(%s)" % self.signal_id
+
+
+def _require(condition: bool, field: str, problem: str) -> None:
+    if not condition:
+        raise ValueError("%s: %s" % (field, problem))
+
+
+def validate_payload(payload: Any) -> Signal:
+    """Check a signal payload field by field; ValueError names the first bad field."""
+    _require(isinstance(payload, Mapping), "payload", "must be an object")
+    for field in FIELDS:
+        _require(field in payload, field, "is required")
+    _require(payload["detector"] in DETECTORS, "detector",
+             "must be one of %s, got %r" % (", ".join(DETECTORS), payload["detector"]))
+    target = payload["target"]
+    _require(isinstance(target, Mapping), "target", "must be an object")
+    for field in TARGET_FIELDS:
+        _require(isinstance(target.get(field), str), "target.%s" % field, "must be a string")
+    _require(target["kind"] in KINDS, "target.kind",
+             "must be one of %s, got %r" % (", ".join(KINDS), target["kind"]))
+    _require(bool(target["name"]), "target.name", "must not be empty")
+    _require(payload["severity"] in SEVERITIES, "severity",
+             "must be one of %s, got %r" % (", ".join(SEVERITIES), payload["severity"]))
+    for field in ("signal_id", "service", "summary"):
+        _require(isinstance(payload[field], str), field, "must be a string")
+    _require(bool(payload["signal_id"]), "signal_id", "must not be empty")
+    times = {}
+    for field in ("first_detected", "detected_at"):
+        value = payload[field]
+        _require(isinstance(value, str), field, "must be an ISO 8601 string")
+        try:
+            times[field] = clock.parse_iso(value)
+        except ValueError:
+            raise ValueError("%s: not an ISO 8601 time: %r" % (field, value)) from None
+    _require(times["first_detected"] <= times["detected_at"], "first_detected",
+             "must not be after detected_at")
+    evidence = payload["evidence"]
+    _require(isinstance(evidence, Mapping), "evidence", "must be an object")
+    _require(isinstance(evidence.get("query"), str), "evidence.query", "must be a string")
+    _require(isinstance(evidence.get("values"), Mapping), "evidence.values",
+             "must be an object")
+    _require(isinstance(payload["metadata"], Mapping), "metadata", "must be an object")
+    return Signal.from_dict(payload)
