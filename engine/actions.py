@@ -121,6 +121,7 @@ class ActionRunner(object):
         self.workflow_options: Dict[str, Any] = {}
         self._classes: Dict[str, type] = {}
         self.stack: List[Execution] = []
+        self.delayed: List[Execution] = []
         self.logger = logging.getLogger("engine.actions")
 
     def now(self) -> float:
@@ -132,16 +133,30 @@ class ActionRunner(object):
 
     def run(self, ref: str, parameters: Optional[Dict[str, Any]] = None,
             context: Optional[Dict[str, Any]] = None) -> Execution:
-        """Run `ref` to completion (or pending/canceled) and return its execution."""
+        """Run `ref` to completion; a policy may cancel it or delay it (status `delayed`)."""
         execution = Execution(ref, parameters or {}, context)
-        execution.started_at = self.now()
         self.executions.append(execution)
+        return self.start(execution)
+
+    def start(self, execution: Execution) -> Execution:
+        """Apply policies, then execute (also used to retry a delayed execution)."""
         for hook in self.before_run:
             verdict = hook(execution)
             if verdict == CANCELED:
+                execution.started_at = self.now()
                 execution.finish(CANCELED, {"error": "canceled by policy"}, self.now())
                 self._notify("finished", execution)
                 return execution
+            if verdict == DELAYED and not execution.context.get("parent"):
+                if execution.status != DELAYED:
+                    execution.status = DELAYED
+                    self.delayed.append(execution)
+                    self._notify("delayed", execution)
+                return execution
+        if execution in self.delayed:
+            self.delayed.remove(execution)
+        execution.status = RUNNING
+        execution.started_at = self.now()
         self._notify("started", execution)
         self.stack.append(execution)
         try:
@@ -153,6 +168,15 @@ class ActionRunner(object):
         execution.finish(status, _plain(result), self.now())
         self._notify("finished", execution)
         return execution
+
+    def run_delayed(self) -> List[Execution]:
+        """Retry delayed executions (call when running ones may have finished)."""
+        started = []
+        for execution in list(self.delayed):
+            self.start(execution)
+            if execution.status != DELAYED:
+                started.append(execution)
+        return started
 
     def _notify(self, event: str, execution: Execution) -> None:
         for listener in self.listeners:
