@@ -1,0 +1,920 @@
+"""Workload physics and the kubelet: what happens on the nodes each virtual step.
+
+`Physics(scenario, store).step(now, dt)` reads cluster state from the store (pods, nodes,
+deployments, ConfigMaps, DestinationRules, Certificates, HPAs), advances every container
+(memory, CPU, restarts with CrashLoopBackOff back-off, OOMKill), writes pod/node status back to
+the store on transitions, and returns the step's samples as (SeriesKey, value) pairs under the
+exporters' metric names (docs/design.md). Remediations act only through cluster state: a pod
+whose image is a non-leaking version does not leak, a restarted pod starts at baseline, a larger
+`<service>-db-pool` ConfigMap relieves pool exhaustion, a DestinationRule with outlierDetection
+towards an upstream sheds its slowness and errors from the dependents in that namespace, an HPA
+or a scale-up spreads load over more pods.
+"""
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any, Dict, List, Optional, Tuple
+
+from twin.clock import iso
+from twin.promwrite import SeriesKey, series_key
+from twin.scenario import Scenario
+
+LATENCY_BUCKETS_MS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
+                      60000, 300000, 600000, 1800000, 3600000)
+_BUCKET_LABELS = [repr(float(b)) if b != int(b) else str(int(b)) for b in LATENCY_BUCKETS_MS]
+BACKOFF_MAX_S = 300.0
+BACKOFF_RESET_S = 600.0
+NOT_READY_EVICT_S = 300.0
+MEMORY_PRESSURE_AVAIL = 0.05
+DISK_PRESSURE_AVAIL = 0.10
+_DEFAULT_PROFILE = {
+    "memory": {"baseline": 128 * 1024 ** 2, "warmup": 0.0, "warmup_tau": 300.0,
+               "leak_per_min": 0.0, "leak_scales_with_load": False, "jitter": 0.05},
+    "cpu_factor": 1.0, "latency_factor": 1.0, "error_ratio": None, "startup": 10.0,
+    "crash": None, "leak_log": "",
+}
+_DEFAULT_TRAFFIC = {"rps": 0.0, "p50_ms": 20.0, "p99_ms": 80.0, "error_ratio": 0.0,
+                    "base_cpu": 0.02, "cpu_per_rps": 0.0}
+
+
+def _unit_noise(*parts: Any) -> float:
+    """Deterministic pseudo-random number in [0, 1) from the given parts."""
+    return (zlib.crc32("|".join(str(p) for p in parts).encode()) & 0xFFFFFF) / float(0x1000000)
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def _interp(points: List[Tuple[float, float]], t: float) -> float:
+    if not points:
+        return 1.0
+    if t <= points[0][0]:
+        return points[0][1]
+    for (t0, v0), (t1, v1) in zip(points, points[1:]):
+        if t <= t1:
+            return v0 if t1 == t0 else v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+    return points[-1][1]
+
+
+def throttle_ratio(demand: float, limit: Optional[float]) -> float:
+    """Share of CFS periods throttled for a CPU demand against a limit (cores)."""
+    if not limit or demand <= 0:
+        return 0.0
+    load = demand / limit
+    if load <= 0.6:
+        return 0.005 * load
+    return min(0.95, 0.003 + (load - 0.6) * 0.9)
+
+
+class PodState:
+    """What the kubelet knows about one pod's main container."""
+
+    __slots__ = ("uid", "namespace", "name", "service", "container", "version", "node",
+                 "created", "state", "container_start", "ready", "restarts", "streak",
+                 "waiting_until", "last_term", "leak", "jitter", "cpu_s", "periods",
+                 "throttled", "disk_bytes", "leaked_conns", "mem", "cpu_usage", "throttle",
+                 "dirty", "logged_at", "container_id")
+
+    def __init__(self, pod: Dict[str, Any], service: str, container: str, version: str,
+                 jitter: float) -> None:
+        md = pod["metadata"]
+        self.uid = md["uid"]
+        self.namespace = md["namespace"]
+        self.name = md["name"]
+        self.service = service
+        self.container = container
+        self.version = version
+        self.node = pod["spec"].get("nodeName", "")
+        self.created = 0.0
+        self.state = "new"
+        self.container_start = 0.0
+        self.ready = False
+        self.restarts = 0
+        self.streak = 0
+        self.waiting_until = 0.0
+        self.last_term: Optional[Dict[str, Any]] = None
+        self.leak = 0.0
+        self.jitter = jitter
+        self.cpu_s = 0.0
+        self.periods = 0.0
+        self.throttled = 0.0
+        self.disk_bytes = 0.0
+        self.leaked_conns = 0.0
+        self.mem = 0.0
+        self.cpu_usage = 0.0
+        self.throttle = 0.0
+        self.dirty = True
+        self.logged_at = 0.0
+        self.container_id = ""
+
+
+class Physics:
+    """The kubelet + workload model over one store (see module docstring)."""
+
+    def __init__(self, scenario: Optional[Scenario], store: Any, onset: float = 0.0,
+                 seed: int = 0, emit_istio: bool = True) -> None:
+        self.scenario = scenario
+        self.store = store
+        self.onset = onset
+        self.seed = seed
+        self.emit_istio = emit_istio
+        self.pods: Dict[str, PodState] = {}
+        self.services = {s["name"]: s for s in (scenario.services if scenario else [])}
+        self.node_specs = {n["name"]: n for n in (scenario.nodes if scenario else [])}
+        self.faults = list(scenario.faults) if scenario else []
+        self.load_curves = scenario.load if scenario else {}
+        self.node_fill: Dict[str, float] = {}
+        self.node_down_since: Dict[str, float] = {}
+        self.node_conditions: Dict[str, Dict[str, str]] = {}
+        self.counters: Dict[SeriesKey, float] = {}
+        self.hpa_history: Dict[str, List[Tuple[float, int]]] = {}
+        self.snapshot: Dict[str, Any] = {}
+        self._profile_cache: Dict[Tuple[str, str], Dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def rel(self, now: float) -> float:
+        """Seconds since the onset (negative before)."""
+        return now - self.onset
+
+    def active_faults(self, now: float, ftype: str) -> List[Tuple[Dict[str, Any], float]]:
+        """(fault, strength 0..1 with ramp) for faults of `ftype` active at `now`."""
+        t = self.rel(now)
+        out = []
+        for fault in self.faults:
+            if fault["type"] != ftype or t < fault["at"]:
+                continue
+            if fault["until"] is not None and t >= fault["until"]:
+                continue
+            ramp = fault.get("ramp") or 0.0
+            out.append((fault, min(1.0, (t - fault["at"]) / ramp) if ramp else 1.0))
+        return out
+
+    def load(self, service: str, now: float) -> float:
+        t = self.rel(now)
+        value = _interp(self.load_curves.get(service, []), t)
+        if "*" in self.load_curves:
+            value *= _interp(self.load_curves["*"], t)
+        return value
+
+    def profile(self, service: str, version: str) -> Dict[str, Any]:
+        key = (service, version)
+        cached = self._profile_cache.get(key)
+        if cached is None:
+            svc = self.services.get(service)
+            cached = (svc["versions"].get(version) if svc else None) or _DEFAULT_PROFILE
+            self._profile_cache[key] = cached
+        return cached
+
+    def traffic(self, service: str) -> Dict[str, float]:
+        svc = self.services.get(service)
+        return svc["traffic"] if svc else _DEFAULT_TRAFFIC
+
+    # ------------------------------------------------------------------ step
+    def step(self, now: float, dt: float) -> List[Tuple[SeriesKey, float]]:
+        store = self.store
+        nodes, _ = store.list("nodes", copy=False)
+        pods, _ = store.list("pods", copy=False)
+        node_ready = self._node_readiness(nodes, now)
+        seen = set()
+        by_service: Dict[str, List[PodState]] = {}
+        for pod in pods:
+            st = self._track(pod, now)
+            if st is None:
+                continue
+            seen.add(st.uid)
+            if not st.node or not node_ready.get(st.node, False):
+                continue
+            self._advance_container(st, pod, now)
+            if st.state in ("running", "waiting"):
+                by_service.setdefault(st.service, []).append(st)
+        for uid in [u for u in self.pods if u not in seen]:
+            del self.pods[uid]
+        samples: List[Tuple[SeriesKey, float]] = []
+        service_view = self._services(by_service, now, dt)
+        self._containers(by_service, service_view, now, dt, samples)
+        self._nodes(nodes, node_ready, now, dt, samples)
+        self._kube_state(pods, node_ready, samples)
+        if self.emit_istio:
+            self._istio(service_view, dt, samples)
+        self._certificates(samples)
+        self._hpas(now)
+        self._flush_status(now)
+        self.snapshot = {"services": service_view, "now": now}
+        return samples
+
+    # ------------------------------------------------------------------ kubelet
+    def _track(self, pod: Dict[str, Any], now: float) -> Optional[PodState]:
+        md = pod["metadata"]
+        st = self.pods.get(md["uid"])
+        phase = (pod.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            return None
+        if st is None:
+            containers = pod["spec"].get("containers") or [{}]
+            main = containers[0]
+            image = main.get("image", "")
+            version = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else "latest"
+            service = (md.get("labels") or {}).get("app") or md["name"].rsplit("-", 2)[0]
+            jitter = 1.0 + (2 * _unit_noise(self.seed, md["name"]) - 1) * \
+                self.profile(service, version)["memory"]["jitter"]
+            st = PodState(pod, service, main.get("name", service), version, jitter)
+            st.created = now
+            self.pods[st.uid] = st
+        st.node = pod["spec"].get("nodeName", "") or ""
+        return st
+
+    def _start_container(self, st: PodState, at: float) -> None:
+        st.state = "running"
+        st.container_start = at
+        st.ready = False
+        st.leak = 0.0
+        st.leaked_conns = 0.0
+        st.container_id = "containerd://%016x%016x" % (
+            zlib.crc32(f"{st.uid}{st.restarts}".encode()), zlib.crc32(st.name.encode()))
+        st.dirty = True
+        self.store_log(st, f"{iso(at)} INFO starting {st.service} {st.version}")
+
+    def _terminate(self, st: PodState, at: float, reason: str, exit_code: int,
+                   message: str = "") -> None:
+        if message:
+            self.store_log(st, message)
+        st.last_term = {"reason": reason, "exitCode": exit_code,
+                        "startedAt": iso(st.container_start), "finishedAt": iso(at),
+                        "containerID": st.container_id}
+        st.restarts += 1
+        if at - st.container_start >= BACKOFF_RESET_S:
+            st.streak = 0
+        st.streak += 1
+        delay = 0.0 if st.streak == 1 else min(BACKOFF_MAX_S, 10.0 * 2 ** (st.streak - 2))
+        st.state = "waiting"
+        st.ready = False
+        st.waiting_until = at + delay
+        st.dirty = True
+        try:
+            self.store.rotate_log(st.namespace, st.name, st.container)
+        except Exception:  # noqa: BLE001 - the pod may have been deleted meanwhile
+            pass
+
+    def _advance_container(self, st: PodState, pod: Dict[str, Any], now: float) -> None:
+        profile = self.profile(st.service, st.version)
+        if st.state == "new":
+            self._start_container(st, now)
+        for _ in range(12):
+            if st.state == "waiting" and st.waiting_until <= now:
+                self._start_container(st, max(st.waiting_until, now - 15.0))
+                continue
+            crash = profile["crash"]
+            if st.state == "running" and crash and \
+                    now >= st.container_start + crash["after"]:
+                self._terminate(st, st.container_start + crash["after"], crash["reason"],
+                                crash["exit_code"], crash["log"])
+                continue
+            break
+        if st.state == "running" and not st.ready and \
+                now >= st.container_start + profile["startup"]:
+            st.ready = True
+            st.dirty = True
+
+    def store_log(self, st: PodState, text: str) -> None:
+        try:
+            self.store.append_log(st.namespace, st.name, text + "\n", container=st.container)
+        except Exception:  # noqa: BLE001 - pod deleted between list and log
+            pass
+
+    def _flush_status(self, now: float) -> None:
+        for st in self.pods.values():
+            if not st.dirty:
+                continue
+            st.dirty = False
+            try:
+                self.store.mutate("pods", st.namespace, st.name,
+                                  lambda obj, st=st: self._write_pod_status(obj, st, now))
+            except Exception:  # noqa: BLE001 - deleted meanwhile
+                continue
+
+    def _write_pod_status(self, pod: Dict[str, Any], st: PodState, now: float) -> None:
+        status = pod.setdefault("status", {})
+        spec = pod.get("spec") or {}
+        main = (spec.get("containers") or [{}])[0]
+        stamp = iso(now)
+        if st.state == "running":
+            state = {"running": {"startedAt": iso(st.container_start)}}
+        else:
+            backoff = max(0, int(st.waiting_until - st.container_start))
+            state = {"waiting": {"reason": "CrashLoopBackOff",
+                                 "message": f"back-off {backoff}s restarting failed container"
+                                            f"={st.container} pod={st.name}_{st.namespace}"
+                                            f"({st.uid})"}}
+        cstatus = {"name": st.container, "image": main.get("image", ""),
+                   "imageID": main.get("image", "") + "@sha256:" + "%08x" % zlib.crc32(
+                       main.get("image", "").encode()) * 8,
+                   "containerID": st.container_id, "ready": st.ready,
+                   "started": st.state == "running", "restartCount": st.restarts,
+                   "state": state,
+                   "lastState": {"terminated": dict(st.last_term)} if st.last_term else {}}
+        extra = [{"name": c.get("name"), "image": c.get("image", ""), "ready": True,
+                  "started": True, "restartCount": 0, "lastState": {},
+                  "state": {"running": {"startedAt": iso(st.created)}}}
+                 for c in (spec.get("containers") or [])[1:]]
+        ready = "True" if st.ready else "False"
+
+        def cond(kind: str, value: str) -> Dict[str, Any]:
+            for old in status.get("conditions") or []:
+                if old.get("type") == kind and old.get("status") == value:
+                    return old
+            return {"type": kind, "status": value, "lastProbeTime": None,
+                    "lastTransitionTime": stamp}
+
+        status.update({
+            "phase": "Running",
+            "hostIP": "10.128.0.%d" % (zlib.crc32(st.node.encode()) % 250 + 2),
+            "podIP": "10.%d.%d.%d" % (8 + zlib.crc32(st.node.encode()) % 8,
+                                      zlib.crc32(st.uid.encode()) % 250,
+                                      zlib.crc32(st.name.encode()) % 250 + 2),
+            "startTime": status.get("startTime") or iso(st.created),
+            "qosClass": status.get("qosClass") or _qos(main),
+            "conditions": [cond("Initialized", "True"), cond("Ready", ready),
+                           cond("ContainersReady", ready), cond("PodScheduled", "True")],
+            "containerStatuses": [cstatus] + extra,
+        })
+
+    # ------------------------------------------------------------------ nodes
+    def _node_readiness(self, nodes: List[Dict[str, Any]], now: float) -> Dict[str, bool]:
+        down = {f["node"] for f, _ in self.active_faults(now, "node_not_ready")}
+        ready = {}
+        for node in nodes:
+            name = node["metadata"]["name"]
+            is_down = name in down
+            ready[name] = not is_down
+            if is_down:
+                since = self.node_down_since.setdefault(name, now)
+                if now - since >= NOT_READY_EVICT_S:
+                    self._evict_unreachable(name)
+            else:
+                self.node_down_since.pop(name, None)
+        return ready
+
+    def _evict_unreachable(self, node: str) -> None:
+        """The taint manager: pods on an unreachable node are deleted after 300 s."""
+        for pod in list(self.store.pods_on_node(node)):
+            md = pod["metadata"]
+            try:
+                self.store.delete("pods", md["namespace"], md["name"])
+            except Exception:  # noqa: BLE001 - already gone
+                continue
+
+    def _nodes(self, nodes: List[Dict[str, Any]], node_ready: Dict[str, bool], now: float,
+               dt: float, samples: List[Tuple[SeriesKey, float]]) -> None:
+        pods_by_node: Dict[str, List[PodState]] = {}
+        for st in self.pods.values():
+            if st.node:
+                pods_by_node.setdefault(st.node, []).append(st)
+        fills = self.active_faults(now, "disk_fill")
+        frees = self.active_faults(now, "disk_free")
+        spikes = self.active_faults(now, "memory_spike")
+        view = {}
+        for node in nodes:
+            name = node["metadata"]["name"]
+            spec = self.node_specs.get(name) or self._pool_spec(node)
+            total = spec["memory"]
+            used = spec["system_memory"]
+            for fault, strength in spikes:
+                if fault.get("node") == name and not fault.get("service"):
+                    used += fault.get("bytes", 0.0) * strength
+            on_node = [st for st in pods_by_node.get(name, ()) if st.state == "running"]
+            used += sum(st.mem for st in on_node)
+            if node_ready[name] and used > total * 0.995 and on_node:
+                victim = max(on_node, key=lambda s: s.mem)
+                self._terminate(victim, now, "OOMKilled", 137)
+                used -= victim.mem
+                victim.mem = 0.0
+            fill = self.node_fill.get(name, 0.0)
+            for fault, _ in fills:
+                if fault.get("node") == name and not fault.get("service"):
+                    fill += fault.get("rate_per_min", 0.0) * dt / 60.0
+            for fault, _ in frees:
+                if fault.get("node") == name and not fault.get("done"):
+                    fill = max(0.0, fill - fault.get("bytes", fill))
+                    fault["done"] = True
+            self.node_fill[name] = fill
+            disk_used = spec["disk_used"] + fill + sum(
+                st.disk_bytes for st in pods_by_node.get(name, ()))
+            disk_avail = max(0.0, spec["disk"] - disk_used)
+            mem_avail = max(total * 0.002, total - used)
+            view[name] = {"mem_pct": 100.0 * (1 - mem_avail / total),
+                          "disk_avail_pct": 100.0 * disk_avail / spec["disk"],
+                          "ready": node_ready[name]}
+            conditions = {
+                "Ready": "True" if node_ready[name] else "Unknown",
+                "MemoryPressure": "Unknown" if not node_ready[name] else (
+                    "True" if mem_avail < total * MEMORY_PRESSURE_AVAIL else "False"),
+                "DiskPressure": "Unknown" if not node_ready[name] else (
+                    "True" if disk_avail < spec["disk"] * DISK_PRESSURE_AVAIL else "False"),
+                "PIDPressure": "Unknown" if not node_ready[name] else "False",
+            }
+            if conditions != self.node_conditions.get(name):
+                self._write_node_conditions(name, conditions, now)
+                self.node_conditions[name] = conditions
+            unschedulable = 1.0 if (node.get("spec") or {}).get("unschedulable") else 0.0
+            samples.append((series_key("kube_node_spec_unschedulable", {"node": name}),
+                            unschedulable))
+            for cond_type, value in conditions.items():
+                for status in ("true", "false", "unknown"):
+                    samples.append((series_key("kube_node_status_condition", {
+                        "node": name, "condition": cond_type, "status": status}),
+                        1.0 if value.lower() == status else 0.0))
+            for resource, unit, amount in (("memory", "byte", total),
+                                           ("cpu", "core", spec["cpu"])):
+                samples.append((series_key("kube_node_status_allocatable", {
+                    "node": name, "resource": resource, "unit": unit}), amount))
+            if not node_ready[name]:
+                continue
+            labels = {"instance": name, "node": name}
+            samples.append((series_key("node_memory_MemTotal_bytes", labels), total))
+            samples.append((series_key("node_memory_MemAvailable_bytes", labels), mem_avail))
+            fs = dict(labels, mountpoint="/", fstype="ext4", device="/dev/sda1")
+            samples.append((series_key("node_filesystem_avail_bytes", fs), disk_avail))
+            samples.append((series_key("node_filesystem_size_bytes", fs), spec["disk"]))
+        self.snapshot_nodes = view
+
+    def _write_node_conditions(self, name: str, conditions: Dict[str, str], now: float) -> None:
+        stamp = iso(now)
+        reasons = {
+            ("Ready", "True"): ("KubeletReady", "kubelet is posting ready status"),
+            ("Ready", "Unknown"): ("NodeStatusUnknown", "Kubelet stopped posting node status."),
+            ("MemoryPressure", "True"): ("KubeletHasInsufficientMemory",
+                                         "kubelet has insufficient memory available"),
+            ("MemoryPressure", "False"): ("KubeletHasSufficientMemory",
+                                          "kubelet has sufficient memory available"),
+            ("DiskPressure", "True"): ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+            ("DiskPressure", "False"): ("KubeletHasNoDiskPressure",
+                                        "kubelet has no disk pressure"),
+            ("PIDPressure", "False"): ("KubeletHasSufficientPID",
+                                       "kubelet has sufficient PID available"),
+        }
+
+        def fn(node: Dict[str, Any]) -> None:
+            status = node.setdefault("status", {})
+            old = {c.get("type"): c for c in status.get("conditions") or []}
+            new = []
+            for kind, value in conditions.items():
+                previous = old.get(kind)
+                reason, message = reasons.get((kind, value), ("NodeStatusUnknown",
+                                                              "Kubelet stopped posting node "
+                                                              "status."))
+                changed = previous is None or previous.get("status") != value
+                new.append({"type": kind, "status": value, "reason": reason,
+                            "message": message,
+                            "lastHeartbeatTime": stamp if value != "Unknown" or changed
+                            else previous.get("lastHeartbeatTime", stamp),
+                            "lastTransitionTime": stamp if changed
+                            else previous.get("lastTransitionTime", stamp)})
+            status["conditions"] = new
+            spec = node.setdefault("spec", {})
+            taints = [t for t in spec.get("taints") or [] if not t.get("key", "").startswith(
+                "node.kubernetes.io/unreachable")]
+            if conditions["Ready"] != "True":
+                taints += [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule",
+                            "timeAdded": stamp},
+                           {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute",
+                            "timeAdded": stamp}]
+            if taints:
+                spec["taints"] = taints
+            else:
+                spec.pop("taints", None)
+
+        try:
+            self.store.mutate("nodes", None, name, fn)
+        except Exception:  # noqa: BLE001 - node removed meanwhile
+            pass
+
+    # ------------------------------------------------------------------ services
+    def _services(self, by_service: Dict[str, List[PodState]], now: float,
+                  dt: float) -> Dict[str, Dict[str, Any]]:
+        names = set(self.services) | set(by_service)
+        dependents: Dict[str, List[str]] = {}
+        for name in names:
+            for up in self._upstreams(name):
+                dependents.setdefault(up, []).append(name)
+        rps: Dict[str, float] = {}
+
+        def total_rps(name: str, depth: int = 0) -> float:
+            if name in rps:
+                return rps[name]
+            value = self.traffic(name)["rps"] * self.load(name, now)
+            if depth < 20:
+                value += sum(total_rps(d, depth + 1) for d in dependents.get(name, ()))
+            rps[name] = value
+            return value
+
+        view: Dict[str, Dict[str, Any]] = {}
+        for name in names:
+            pods = by_service.get(name, [])
+            ready = [st for st in pods if st.state == "running" and st.ready]
+            view[name] = {"rps": total_rps(name), "pods": pods, "ready": len(ready),
+                          "ext_rps": self.traffic(name)["rps"] * self.load(name, now),
+                          "dependents": dependents.get(name, [])}
+        self._pool_and_cpu(view, now, dt)
+        shed = self._circuit_breakers()
+        done: Dict[str, Tuple[float, float, float]] = {}
+
+        def effective(name: str, depth: int = 0) -> Tuple[float, float, float]:
+            if name in done:
+                return done[name]
+            item = view.get(name)
+            p50, p99, err = item["own"] if item else (20.0, 80.0, 0.0)
+            base50, base99 = p50, p99
+            upstream_err = 0.0
+            if depth < 20:
+                for up in self._upstreams(name):
+                    if up not in view:
+                        continue
+                    u50, u99, uerr = effective(up, depth + 1)
+                    if (item["namespace"] if item else "", up) in shed or up in shed.get(
+                            "*", ()):
+                        b50, b99, _ = view[up]["baseline"]
+                        u50, u99, uerr = min(u50, b50), min(u99, b99), 0.0
+                    p50 += u50
+                    p99 += u99
+                    upstream_err = 1 - (1 - upstream_err) * (1 - uerr)
+            total_err = 1 - (1 - err) * (1 - upstream_err)
+            done[name] = (p50, p99, total_err)
+            if item is not None:
+                item["base_eff"] = (base50, base99)
+                item["upstream_err"] = upstream_err
+            return done[name]
+
+        for name in names:
+            p50, p99, err = effective(name)
+            view[name].update({"p50": p50, "p99": p99, "error_ratio": err})
+        return view
+
+    def _upstreams(self, name: str) -> List[str]:
+        svc = self.services.get(name)
+        return svc["depends_on"] if svc else []
+
+    def _circuit_breakers(self) -> Dict[Any, Any]:
+        """(namespace, upstream) pairs shed by a DestinationRule with outlierDetection."""
+        shed: Dict[Any, Any] = {}
+        try:
+            rules, _ = self.store.list("destinationrules", copy=False)
+        except Exception:  # noqa: BLE001 - resource not served
+            return shed
+        for rule in rules:
+            spec = rule.get("spec") or {}
+            policy = spec.get("trafficPolicy") or {}
+            if not policy.get("outlierDetection") and not policy.get("connectionPool"):
+                continue
+            host = str(spec.get("host", "")).split(".")[0]
+            shed[(rule["metadata"].get("namespace", ""), host)] = True
+        return shed
+
+    def _pool_and_cpu(self, view: Dict[str, Dict[str, Any]], now: float, dt: float) -> None:
+        latency_faults = self.active_faults(now, "latency")
+        error_faults = self.active_faults(now, "errors")
+        cpu_faults = self.active_faults(now, "cpu_demand")
+        db_faults = self.active_faults(now, "db_slow")
+        leak_faults = self.active_faults(now, "connection_leak")
+        for name, item in view.items():
+            svc = self.services.get(name)
+            traffic = self.traffic(name)
+            item["namespace"] = svc["namespace"] if svc else (
+                item["pods"][0].namespace if item["pods"] else "default")
+            ready = [st for st in item["pods"] if st.state == "running" and st.ready]
+            pod_rps = item["rps"] / max(1, len(ready))
+            cpu_factor = 1.0
+            for fault, strength in cpu_faults:
+                if fault.get("service") == name:
+                    cpu_factor *= 1 + (float(fault.get("factor", 2.0)) - 1) * strength
+            throttles = []
+            for st in item["pods"]:
+                profile = self.profile(name, st.version)
+                demand = (traffic["base_cpu"] + traffic["cpu_per_rps"] *
+                          (pod_rps if st.ready else 0.0)) * profile["cpu_factor"] * cpu_factor
+                demand *= 0.97 + 0.06 * _unit_noise(self.seed, st.name, int(now // 60))
+                limit = svc["limits"]["cpu"] if svc else None
+                st.cpu_usage = min(demand, limit) if limit else demand
+                st.throttle = throttle_ratio(demand, limit) if st.state == "running" else 0.0
+                if st.state == "running":
+                    throttles.append(st.throttle)
+            avg_throttle = sum(throttles) / len(throttles) if throttles else 0.0
+            pool_wait_ms, pool_err = 0.0, 0.0
+            item["pool"] = None
+            if svc and svc["db_pool"]:
+                pool_max = self._pool_max(svc)
+                query_ms = svc["db_pool"]["query_ms"]
+                for fault, strength in db_faults:
+                    if fault.get("service") == name:
+                        query_ms += (float(fault.get("query_ms", query_ms * 3)) - query_ms) * \
+                            strength
+                per_pod = []
+                for st in item["pods"]:
+                    for fault, _ in leak_faults:
+                        if fault.get("service") == name and st.state == "running":
+                            st.leaked_conns += float(fault.get("per_min", 1.0)) * dt / 60.0
+                    need = (pod_rps * query_ms / 1000.0 if st.ready else 0.0) + st.leaked_conns
+                    active = min(float(pool_max), need)
+                    pending = max(0.0, need - pool_max) * 4.0
+                    per_pod.append((st, active, pending, pool_max))
+                item["pool"] = per_pod
+                if per_pod:
+                    pressure = max(p[2] for p in per_pod) / max(1.0, pool_max)
+                    pool_wait_ms = min(30000.0, pressure * 400.0)
+                    pool_err = min(0.5, pressure * 0.3)
+                    item["pool_util"] = max(p[1] / max(1.0, p[3]) for p in per_pod)
+            versions = [st.version for st in ready] or [st.version for st in item["pods"]]
+            lat_factor = sum(self.profile(name, v)["latency_factor"] for v in versions) / max(
+                1, len(versions))
+            err = traffic["error_ratio"]
+            version_errs = [self.profile(name, v)["error_ratio"] for v in versions]
+            if version_errs and all(e is not None for e in version_errs):
+                err = sum(version_errs) / len(version_errs)
+            for fault, strength in latency_faults:
+                if fault.get("service") == name:
+                    lat_factor *= 1 + (float(fault.get("factor", 5.0)) - 1) * strength
+            for fault, strength in error_faults:
+                if fault.get("service") == name:
+                    err = 1 - (1 - err) * (1 - float(fault.get("error_ratio", 0.2)) * strength)
+            throttle_factor = 1 + 3 * avg_throttle
+            p50 = traffic["p50_ms"] * lat_factor * throttle_factor + pool_wait_ms * 0.5
+            p99 = traffic["p99_ms"] * lat_factor * throttle_factor + pool_wait_ms
+            err = 1 - (1 - err) * (1 - pool_err)
+            if not ready and item["rps"] > 0:
+                err = 1.0
+            item["own"] = (p50, p99, min(1.0, err))
+            item["baseline"] = (traffic["p50_ms"], traffic["p99_ms"], traffic["error_ratio"])
+            item["throttle"] = avg_throttle
+
+    def _pool_max(self, svc: Dict[str, Any]) -> int:
+        try:
+            cm = self.store.get_entry("configmaps", svc["namespace"],
+                                      f"{svc['name']}-db-pool").obj
+            return int(float((cm.get("data") or {}).get("maximumPoolSize",
+                                                         svc["db_pool"]["max"])))
+        except Exception:  # noqa: BLE001 - ConfigMap missing or unparsable
+            return svc["db_pool"]["max"]
+
+    # ------------------------------------------------------------------ containers
+    def _containers(self, by_service: Dict[str, List[PodState]],
+                    view: Dict[str, Dict[str, Any]], now: float, dt: float,
+                    samples: List[Tuple[SeriesKey, float]]) -> None:
+        spikes = self.active_faults(now, "memory_spike")
+        fills = self.active_faults(now, "disk_fill")
+        for name, pods in by_service.items():
+            svc = self.services.get(name)
+            load = self.load(name, now)
+            mem_limit = svc["limits"]["memory"] if svc else None
+            cpu_limit = svc["limits"]["cpu"] if svc else None
+            for st in pods:
+                profile = self.profile(name, st.version)
+                mem = profile["memory"]
+                if st.state == "running":
+                    age = now - st.container_start
+                    rate = mem["leak_per_min"] * (load if mem["leak_scales_with_load"] else 1.0)
+                    st.leak += rate * dt / 60.0
+                    value = mem["baseline"] * st.jitter + st.leak
+                    if mem["warmup"]:
+                        value += mem["warmup"] * (1 - math.exp(-age / max(1.0, mem["warmup_tau"])))
+                    for fault, strength in spikes:
+                        if fault.get("service") == name:
+                            value += fault.get("bytes", 0.0) * strength
+                    value *= 1 + 0.004 * (_unit_noise(self.seed, st.uid, int(now)) - 0.5)
+                    st.mem = value
+                    if rate and profile["leak_log"] and now - st.logged_at >= 300:
+                        st.logged_at = now
+                        self.store_log(st, f"{iso(now)} WARN {profile['leak_log']}")
+                    if mem_limit and value > mem_limit:
+                        self._terminate(st, now, "OOMKilled", 137)
+                        st.mem = 0.0
+                for fault, _ in fills:
+                    if fault.get("service") == name and (
+                            not fault.get("node") or fault.get("node") == st.node):
+                        st.disk_bytes += fault.get("rate_per_min", 0.0) * dt / 60.0
+                if svc and svc["disk_write_per_min"]:
+                    st.disk_bytes += svc["disk_write_per_min"] * dt / 60.0
+                labels = {"namespace": st.namespace, "pod": st.name,
+                          "container": st.container, "node": st.node}
+                self._emit_container(st, labels, dt, mem_limit, cpu_limit, svc, samples)
+            item = view.get(name)
+            if item and item.get("pool"):
+                for st, active, pending, pool_max in item["pool"]:
+                    labels = {"namespace": st.namespace, "pod": st.name, "service": name,
+                              "pool": f"{name}-pool"}
+                    samples.append((series_key("hikaricp_connections_active", labels),
+                                    round(active)))
+                    samples.append((series_key("hikaricp_connections_max", labels),
+                                    float(pool_max)))
+                    samples.append((series_key("hikaricp_connections_pending", labels),
+                                    round(pending)))
+                    samples.append((series_key("hikaricp_connections_idle", labels),
+                                    max(0.0, pool_max - round(active))))
+
+    def _emit_container(self, st: PodState, labels: Dict[str, str], dt: float,
+                        mem_limit: Optional[float], cpu_limit: Optional[float],
+                        svc: Optional[Dict[str, Any]], samples: list) -> None:
+        if st.state == "running":
+            st.cpu_s += st.cpu_usage * dt
+            if cpu_limit:
+                st.periods += 10.0 * dt
+                st.throttled += 10.0 * dt * st.throttle
+            samples.append((series_key("container_memory_working_set_bytes", labels), st.mem))
+            samples.append((series_key("container_cpu_usage_seconds_total", labels), st.cpu_s))
+            if cpu_limit:
+                samples.append((series_key("container_cpu_cfs_periods_total", labels),
+                                st.periods))
+                samples.append((series_key("container_cpu_cfs_throttled_periods_total",
+                                           labels), st.throttled))
+        short = {"namespace": st.namespace, "pod": st.name, "container": st.container}
+        samples.append((series_key("kube_pod_container_status_restarts_total", short),
+                        float(st.restarts)))
+        if st.state == "waiting":
+            samples.append((series_key("kube_pod_container_status_waiting_reason",
+                                       dict(short, reason="CrashLoopBackOff")), 1.0))
+        if st.last_term:
+            samples.append((series_key("kube_pod_container_status_last_terminated_reason",
+                                       dict(short, reason=st.last_term["reason"])), 1.0))
+        if svc:
+            for resource, unit, amount in (
+                    ("memory", "byte", mem_limit), ("cpu", "core", cpu_limit)):
+                if amount:
+                    samples.append((series_key("kube_pod_container_resource_limits", dict(
+                        labels, resource=resource, unit=unit)), amount))
+            for resource, unit in (("memory", "byte"), ("cpu", "core")):
+                samples.append((series_key("kube_pod_container_resource_requests", dict(
+                    labels, resource=resource, unit=unit)), svc["requests"][resource]))
+
+    # ------------------------------------------------------------------ kube-state
+    def _kube_state(self, pods: List[Dict[str, Any]], node_ready: Dict[str, bool],
+                    samples: List[Tuple[SeriesKey, float]]) -> None:
+        for pod in pods:
+            md = pod["metadata"]
+            owner = (md.get("ownerReferences") or [{}])[0]
+            samples.append((series_key("kube_pod_info", {
+                "namespace": md["namespace"], "pod": md["name"],
+                "node": pod["spec"].get("nodeName", ""),
+                "created_by_kind": owner.get("kind", ""),
+                "created_by_name": owner.get("name", "")}), 1.0))
+        deployments, _ = self.store.list("deployments", copy=False)
+        ready_by_app: Dict[Tuple[str, str], int] = {}
+        for st in self.pods.values():
+            if st.ready and st.state == "running" and node_ready.get(st.node, False):
+                key = (st.namespace, st.service)
+                ready_by_app[key] = ready_by_app.get(key, 0) + 1
+        for dep in deployments:
+            md = dep["metadata"]
+            labels = {"namespace": md["namespace"], "deployment": md["name"]}
+            status = dep.get("status") or {}
+            spec_replicas = float((dep.get("spec") or {}).get("replicas", 1))
+            available = status.get("availableReplicas")
+            if available is None:
+                available = ready_by_app.get((md["namespace"], md["name"]), 0)
+            samples.append((series_key("kube_deployment_spec_replicas", labels),
+                            spec_replicas))
+            samples.append((series_key("kube_deployment_status_replicas_available", labels),
+                            float(available)))
+            samples.append((series_key("kube_deployment_status_replicas_updated", labels),
+                            float(status.get("updatedReplicas", available))))
+
+    def _istio(self, view: Dict[str, Dict[str, Any]], dt: float,
+               samples: List[Tuple[SeriesKey, float]]) -> None:
+        counters = self.counters
+        for name, item in view.items():
+            if item["rps"] <= 0 and not item["pods"]:
+                continue
+            ns = item["namespace"]
+            count = item["rps"] * dt
+            p50, p99 = max(0.1, item["p50"]), max(item["p99"], item["p50"] * 1.01, 0.2)
+            sigma = max(0.05, math.log(p99 / p50) / 2.326)
+            base = {"reporter": "destination", "destination_workload": name,
+                    "destination_workload_namespace": ns}
+            for bucket, label in zip(LATENCY_BUCKETS_MS, _BUCKET_LABELS):
+                key = series_key("istio_request_duration_milliseconds_bucket",
+                                 dict(base, le=label))
+                frac = _phi((math.log(bucket) - math.log(p50)) / sigma)
+                counters[key] = counters.get(key, 0.0) + count * frac
+            inf_key = series_key("istio_request_duration_milliseconds_bucket",
+                                 dict(base, le="+Inf"))
+            counters[inf_key] = counters.get(inf_key, 0.0) + count
+            sum_key = series_key("istio_request_duration_milliseconds_sum", base)
+            counters[sum_key] = counters.get(sum_key, 0.0) + count * p50 * math.exp(
+                sigma ** 2 / 2)
+            count_key = series_key("istio_request_duration_milliseconds_count", base)
+            counters[count_key] = counters.get(count_key, 0.0) + count
+            sources = [("istio-ingressgateway", "istio-system", item["ext_rps"])]
+            for dep in item["dependents"]:
+                if dep in view:
+                    sources.append((dep, view[dep]["namespace"], view[dep]["rps"]))
+            err = item["error_ratio"]
+            upstream_err = item.get("upstream_err", 0.0)
+            own_err = max(0.0, err - upstream_err)
+            for source, source_ns, rate in sources:
+                n = rate * dt
+                for code, share in (("200", 1 - err), ("500", own_err),
+                                    ("503", max(0.0, err - own_err))):
+                    key = series_key("istio_requests_total", {
+                        "reporter": "destination", "source_workload": source,
+                        "source_workload_namespace": source_ns,
+                        "destination_workload": name, "destination_workload_namespace": ns,
+                        "destination_service_name": name, "response_code": code})
+                    if share > 0 or key in counters:
+                        counters[key] = counters.get(key, 0.0) + n * share
+        samples.extend(counters.items())
+
+    def _certificates(self, samples: List[Tuple[SeriesKey, float]]) -> None:
+        try:
+            certs, _ = self.store.list("certificates", copy=False)
+        except Exception:  # noqa: BLE001 - resource not served
+            return
+        for cert in certs:
+            not_after = (cert.get("status") or {}).get("notAfter")
+            if not not_after:
+                continue
+            epoch = _parse_iso(not_after)
+            samples.append((series_key("certmanager_certificate_expiration_timestamp_seconds", {
+                "name": cert["metadata"]["name"], "namespace": cert["metadata"]["namespace"],
+                "issuer_name": ((cert.get("spec") or {}).get("issuerRef") or {}).get(
+                    "name", "")}), epoch))
+
+    # ------------------------------------------------------------------ HPA
+    def _hpas(self, now: float) -> None:
+        try:
+            hpas, _ = self.store.list("horizontalpodautoscalers", copy=False)
+        except Exception:  # noqa: BLE001 - resource not served
+            return
+        for hpa in hpas:
+            md = hpa["metadata"]
+            spec = hpa.get("spec") or {}
+            target = (spec.get("scaleTargetRef") or {}).get("name")
+            svc = self.services.get(target)
+            if not svc:
+                continue
+            utilization = 70.0
+            for metric in spec.get("metrics") or []:
+                res = (metric.get("resource") or {})
+                if res.get("name") == "cpu":
+                    utilization = float((res.get("target") or {}).get(
+                        "averageUtilization", 70))
+            pods = [st for st in self.pods.values() if st.service == target and
+                    st.namespace == md["namespace"] and st.state == "running" and st.ready]
+            try:
+                dep = self.store.get_entry("deployments", md["namespace"], target).obj
+            except Exception:  # noqa: BLE001 - target missing
+                continue
+            current = int((dep.get("spec") or {}).get("replicas", 1))
+            if not pods:
+                continue
+            usage = sum(st.cpu_usage for st in pods) / len(pods)
+            ratio = usage / max(1e-6, svc["requests"]["cpu"]) * 100.0 / utilization
+            desired = current if abs(ratio - 1) <= 0.1 else math.ceil(len(pods) * ratio)
+            desired = max(int(spec.get("minReplicas", 1)),
+                          min(int(spec.get("maxReplicas", 10)), desired))
+            history = self.hpa_history.setdefault(md["name"], [])
+            history.append((now, desired))
+            history[:] = [(t, d) for t, d in history if now - t <= 300]
+            if desired < current:
+                desired = max(d for _, d in history)
+            if desired != current:
+                self.store.mutate("deployments", md["namespace"], target,
+                                  lambda obj, n=desired: obj["spec"].__setitem__("replicas", n))
+            self.store.mutate("horizontalpodautoscalers", md["namespace"], md["name"],
+                              lambda obj, c=current, d=desired: obj.__setitem__(
+                                  "status", dict(obj.get("status") or {}, currentReplicas=c,
+                                                 desiredReplicas=d)))
+
+    def _pool_spec(self, node: Dict[str, Any]) -> Dict[str, Any]:
+        """A node the pool added: same shape as the pool's scenario nodes, empty disk."""
+        pool = (node["metadata"].get("labels") or {}).get("node-pool")
+        for spec in self.node_specs.values():
+            if spec["pool"] == pool:
+                fresh = dict(spec, disk_used=min(spec["disk_used"], 20 * 1024 ** 3))
+                self.node_specs[node["metadata"]["name"]] = fresh
+                return fresh
+        return _node_spec_from(node)
+
+    # ------------------------------------------------------------------ views
+    def node_memory_pct(self, node: str) -> float:
+        return getattr(self, "snapshot_nodes", {}).get(node, {}).get("mem_pct", float("nan"))
+
+
+def _qos(container: Dict[str, Any]) -> str:
+    res = container.get("resources") or {}
+    if res.get("limits") and res.get("limits") == res.get("requests"):
+        return "Guaranteed"
+    return "Burstable" if res else "BestEffort"
+
+
+def _node_spec_from(node: Dict[str, Any]) -> Dict[str, Any]:
+    from twin.scenario import parse_bytes, parse_cpu
+    capacity = (node.get("status") or {}).get("capacity") or {}
+    return {"memory": parse_bytes(str(capacity.get("memory", "32Gi")).replace("Ki", "Ki")),
+            "cpu": parse_cpu(capacity.get("cpu", 8)), "system_memory": 1024 ** 3,
+            "disk": parse_bytes(capacity.get("ephemeral-storage", "100Gi")),
+            "disk_used": 30 * 1024 ** 3}
+
+
+def _parse_iso(text: str) -> float:
+    import datetime as dt
+    return dt.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=dt.timezone.utc).timestamp()
