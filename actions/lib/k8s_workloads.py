@@ -152,13 +152,16 @@ def rollback(kube: Any, namespace: str, name: str, to_revision: int = 0, inciden
         if dry_run:
             result["changed"] = False
             return result
-        body = api.sanitize_for_serialization(dep)
-        body["spec"]["template"] = new_template
-        meta_ann = body["metadata"].setdefault("annotations", {})
+        # A JSON patch (as kubectl rollout undo) that carries the resourceVersion we read, so
+        # a concurrent change makes the server answer 409 and we start over.
+        annotations = dict(ann)
         if incident_id:
-            meta_ann[ANN_ROLLED_BACK] = incident_id
-            meta_ann[ANN_INCIDENT] = incident_id
-        kube.call(kube.apps.replace_namespaced_deployment, name, namespace, body)
+            annotations.update({ANN_ROLLED_BACK: incident_id, ANN_INCIDENT: incident_id})
+        ops = [{"op": "replace", "path": "/spec/template", "value": new_template},
+               {"op": "add", "path": "/metadata/annotations", "value": annotations},
+               {"op": "replace", "path": "/metadata/resourceVersion",
+                "value": dep.metadata.resource_version}]
+        kube.call(kube.apps.patch_namespaced_deployment, name, namespace, ops)
         result["changed"] = True
         return result
 

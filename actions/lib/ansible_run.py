@@ -1,0 +1,73 @@
+"""Run one of the pack's Ansible playbooks through ansible-runner and summarise the run."""
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any, Dict, List, Optional
+
+PLAYBOOK_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                             os.pardir, os.pardir, "playbooks"))
+TASK_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable",
+               "runner_item_on_failed")
+MAX_EVENTS = 50
+
+
+def kube_connection(api_client: Any) -> Dict[str, Any]:
+    """API server URL and credentials of a kubernetes ApiClient, as playbook variables."""
+    cfg = api_client.configuration
+    if getattr(cfg, "refresh_api_key_hook", None):
+        cfg.refresh_api_key_hook(cfg)
+    auth = cfg.get_api_key_with_prefix("authorization") or cfg.get_api_key_with_prefix(
+        "BearerToken") or ""
+    token = auth[len("Bearer "):] if auth.startswith("Bearer ") else auth
+    return {"k8s_api_server": cfg.host, "k8s_token": token,
+            "k8s_verify_ssl": bool(cfg.verify_ssl), "k8s_ca_file": cfg.ssl_ca_cert or "",
+            "k8s_cert_file": cfg.cert_file or "", "k8s_key_file": cfg.key_file or ""}
+
+
+def summarise_events(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Task outcomes (event, task, changed, msg), secrets never included."""
+    summary = []
+    for event in events:
+        if event.get("event") not in TASK_EVENTS:
+            continue
+        data = event.get("event_data") or {}
+        res = data.get("res") or {}
+        msg = res.get("msg") if isinstance(res, dict) else ""
+        if isinstance(res, dict) and res.get("censored"):
+            msg = "(output hidden: no_log)"
+        summary.append({"event": event["event"].replace("runner_on_", ""),
+                        "task": data.get("task", ""), "changed": bool(
+                            isinstance(res, dict) and res.get("changed")),
+                        "msg": str(msg or "")[:300]})
+    return summary[-MAX_EVENTS:]
+
+
+def run_playbook(playbook: str, extravars: Dict[str, Any], check: bool = False,
+                 timeout_s: Optional[int] = None) -> Dict[str, Any]:
+    """Run `playbooks/<playbook>` on localhost; return status, rc, stats, events, set_stats."""
+    import ansible_runner
+
+    bindir = os.path.dirname(sys.executable)
+    envvars = {"PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+               "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+               "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
+               "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+               "PYTHONWARNINGS": "ignore"}
+    private = tempfile.mkdtemp(prefix="self-healing-ansible-")
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=private, project_dir=PLAYBOOK_DIR, playbook=playbook,
+            inventory={"all": {"hosts": {"localhost": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": sys.executable}}}},
+            extravars=extravars, cmdline="--check" if check else None, envvars=envvars,
+            quiet=True, timeout=timeout_s, json_mode=False)
+        events = list(runner.events)
+        stats_event = next((e for e in reversed(events)
+                            if e.get("event") == "playbook_on_stats"), {})
+        artifact = (stats_event.get("event_data") or {}).get("artifact_data") or {}
+        return {"status": runner.status, "rc": runner.rc, "stats": runner.stats or {},
+                "events": summarise_events(events), "data": artifact}
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
