@@ -56,14 +56,17 @@ class MemoryLeakDetector(Detector):
         sel = selector({}, pod=[k[1] for k in candidates])
         rates = _by_key(self.prom.query(
             "deriv(container_memory_working_set_bytes{%s}[%ds])" % (sel, window)))
-        limits = _by_key(self.prom.query(
-            'kube_pod_container_resource_limits{resource="memory",%s}' % sel))
+        limit_samples = self.prom.query(
+            'kube_pod_container_resource_limits{resource="memory",%s}' % sel)
+        limits = _by_key(limit_samples)
+        nodes = {tuple(s.labels.get(k, "") for k in KEY): s.labels.get("node", "")
+                 for s in limit_samples}
         history: Dict[Tuple[str, ...], List[Tuple[float, float]]] = {}
         for series in self.prom.query_range(
                 "container_memory_working_set_bytes{%s}" % sel, window, 60):
             history[tuple(series.labels.get(k, "") for k in KEY)] = series.points
         signals = []
-        for key, sample in sorted(candidates.items()):
+        for key in sorted(candidates):
             rate, limit = rates.get(key), limits.get(key)
             points = history.get(key, [])
             if rate is None or rate <= 0 or limit is None or not points:
@@ -72,7 +75,7 @@ class MemoryLeakDetector(Detector):
             if onset is None:
                 continue
             usage = points[-1][1]
-            node = sample.labels.get("node", "")
+            node = nodes.get(key, "")
             signals.append(self._signal(key, node, usage, limit, rate, onset, query, now))
         return signals
 

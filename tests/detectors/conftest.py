@@ -1,0 +1,48 @@
+"""Fixtures of the detector tests: one real Prometheus per session, a fresh time per test."""
+import itertools
+
+import pytest
+
+from detector_fakes import FakePrometheus, PromData, have_prometheus
+from lib import clock
+
+# Each test writes its data in its own day so samples always arrive in time order.
+_DAYS = itertools.count(1)
+BASE_EPOCH = 1795833600.0  # 2026-11-28T00:00:00Z
+
+
+@pytest.fixture(scope="session")
+def prometheus_server():
+    if not have_prometheus():
+        pytest.skip("prometheus binary not installed")
+    from twin.prometheus import PrometheusServer
+    from twin.promwrite import RemoteWriter
+
+    server = PrometheusServer().start()
+    writer = RemoteWriter(server.url)
+    try:
+        yield server, writer
+    finally:
+        writer.close()
+        server.stop()
+
+
+@pytest.fixture
+def promdata(prometheus_server):
+    """A PromData whose `now` is a fresh virtual time; the pack clock is set to it."""
+    server, writer = prometheus_server
+    now = BASE_EPOCH + next(_DAYS) * 86400
+    clock.set_time_source(lambda: now)
+    data = PromData(writer, now)
+    data.url = server.url
+    yield data
+    clock.reset()
+
+
+@pytest.fixture
+def fake_prom():
+    fake = FakePrometheus()
+    clock.set_time_source(lambda: BASE_EPOCH)
+    yield fake
+    fake.stop()
+    clock.reset()
