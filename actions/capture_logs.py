@@ -35,10 +35,11 @@ class CaptureLogs(SelfHealingAction):
     def _read(self, namespace: str, pod: str, container: str, tail_lines: int, max_bytes: int,
               previous: bool) -> Dict[str, Any]:
         try:
+            # limitBytes would cut the end (where a crash is explained); tail_lines bounds the
+            # transfer and `bounded` keeps the last max_bytes.
             text = self.kube.call(
                 self.kube.core.read_namespaced_pod_log, pod, namespace,
-                container=container or None, tail_lines=tail_lines or None,
-                limit_bytes=max_bytes or None, previous=previous)
+                container=container or None, tail_lines=tail_lines or None, previous=previous)
         except KubeError as error:
             # 400 = no previous container (never restarted), 404 = pod/container gone
             return {"available": False, "text": "", "bytes": 0, "truncated": False,

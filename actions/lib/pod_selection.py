@@ -9,9 +9,10 @@ Grammar (case-insensitive keywords; clauses joined with AND only)::
 Fields:
 - `priority`: the pod's priority level, compared by rank, with a level name
   (`low < medium < high < critical`) or with a number (then the raw priority value is compared).
-  Level of a pod: system classes (`system-cluster-critical`, `system-node-critical`) and
-  values >= 1e9 are `critical`; values >= 100000 `high`; >= 1000 `medium`; below `low`. When
-  `spec.priority` is unset the class name decides (`*critical*`, `*high*`, `*medium*`), else low.
+  Level of a pod: system classes (`system-cluster-critical`, `system-node-critical`) are
+  `critical`; otherwise the higher of the level of `spec.priority` (>= 1e9 `critical`,
+  >= 100000 `high`, >= 1000 `medium`, else `low`) and the level named in the class name
+  (`*critical*`, `*high*`, `*medium*`), so a pod is never ranked below what its class says.
 - `restartable` (`true|false`): owned by a controller that recreates the pod (ReplicaSet,
   StatefulSet, ReplicationController, Job). Bare pods are not restartable.
 - `namespace`, `priority_class`, `owner_kind`, `qos`: string equality (`==`, `!=`).
@@ -84,24 +85,22 @@ def is_finished(pod: Any) -> bool:
 
 
 def priority_level(pod: Any) -> str:
-    """low | medium | high | critical (see module docstring)."""
+    """low | medium | high | critical: the higher of the value's and the class name's level."""
     cls = str(_get(pod, "spec", "priority_class_name") or "")
     value = _get(pod, "spec", "priority")
     if cls in SYSTEM_CLASSES:
         return "critical"
+    by_value = "low"
     if value is not None:
-        value = int(value)
-        if value >= CRITICAL_VALUE:
-            return "critical"
-        if value >= HIGH_VALUE:
-            return "high"
-        if value >= MEDIUM_VALUE:
-            return "medium"
-        return "low"
-    for level in ("critical", "high", "medium"):
-        if level in cls.lower():
-            return level
-    return "low"
+        number = int(value)
+        if number >= CRITICAL_VALUE:
+            by_value = "critical"
+        elif number >= HIGH_VALUE:
+            by_value = "high"
+        elif number >= MEDIUM_VALUE:
+            by_value = "medium"
+    by_name = next((lvl for lvl in ("critical", "high", "medium") if lvl in cls.lower()), "low")
+    return max(by_value, by_name, key=LEVELS.index)
 
 
 def pod_facts(pod: Any) -> Dict[str, Any]:

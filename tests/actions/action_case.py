@@ -1,0 +1,45 @@
+"""Base test case: a StackStorm action test (BaseActionTestCase) against a fresh twin cluster."""
+import json
+import os
+
+import jsonschema
+import yaml
+from st2tests.base import BaseActionTestCase
+
+from twin_env import TwinCluster
+
+ACTIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "actions")
+
+
+def output_schema(action_name):
+    with open(os.path.join(ACTIONS_DIR, action_name + ".yaml")) as handle:
+        return yaml.safe_load(handle)["output_schema"]
+
+
+class TwinActionTestCase(BaseActionTestCase):
+    """`self.twin` is a running TwinCluster; `self.run_action(**params)` -> (ok, result)."""
+
+    action_cls = None
+    action_name = ""
+    with_workloads = True
+
+    def setUp(self):
+        super(TwinActionTestCase, self).setUp()
+        self.twin = TwinCluster(with_workloads=self.with_workloads)
+        self.addCleanup(self.twin.stop)
+
+    def action(self, **config):
+        return self.get_action_instance(config=self.twin.config(**config))
+
+    def run_action(self, config=None, **params):
+        out = self.action(**(config or {})).run(**params)
+        ok, result = (out if isinstance(out, tuple) else (True, out))
+        json.dumps(result)  # StackStorm stores results as JSON
+        if ok:
+            jsonschema.Draft4Validator(output_schema(self.action_name)).validate(result)
+        return ok, result
+
+    def audit_records(self):
+        return [json.loads(item.value) for item in self.action_service.list_values(
+            local=False, prefix="self_healing.audit.")]
