@@ -129,8 +129,10 @@ def apply_transition(record: Dict[str, Any], status: str, reason: str = "") -> N
     if status == "verifying" or (status == "resolved" and current == "remediating"):
         record["remediated_at"] = record.get("remediated_at") or now
     if status == "resolved":
-        if current in ("verifying", "remediating"):
-            record["verified_at"] = record.get("verified_at") or now
+        record["remediated_at"] = record.get("remediated_at") or remediation_time(record)
+        if record.get("remediated_at"):
+            record["verified_at"] = record.get("verified_at") or last_entry_at(
+                record, "VERIFY") or now
         record["resolved_at"] = now
     if status == "escalated":
         record["escalated"] = True
@@ -139,6 +141,29 @@ def apply_transition(record: Dict[str, Any], status: str, reason: str = "") -> N
     record.setdefault("status_history", []).append(
         {"at": now, "from": current, "to": status, "reason": reason})
     record["status"] = status
+
+
+def last_entry_at(record: Dict[str, Any], entry_type: str,
+                  real_only: bool = False) -> Optional[str]:
+    """Time of the last timeline entry of a type (skipping dry runs and failures if asked)."""
+    for entry in reversed(record.get("timeline") or []):
+        if entry.get("type") != entry_type:
+            continue
+        text = entry.get("message") or ""
+        if real_only and ("[dry run]" in text or "FAILED" in text):
+            continue
+        return entry.get("at")
+    return None
+
+
+def remediation_time(record: Dict[str, Any]) -> Optional[str]:
+    """Time of the last real EXECUTE before the first VERIFY (else the last real EXECUTE)."""
+    timeline = record.get("timeline") or []
+    first_verify = next((i for i, e in enumerate(timeline) if e.get("type") == "VERIFY"),
+                        len(timeline))
+    before = {"timeline": timeline[:first_verify]}
+    return last_entry_at(before, "EXECUTE", real_only=True) or \
+        last_entry_at(record, "EXECUTE", real_only=True)
 
 
 def hms(iso: str) -> str:

@@ -1,0 +1,98 @@
+"""Diagnose a signal into an incident (or join the open incident it belongs to)."""
+import logging
+from typing import Any, Dict, Optional
+
+from lib import clock, diagnosis, incidents
+from lib.base_action import ActionInputError, SelfHealingAction
+from lib.diagnosis_facts import ClusterFacts
+
+LOG = logging.getLogger(__name__)
+RECENT_PREFIX = "self_healing.recent_signal."
+
+
+class Diagnose(SelfHealingAction):
+    """Tests may set `facts` to a fake facts source."""
+
+    facts = None  # type: Any
+
+    def execute(self, signal: Optional[Dict[str, Any]] = None,
+                incident_id: str = "") -> Dict[str, Any]:
+        if not isinstance(signal, dict) or not signal.get("detector") or \
+                not isinstance(signal.get("target"), dict):
+            raise ActionInputError("signal: must be a signal payload with detector and target")
+        store = self.datastore()
+        book = incidents.Incidents(store, int(self.settings.incident_ttl_s))
+        if incident_id and book.find(incident_id):
+            return self._existing(book.get(incident_id))
+        recent = [v for v in store.list_json(RECENT_PREFIX).values() if isinstance(v, dict)]
+        result = diagnosis.diagnose(signal, self._facts(), recent, book.open_incidents())
+        if result["joined"]:
+            return self._join(book, signal, result)
+        return self._open(book, signal, result, incident_id)
+
+    def _facts(self) -> Any:
+        if self.facts is not None:
+            return self.facts
+        kube = prom = None
+        try:
+            kube = self.kube
+        except Exception as error:
+            LOG.warning("diagnosis without Kubernetes facts: %s", error)
+        try:
+            from lib.prom import Prom
+
+            prom = Prom.from_settings(self.settings.prometheus)
+        except Exception as error:
+            LOG.warning("diagnosis without Prometheus facts: %s", error)
+        return ClusterFacts(self.settings, kube, prom)
+
+    def _join(self, book: Any, signal: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
+        record = book.get(result["incident_id"])
+        if signal.get("signal_id") not in record["signals"]:
+            record["signals"].append(signal.get("signal_id"))
+            service = signal.get("service")
+            if service and service not in record["affected_services"]:
+                record["affected_services"].append(service)
+            incidents.append_entry(record, "DETECT", "%s (joined: %s)" % (
+                signal.get("summary") or signal.get("signal_id"), result["summary"]),
+                at=signal.get("detected_at"))
+            book.save(record)
+        out = self._output(record)
+        out.update(joined=True, reasoning=result["reasoning"], summary=result["summary"])
+        return out
+
+    def _open(self, book: Any, signal: Dict[str, Any], result: Dict[str, Any],
+              incident_id: str) -> Dict[str, Any]:
+        detected = clock.parse_iso(result["detected_at"])
+        new_id = incident_id or incidents.new_id(detected, result["root_cause"].get(
+            "signal_id") or signal.get("signal_id") or "")
+        fields = {k: result[k] for k in (
+            "root_cause", "signals", "affected_services", "severity", "confidence",
+            "reasoning", "playbook", "playbook_params", "onset", "detected_at", "targets",
+            "nodes")}
+        record = incidents.new_record(new_id, trigger=signal,
+                                      trigger_summary=signal.get("summary") or "", **fields)
+        incidents.append_entry(record, "DETECT", signal.get("summary") or signal["detector"],
+                               at=signal.get("detected_at"))
+        incidents.append_entry(record, "DIAGNOSE", result["summary"])
+        book.create(record)
+        out = self._output(record)
+        out.update(joined=False, summary=result["summary"])
+        return out
+
+    def _existing(self, record: Dict[str, Any]) -> Dict[str, Any]:
+        out = self._output(record)
+        out.update(joined=False, summary=(record.get("root_cause") or {}).get("summary", ""))
+        return out
+
+    @staticmethod
+    def _output(record: Dict[str, Any]) -> Dict[str, Any]:
+        params = record.get("playbook_params") or {}
+        return {"incident_id": record["id"], "root_cause": record.get("root_cause") or {},
+                "affected_services": record.get("affected_services") or [],
+                "severity": record.get("severity", ""),
+                "confidence": record.get("confidence", 0.0),
+                "playbook": record.get("playbook", ""), "playbook_params": params,
+                "reasoning": record.get("reasoning") or [],
+                "signals": record.get("signals") or [],
+                "node_pool": params.get("node_pool") or ""}
