@@ -7,6 +7,6 @@ twin scenario end to end (see engine.runner).
 
 
 def run_scenario(*args, **kwargs):
-    """Replay a scenario on the twin with the whole pack; see engine.runner.run_scenario."""
-    from engine.runner import run_scenario as _run
+    """Replay a scenario on the twin with the whole pack; see engine.replay.run_scenario."""
+    from engine.replay import run_scenario as _run
     return _run(*args, **kwargs)

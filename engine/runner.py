@@ -30,7 +30,7 @@ class Engine(object):
     def __init__(self, world: Any, pack: Optional[Pack] = None, mode: str = "autonomous",
                  approve: str = "auto", config_overrides: Optional[Dict[str, Any]] = None,
                  echo: Optional[Callable[[str], None]] = None,
-                 action_latency_s: float = 1.0, sensors: Optional[List[str]] = None,
+                 action_latency_s: float = 0.3, sensors: Optional[List[str]] = None,
                  validate_payloads: bool = True) -> None:
         self.world = world
         self.pack = pack or Pack()
@@ -195,8 +195,10 @@ class Engine(object):
                                         "" if event == "started" else execution.status))
 
     def _echo_chat(self, message: Dict[str, Any]) -> None:
-        self.echo("%s  chat %s: %s" % (_hms(message["at"]), message.get("channel"),
-                                      str(message.get("message", "")).replace("\n", " | ")))
+        text = str(message.get("message", "")).replace("\n", " | ")
+        if len(text) > 160:
+            text = text[:157] + "..."
+        self.echo("%s  chat %s: %s" % (_hms(message["at"]), message.get("channel"), text))
 
     def incidents(self) -> List[Dict[str, Any]]:
         found = []

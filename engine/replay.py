@@ -1,0 +1,133 @@
+"""`run_scenario`: replay a twin scenario with the whole pack and report what happened."""
+import math
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+from engine import outcome
+from engine.pack import Pack
+from engine.runner import Engine
+
+
+class RunResult(object):
+    """Everything a replay produced; `ok` says whether the expected outcome was reached."""
+
+    def __init__(self, engine: Engine, world: Any, mode: str, approve: str,
+                 wall_s: float) -> None:
+        self.engine = engine
+        self.world = world
+        self.scenario = world.scenario.name
+        self.mode = mode
+        self.approve_policy = approve
+        self.seed = world.seed
+        self.onset_epoch = getattr(world, "onset_epoch", None)
+        self.ended_at = world.clock.now()
+        self.wall_s = wall_s
+        self.ground_truth = world.ground_truth
+        self.incidents = engine.incidents()
+        self.triggers = engine.triggers
+        self.executions = [e.to_dict() for e in engine.runner.executions]
+        self.chat = list(engine.runner.chat.messages)
+        self.inquiries = list(engine.runner.inquiry_policy.inquiries)
+        self.enforcements = engine.enforcements
+        self.policy_decisions = engine.policies.decisions
+        self.errors = engine.errors
+        self.sensor_errors = {s.spec.class_name: s.errors for s in engine.sensors.sensors
+                              if s.errors}
+        self.assessment = outcome.assess(mode, self.ground_truth, self.incidents,
+                                         self.executions, approve)
+        self.figures = outcome.figures(self.incidents, self.onset_epoch, self.inquiries,
+                                       approve)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.assessment["ok"])
+
+    def executions_of(self, name: str) -> List[Dict[str, Any]]:
+        """Executions whose ref ends with `name` (e.g. "cordon_node")."""
+        return [e for e in self.executions if e["ref"].split(".", 1)[-1] == name]
+
+    def signal_triggers(self) -> List[Dict[str, Any]]:
+        return [t for t in self.triggers if t["type"].startswith("self_healing.")]
+
+    def summary(self) -> Dict[str, Any]:
+        return {"scenario": self.scenario, "mode": self.mode, "seed": self.seed,
+                "ok": self.ok, "assessment": self.assessment, "figures": self.figures,
+                "incidents": [{"id": i.get("id"), "status": i.get("status"),
+                               "playbook": i.get("playbook")} for i in self.incidents],
+                "triggers": len(self.signal_triggers()), "executions": len(self.executions),
+                "wall_s": round(self.wall_s, 2), "errors": self.errors[:20]}
+
+
+def settled(engine: Engine, quiet_s: float) -> bool:
+    """All incidents closed, nothing running or delayed, and quiet for `quiet_s`."""
+    incidents = engine.incidents()
+    if not incidents or engine.runner.stack or engine.runner.delayed or engine.queue:
+        return False
+    if any(inc.get("status") not in outcome.TERMINAL for inc in incidents):
+        return False
+    last = max(e.finished_at or 0 for e in engine.runner.executions
+               if e.ref != "self_healing.revert_expired_changes") \
+        if engine.runner.executions else 0
+    return engine.now() - last >= quiet_s
+
+
+def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "autonomous",
+                 seed: int = 0, approve_policy: str = "auto", faults: Any = None,
+                 echo: Optional[Callable[[str], None]] = None, stop_when_settled: bool = True,
+                 quiet_s: float = 60.0, config_overrides: Optional[Dict[str, Any]] = None,
+                 progress_every_s: float = 60.0, keep_world: bool = False,
+                 world_kwargs: Optional[Dict[str, Any]] = None) -> RunResult:
+    """Start the twin, run the pack against it until the scenario ends (or settles).
+
+    `faults`: a callable `faults(world, engine)` run after start, or a list of API fault dicts
+    (twin.faults format) loaded into the world's API server. The world is stopped at the end
+    unless `keep_world` (its object store stays readable either way).
+    """
+    from twin.world import World
+    wall_start = time.monotonic()
+    world = World.from_scenario(name_or_path, seed=seed, **(world_kwargs or {}))
+    say = echo or (lambda text: None)
+    engine = None
+    try:
+        world.start()
+        engine = Engine(world, Pack(), mode=mode, approve=approve_policy,
+                        config_overrides=config_overrides, echo=say)
+        if callable(faults):
+            faults(world, engine)
+        elif faults:
+            world.api_faults.load(list(faults))
+        engine.start()
+        _loop(engine, world, say, stop_when_settled, quiet_s, progress_every_s)
+        result = RunResult(engine, world, mode, approve_policy, time.monotonic() - wall_start)
+    finally:
+        if engine is not None:
+            engine.stop()
+        if not keep_world:
+            world.stop()
+    return result
+
+
+def _loop(engine: Engine, world: Any, say: Callable[[str], None], stop_when_settled: bool,
+          quiet_s: float, progress_every_s: float) -> None:
+    step = world.scenario.step_s
+    next_progress = world.clock.now()
+    engine.tick()
+    while world.clock.now() < world.end_epoch - 1e-6:
+        engine.sleep(min(step, world.end_epoch - world.clock.now()))
+        if progress_every_s and world.clock.now() >= next_progress:
+            next_progress = world.clock.now() + progress_every_s
+            say(_progress_line(engine, world))
+        if stop_when_settled and settled(engine, quiet_s):
+            break
+
+
+def _progress_line(engine: Engine, world: Any) -> str:
+    from engine.runner import _hms
+    spec = world.scenario.ground_truth.get("key_metric") or {}
+    value = world.key_metric_value()
+    metric = ""
+    if spec and not math.isnan(value):
+        metric = "%s %s = %.1f" % (spec.get("type"), spec.get("target"), value)
+    open_incidents = [i for i in engine.incidents() if i.get("status") not in outcome.TERMINAL]
+    return "%s  .. %s; incidents open %d" % (_hms(world.clock.now()), metric or "running",
+                                             len(open_incidents))
