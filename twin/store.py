@@ -457,6 +457,7 @@ class Store:
             md["generation"] = 1
             md.pop("deletionTimestamp", None)
             md["resourceVersion"] = self._next_rv()
+            apply_defaults(resource, obj)
             if resource == "namespaces":
                 obj.setdefault("spec", {"finalizers": ["kubernetes"]})
                 obj.setdefault("status", {"phase": "Active"})
@@ -548,6 +549,7 @@ class Store:
             generation += 1
         nmd["generation"] = generation
         nmd["resourceVersion"] = str(self._rv + 1)
+        apply_defaults(resource, new)
         if _same(old.obj, new):
             return old
         self._next_rv()
@@ -773,6 +775,37 @@ class Store:
             obj = self._entry("pods", namespace, pod).obj
             containers = (obj.get("spec") or {}).get("containers") or [{}]
             return containers[0].get("name", "")
+
+
+_NODE_INFO = {"architecture": "amd64", "bootID": "", "containerRuntimeVersion": "containerd://1.7",
+              "kernelVersion": "6.1.0", "kubeProxyVersion": "v1.31.0",
+              "kubeletVersion": "v1.31.0", "machineID": "", "operatingSystem": "linux",
+              "osImage": "Twin Linux", "systemUUID": ""}
+
+
+def apply_defaults(resource: str, obj: Dict[str, Any]) -> None:
+    """Fill fields real components always set and the official client insists on
+    (node status.nodeInfo, container status image/imageID/ready/restartCount)."""
+    if resource == "nodes":
+        st = obj.get("status")
+        if isinstance(st, dict):
+            info = st.get("nodeInfo")
+            if not isinstance(info, dict) or any(k not in info for k in _NODE_INFO):
+                st["nodeInfo"] = dict(_NODE_INFO, **(info or {}))
+    elif resource == "pods":
+        st = obj.get("status")
+        if not isinstance(st, dict):
+            return
+        images = {c.get("name"): c.get("image", "")
+                  for c in (obj.get("spec") or {}).get("containers") or []}
+        for key in ("containerStatuses", "initContainerStatuses"):
+            for cs in st.get(key) or []:
+                if "image" not in cs or "imageID" not in cs or "ready" not in cs \
+                        or "restartCount" not in cs:
+                    cs.setdefault("image", images.get(cs.get("name"), ""))
+                    cs.setdefault("imageID", "")
+                    cs.setdefault("ready", False)
+                    cs.setdefault("restartCount", 0)
 
 
 def _orphan(owner_uid: str) -> Callable[[Dict[str, Any]], None]:
