@@ -1,0 +1,134 @@
+"""memory_pressure_node conducted by orquesta (engine) with recorded action results."""
+import pytest
+
+pytestmark = pytest.mark.orquesta
+
+from workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
+
+SIGNAL = {
+    "signal_id": "memory_pressure.node._.gke-prod-pool-1-abc123.1795835842",
+    "detector": "memory_pressure",
+    "target": {"kind": "Node", "namespace": "", "name": "gke-prod-pool-1-abc123",
+               "node": "gke-prod-pool-1-abc123"},
+    "service": "", "severity": "high",
+    "first_detected": "2026-11-28T03:17:22Z", "detected_at": "2026-11-28T03:17:22Z",
+    "summary": "memory pressure on node gke-prod-pool-1-abc123: 91% (+2.0%/min)",
+    "evidence": {}, "metadata": {"utilization_pct": 91.0, "node_pool": "gke-prod-pool-1"}}
+NODE = "gke-prod-pool-1-abc123"
+TOP = {"node": NODE, "top_pod": "analytics-worker-7f8d9", "top_namespace": "production",
+       "top_service": "analytics-worker", "pods": []}
+RECENT = {"namespace": "production", "deployment": "analytics-worker",
+          "current_version": "v1.4.2", "previous_version": "v1.4.1",
+          "minutes_since_deploy": 47.0, "deployed_within_window": True,
+          "rollback_possible": True}
+
+
+def run(pack, clock, recorded, approve="approve", **params):
+    runner = make_runner(recorded, clock, approve)
+    parameters = {"signal": SIGNAL, "target_key": "node._.%s" % NODE}
+    parameters.update(params)
+    execution = runner.run("self_healing.memory_pressure_node", parameters)
+    return execution, runner
+
+
+def leak_results(**extra):
+    results = {"identify_top_memory_pods": TOP, "check_recent_deploys": RECENT}
+    results.update(extra)
+    return results
+
+
+def test_seed_story_rolls_back_the_leak_and_tells_the_timeline(pack, manual_clock):
+    recorded = Recorded(pack, leak_results())
+    execution, runner = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded", execution.result
+    assert recorded.types() == ["DETECT", "DIAGNOSE", "PLAN", "EXECUTE", "EXECUTE", "NOTIFY",
+                                "VERIFY", "EXECUTE", "TASK"]
+    messages = [e["message"] for e in recorded.timeline]
+    assert messages[3] == "cordon %s" % NODE
+    assert messages[4].startswith("rollout undo deployment/analytics-worker (v1.4.2 -> v1.4.1")
+    assert messages[7] == "uncordon %s" % NODE
+    assert "Risk: MEDIUM" in messages[2]
+    assert recorded.called("rollback_deployment") == [{
+        "namespace": "production", "deployment": "analytics-worker", "to_revision": 0,
+        "incident_id": "inc-20261128-031722-test", "dry_run": False}]
+    wait = recorded.called("wait_for_condition")[0]
+    assert (wait["comparator"], wait["threshold"], wait["hold_s"]) == ("<", 70, 300)
+    assert NODE in wait["query"]
+    assert recorded.statuses[-1]["status"] == "resolved"
+    posted = [m["message"] for m in runner.chat.messages]
+    assert any("memory leak in analytics-worker v1.4.2" in m for m in posted)
+    assert posted[-1].startswith("DETECT:")  # the incident report goes to the channel last
+    assert all(m["channel"] == "#incidents" for m in runner.chat.messages)
+
+
+def test_without_recent_deploy_the_seed_steps_run(pack, manual_clock):
+    recorded = Recorded(pack, leak_results(check_recent_deploys=dict(
+        RECENT, deployed_within_window=False)))
+    execution, _ = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded"
+    assert execution.result["output"]["plan"] == [
+        "cordon_node", "evict_non_critical_pods", "scale_node_pool",
+        "wait_node_memory_below_70", "uncordon_node"]
+    evict = recorded.called("evict_pods")[0]
+    assert evict["criteria"] == "priority < high AND restartable == true"
+    assert recorded.called("scale_node_pool")[0]["delta"] == 1
+    assert recorded.called("scale_node_pool")[0]["pool"] == "gke-prod-pool-1"
+
+
+def test_escalated_rollback_approved_continues(pack, manual_clock):
+    recorded = Recorded(pack, leak_results(), decisions={"rollback_deployment": "escalate"})
+    execution, runner = run(pack, manual_clock, recorded, approve="approve")
+    assert execution.status == "succeeded"
+    assert recorded.called("rollback_deployment")
+    assert "ESCALATE" in recorded.types()
+    assert recorded.statuses[-1]["status"] == "resolved"
+    inquiry = runner.inquiry_policy.inquiries[0]
+    assert inquiry.ttl == 30 and inquiry.status == "approved"
+    assert any("Approval needed" in m["message"] for m in runner.chat.messages)
+
+
+@pytest.mark.parametrize("answer", ["deny", "expire"])
+def test_escalated_rollback_denied_or_expired_undoes_the_cordon(pack, manual_clock, answer):
+    recorded = Recorded(pack, leak_results(), decisions={"rollback_deployment": "escalate"})
+    execution, _ = run(pack, manual_clock, recorded, approve=answer)
+    assert execution.status == "succeeded"
+    assert not recorded.called("rollback_deployment")
+    assert [c["ref"] for c in recorded.calls if "cordon" in c["ref"]] == [
+        "self_healing.cordon_node", "self_healing.uncordon_node"]
+    assert recorded.types()[-1] == "ROLLBACK"
+    assert recorded.statuses[-1]["status"] == "escalated"
+
+
+def test_verification_not_met_uncordons_and_fails(pack, manual_clock):
+    recorded = Recorded(pack, leak_results(wait_for_condition=Failure(
+        {"error": "condition not met within 1200s", "met": False})))
+    execution, _ = run(pack, manual_clock, recorded)
+    assert execution.status == "failed"
+    undo = recorded.called("uncordon_node")
+    assert len(undo) == 1 and undo[0]["node"] == NODE and undo[0]["dry_run"] is False
+    assert "ROLLBACK" in recorded.types()
+    assert recorded.statuses[-1]["status"] == "failed"
+    assert not recorded.called("create_fix_task")
+
+
+def test_dry_run_changes_nothing_and_does_not_wait(pack, manual_clock):
+    recorded = Recorded(pack, leak_results(), mode="dry_run")
+    start = manual_clock.now()
+    execution, runner = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded"
+    assert all(p["dry_run"] for p in recorded.called("cordon_node") +
+               recorded.called("rollback_deployment") + recorded.called("uncordon_node"))
+    assert not recorded.called("wait_for_condition")
+    assert not recorded.called("create_fix_task")
+    assert manual_clock.now() - start < 60
+    assert recorded.statuses[-1]["status"] == "escalated"
+    assert any("[dry run]" in e["message"] for e in recorded.timeline)
+
+
+def test_observe_mode_denies_every_step(pack, manual_clock):
+    recorded = Recorded(pack, leak_results(), mode="observe")
+    execution, _ = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded"
+    assert not recorded.called("cordon_node")
+    assert recorded.types().count("DENY") == 6
+    assert recorded.statuses[-1]["status"] == "escalated"
