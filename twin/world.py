@@ -546,7 +546,7 @@ def _default_key_metric(scenario: Scenario) -> Optional[Dict[str, Any]]:
         return None
     target = cause["target"]
     name = target["name"]
-    if target["kind"] == "Pod":
+    if target["kind"] == "Pod" and scenario.service(name) is None:
         name = target.get("service") or name.rsplit("-", 2)[0]
     kind = {"memory_pressure": "node_memory_pct", "memory_leak": "container_memory",
             "cpu_throttling": "throttle_ratio", "crash_loop": "restarts",
