@@ -59,6 +59,7 @@ class Engine(object):
         self.errors: List[str] = []
         self.timers: List[Dict[str, Any]] = []
         self._polling = False
+        self._poll_buffer: Optional[List[Any]] = None
         self._started = False
 
     # ------------------------------------------------------------------ setup
@@ -99,10 +100,17 @@ class Engine(object):
         """Do what is due now: sensor polls, timers, queued triggers, delayed executions."""
         if not self._polling:
             self._polling = True
+            self._poll_buffer = []
             try:
                 self.sensors.poll_due()
             finally:
                 self._polling = False
+                # sensors may dispatch from worker threads: a stable order keeps runs repeatable
+                buffered, self._poll_buffer = self._poll_buffer, None
+                for trigger, payload, trace_tag in sorted(
+                        buffered, key=lambda item: (item[0], json.dumps(item[1], sort_keys=True,
+                                                                        default=str))):
+                    self.enqueue(trigger, payload, trace_tag)
         self._fire_timers()
         self.drain()
         if not self.runner.stack and self.runner.delayed:
@@ -123,6 +131,9 @@ class Engine(object):
     def enqueue(self, trigger: str, payload: Dict[str, Any], trace_tag: Optional[str] = None,
                 only_rule: Optional[rules.Rule] = None) -> None:
         """sensor_service.dispatch(): validated, recorded, enforced on the next tick."""
+        if self._poll_buffer is not None and only_rule is None:
+            self._poll_buffer.append((trigger, payload, trace_tag))
+            return
         instance = {"id": "trigger-%05d" % next(_trigger_ids), "type": trigger,
                     "payload": json.loads(json.dumps(payload, default=str)),
                     "at": self.now(), "trace_tag": trace_tag, "rules": []}
