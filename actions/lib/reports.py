@@ -98,9 +98,9 @@ def effectiveness(records: List[Dict[str, Any]], days: float,
     mttd = _mean([incidents.time_to_detect(r) for r in window if not r.get("false_positive")])
     mttr = _mean([incidents.time_to_remediate(r) for r in window
                   if r.get("status") == "resolved" and not r.get("false_positive")])
-    rollbacks = sum(1 for r in window if r.get("status") == "resolved"
-                    for m in real_executions(r) if _is_rollback(m))
-    cascades = sum(1 for r in window if r.get("status") == "resolved" and (
+    genuine = [r for r in window if r.get("status") == "resolved" and not r.get("false_positive")]
+    rollbacks = sum(1 for r in genuine for m in real_executions(r) if _is_rollback(m))
+    cascades = sum(1 for r in genuine if (
         r.get("playbook") == "cascade_protection" or
         any("circuit breaker" in m for m in real_executions(r))))
     return {"days": days, "since": clock.isoformat(since),
