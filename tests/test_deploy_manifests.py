@@ -1,0 +1,72 @@
+"""deploy/: the healer's manifests say what the seed says, and RBAC stays least privilege."""
+import glob
+import os
+
+import yaml
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _docs():
+    docs = []
+    for path in sorted(glob.glob(os.path.join(REPO_ROOT, "deploy", "*.yaml"))):
+        with open(path) as handle:
+            docs += [d for d in yaml.safe_load_all(handle) if d]
+    return docs
+
+
+def _one(kind):
+    (doc,) = [d for d in _docs() if d["kind"] == kind]
+    return doc
+
+
+def test_every_doc_is_a_kubernetes_object():
+    for doc in _docs():
+        assert doc.get("apiVersion") and doc.get("kind") and doc["metadata"].get("name"), doc
+
+
+def test_healer_deployment_follows_the_seed():
+    deployment = _one("Deployment")
+    spec = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 2
+    assert spec["priorityClassName"] == "system-cluster-critical"
+    assert spec["serviceAccountName"] == "self-healing"
+    (container,) = spec["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["MAX_AUTONOMOUS_RISK"] == "medium"
+    assert env["ESCALATION_CHANNEL"] == "#incidents"
+    assert set(env) >= {"NATS_URL", "PROMETHEUS_URL"}
+    assert container["resources"] == {"requests": {"memory": "512Mi", "cpu": "250m"},
+                                      "limits": {"memory": "2Gi", "cpu": "1000m"}}
+    assert _one("PodDisruptionBudget")["spec"]["minAvailable"] == 1
+
+
+def test_binding_ties_the_service_account_to_the_cluster_role():
+    account = _one("ServiceAccount")
+    binding = _one("ClusterRoleBinding")
+    assert (account["metadata"]["namespace"], account["metadata"]["name"]) == \
+        ("self-healing", "self-healing")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                  "name": _one("ClusterRole")["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "self-healing",
+                                    "namespace": "self-healing"}]
+
+
+def test_cluster_role_has_no_wildcards_or_secrets_and_covers_the_seed():
+    rules = _one("ClusterRole")["rules"]
+    grants = {(g, r, v) for rule in rules for g in rule["apiGroups"]
+              for r in rule["resources"] for v in rule["verbs"]}
+    for group, resource, verb in grants:
+        assert "*" not in (group, resource, verb)
+        assert resource not in ("secrets", "clusterroles", "clusterrolebindings", "roles")
+        assert verb not in ("escalate", "bind", "impersonate", "deletecollection")
+    seed = [("", "nodes", "get list watch patch"), ("", "pods", "get list watch delete"),
+            ("", "pods/eviction", "create"),
+            ("apps", "deployments", "get list watch update patch"),
+            ("apps", "replicasets", "get list watch update patch"),
+            ("autoscaling", "horizontalpodautoscalers", "get list watch update")]
+    for group, resource, verbs in seed:
+        for verb in verbs.split():
+            assert (group, resource, verb) in grants, (group, resource, verb)
+    assert ("", "nodes", "delete") not in grants
+    assert ("", "pods", "create") not in grants
