@@ -188,10 +188,13 @@ class Prom(object):
 
         try:
             return fn()
-        except requests.exceptions.Timeout:
-            raise PrometheusError("prometheus at %s did not answer %s within %gs: %s" % (
-                self.url, kind, self.timeout_s, _short(promql))) from None
         except requests.exceptions.RequestException as exc:
+            if _is_timeout(exc):
+                raise PrometheusError("prometheus at %s did not answer %s within %gs: %s" % (
+                    self.url, kind, self.timeout_s, _short(promql))) from None
+            if isinstance(exc, ValueError) and "JSON" in type(exc).__name__:
+                raise PrometheusError("prometheus at %s answered garbage to %s (%s)" % (
+                    self.url, _short(promql), _short(str(exc), 200))) from None
             raise PrometheusError("prometheus at %s unreachable (%s): %s" % (
                 self.url, type(exc).__name__, _short(str(exc), 200))) from None
         except PrometheusApiClientException as exc:
@@ -208,6 +211,17 @@ class Prom(object):
             raise PrometheusError("prometheus answered garbage for %s: %s" % (
                 _short(promql), _short(repr(result), 200)))
         return result
+
+
+def _is_timeout(exc: Exception) -> bool:
+    """A read/connect timeout, also when urllib3's retry wrapped it in a ConnectionError."""
+    import requests
+    from urllib3.exceptions import ReadTimeoutError
+
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, ReadTimeoutError)
 
 
 def _short(text: str, limit: int = 160) -> str:
