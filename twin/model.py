@@ -17,7 +17,8 @@ import zlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from twin.clock import iso
-from twin.promwrite import SeriesKey, series_key
+from twin.promwrite import SeriesKey
+from twin.promwrite import series_key as _series_key
 from twin.scenario import Scenario
 
 LATENCY_BUCKETS_MS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
@@ -36,6 +37,21 @@ _DEFAULT_PROFILE = {
 }
 _DEFAULT_TRAFFIC = {"rps": 0.0, "p50_ms": 20.0, "p99_ms": 80.0, "error_ratio": 0.0,
                     "base_cpu": 0.02, "cpu_per_rps": 0.0}
+
+
+_KEY_CACHE: Dict[Any, SeriesKey] = {}
+
+
+def series_key(name: str, labels: Dict[str, str]) -> SeriesKey:
+    """Cached `twin.promwrite.series_key` (the same label sets recur every step)."""
+    cache_key = (name, tuple(labels.items()))
+    key = _KEY_CACHE.get(cache_key)
+    if key is None:
+        if len(_KEY_CACHE) > 2_000_000:
+            _KEY_CACHE.clear()
+        key = _series_key(name, labels)
+        _KEY_CACHE[cache_key] = key
+    return key
 
 
 def _unit_noise(*parts: Any) -> float:

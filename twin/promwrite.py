@@ -1,4 +1,4 @@
-"""Prometheus remote-write client: hand-encoded protobuf WriteRequest in an all-literal snappy block.
+"""Prometheus remote-write client: hand-encoded protobuf WriteRequest, all-literal snappy block.
 
 A series is identified by a `SeriesKey`: a tuple of (label name, label value) pairs sorted by
 name, `__name__` included (see `series_key`). Label bytes are encoded once per key and cached,
