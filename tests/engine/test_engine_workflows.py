@@ -4,6 +4,7 @@ import os
 import pytest
 
 pytestmark = pytest.mark.orquesta
+pytest.importorskip("orquesta")
 
 from engine import builtins  # noqa: E402
 from engine import workflows  # noqa: E402
