@@ -1,0 +1,67 @@
+"""scale_node_pool: a real ansible-runner run of playbooks/scale_node_pool.yml that scales the
+twin's Cluster API MachineDeployment through its API server (the pack's kubeconfig)."""
+from action_case import TwinActionTestCase
+from scale_node_pool import ScaleNodePool
+
+
+class ScaleNodePoolTest(TwinActionTestCase):
+    action_cls = ScaleNodePool
+    action_name = "scale_node_pool"
+    with_workloads = False
+
+    def md(self):
+        return self.twin.store.get("machinedeployments", "default", "pool-1")
+
+    def pool_nodes(self):
+        return self.twin.store.list("nodes", label_selector="node-pool=pool-1")[0]
+
+    def test_scales_the_machine_deployment_and_a_node_joins(self):
+        ok, result = self.run_action(pool="pool-1", delta=1, incident_id="inc-1")
+        self.assertTrue(ok, result.get("error"))
+        self.assertEqual(result["status"], "successful")
+        self.assertEqual(result["rc"], 0)
+        self.assertTrue(result["changed"])
+        self.assertEqual((result["previous_replicas"], result["replicas"]), (2, 3))
+        self.assertEqual(self.md()["spec"]["replicas"], 3)
+        tasks = [e["task"] for e in result["events"]]
+        self.assertIn("Patch replicas through the scale subresource", tasks)
+        self.assertEqual(self.md()["metadata"]["annotations"][
+            "self-healing.io/scaled-for-incident"], "inc-1")
+        self.assertEqual(result["revert"]["parameters"]["delta"], -1)
+        self.twin.steps(6)  # the twin provisions the machine after 60 s
+        self.assertEqual(len(self.pool_nodes()), 3)
+        # the same incident again: the pool is not grown twice
+        ok, again = self.run_action(pool="pool-1", delta=1, incident_id="inc-1")
+        self.assertTrue(ok)
+        self.assertFalse(again["changed"])
+        self.assertEqual(self.md()["spec"]["replicas"], 3)
+
+    def test_dry_run_uses_check_mode_and_changes_nothing(self):
+        ok, result = self.run_action(pool="pool-1", delta=2, max_size=3, dry_run=True)
+        self.assertTrue(ok, result.get("error"))
+        self.assertFalse(result["changed"])
+        self.assertEqual(result["replicas"], 3)  # capped by max_size
+        self.assertIn("from 2 to 3", result["would"])
+        self.assertEqual(self.md()["spec"]["replicas"], 2)
+        skipped = [e["task"] for e in result["events"] if e["event"] == "skipped"]
+        self.assertIn("Patch replicas through the scale subresource", skipped)
+
+    def test_api_errors_retried_then_reported(self):
+        self.twin.faults.fail("patch", "machinedeployments/scale", status=503, count=1)
+        ok, result = self.run_action(pool="pool-1", delta=1)
+        self.assertTrue(ok, result.get("error"))
+        self.assertEqual(self.md()["spec"]["replicas"], 3)
+        self.twin.faults.fail("get", "machinedeployments", status=403)
+        ok, failed = self.run_action(pool="pool-1", delta=1)
+        self.assertFalse(ok)
+        self.assertEqual(failed["status"], "failed")
+        self.assertIn("HTTP 403", failed["error"])
+        self.assertEqual(self.md()["spec"]["replicas"], 3)
+
+    def test_unknown_pool_and_bad_input(self):
+        ok, result = self.run_action(pool="pool-9", delta=1)
+        self.assertFalse(ok)
+        self.assertIn("HTTP 404", result["error"])
+        ok, result = self.run_action(pool="pool-1", delta=1, provider="openstack")
+        self.assertFalse(ok)
+        self.assertEqual(result["error_type"], "input")
