@@ -119,7 +119,7 @@ def test_dry_run_changes_nothing_and_does_not_wait(pack, manual_clock):
     assert all(p["dry_run"] for p in recorded.called("cordon_node") +
                recorded.called("rollback_deployment") + recorded.called("uncordon_node"))
     assert not recorded.called("wait_for_condition")
-    assert not recorded.called("create_fix_task")
+    assert [t["dry_run"] for t in recorded.called("create_fix_task")] == [True]
     assert manual_clock.now() - start < 60
     assert recorded.statuses[-1]["status"] == "escalated"
     assert any("[dry run]" in e["message"] for e in recorded.timeline)
@@ -132,3 +132,28 @@ def test_observe_mode_denies_every_step(pack, manual_clock):
     assert not recorded.called("cordon_node")
     assert recorded.types().count("DENY") == 6
     assert recorded.statuses[-1]["status"] == "escalated"
+
+
+def test_a_signal_joining_an_open_incident_does_not_remediate_twice(pack, manual_clock):
+    recorded = Recorded(pack, leak_results(diagnose={"joined": True,
+                                                      "playbook": "memory_pressure_node"}))
+    execution, _ = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded"
+    assert execution.result["output"]["outcome"] == "joined"
+    assert not recorded.called("check_policy") and not recorded.statuses
+
+
+def test_diagnosed_root_cause_elsewhere_hands_over_with_the_same_incident(pack, manual_clock):
+    root = dict(SIGNAL, detector="disk_pressure", summary="disk pressure on node n2",
+                target={"kind": "Node", "namespace": "", "name": "n2", "node": "n2"})
+    recorded = Recorded(pack, leak_results(diagnose={"playbook": "disk_pressure",
+                                                      "root_cause": root}))
+    execution, runner = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded"
+    child = [e for e in runner.executions if e.ref == "self_healing.disk_pressure"]
+    assert len(child) == 1
+    assert child[0].parameters["incident_id"] == "inc-20261128-031722-test"
+    assert child[0].parameters["signal"]["target"]["name"] == "n2"
+    assert recorded.called("cordon_node")[0]["node"] == "n2"
+    assert len(recorded.called("diagnose")) == 2
+    assert recorded.statuses[-1]["status"] == "resolved" and len(recorded.statuses) == 1

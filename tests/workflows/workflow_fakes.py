@@ -97,7 +97,7 @@ class Recorded(object):
             params = self._validated(ref, execution.parameters)
             self.calls.append({"ref": ref, "params": params})
             special = getattr(self, name, None)
-            if special is not None and name not in self.results:
+            if special is not None and (name not in self.results or name == "diagnose"):
                 value = special(params)
             else:
                 value = self.results.get(name, {"changed": True})
