@@ -31,10 +31,13 @@ class IdentifyTopMemoryPods(SelfHealingAction):
         """{(namespace, pod): bytes} from cAdvisor metrics; fall back to pod specs on error."""
         query = ('sum by (namespace, pod) (container_memory_working_set_bytes{node="%s",'
                  'container!="",container!="POD"})' % node)
+        prom = self.prom()
         try:
-            samples = self.prom().query(query)
+            samples = prom.query(query)
         except PrometheusError as error:
             return {}, "spec", str(error)
+        finally:
+            prom.close()
         return ({(s.labels.get("namespace", ""), s.labels.get("pod", "")): s.value
                  for s in samples}, "prometheus", "")
 
