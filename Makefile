@@ -56,7 +56,14 @@ test38: $(STAMP38) services
 test311: $(STAMP311) services
 	$(VENV311)/bin/python -m pytest -q -m "not orquesta" $(PYTEST_ARGS) tests
 
-test: lint test38 test311
+# Runs every part even when one fails, then fails if any did.
+test:
+	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	$(MAKE) --no-print-directory test38 || status=1; \
+	$(MAKE) --no-print-directory test311 || status=1; \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)"; else echo "make test: OK"; fi; \
+	exit $$status
 
 demo: $(STAMP38) services
 	$(VENV38)/bin/python -m engine.demo $(if $(SCENARIO),--scenario $(SCENARIO)) \
