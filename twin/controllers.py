@@ -712,21 +712,28 @@ class Controllers:
         """Bound Pending pods without container statuses become Running and Ready."""
         started = 0
         now = iso(self.now_fn())
-        for node in self.store.list("nodes", copy=False)[0]:
-            if not node_ready(node):
+        ready: Dict[str, bool] = {}
+        pending = sorted(self.store.pods_in_phase("Pending"), key=lambda p: (
+            p["metadata"]["namespace"], p["metadata"]["name"]))
+        for pod in pending:
+            st = pod.get("status") or {}
+            name = (pod.get("spec") or {}).get("nodeName")
+            if not name or st.get("containerStatuses"):
                 continue
-            name = node["metadata"]["name"]
-            for pod in self.store.pods_on_node(name):
-                st = pod.get("status") or {}
-                if st.get("phase", "Pending") != "Pending" or st.get("containerStatuses"):
-                    continue
-                md = pod["metadata"]
+            if name not in ready:
                 try:
-                    self.store.mutate("pods", md["namespace"], md["name"],
-                                      _start_fn(now, name, self.store.random_suffix(3)))
-                    started += 1
+                    ready[name] = node_ready(self.store.get_entry("nodes", None, name).obj)
                 except NotFound:
-                    continue
+                    ready[name] = False
+            if not ready[name]:
+                continue
+            md = pod["metadata"]
+            try:
+                self.store.mutate("pods", md["namespace"], md["name"],
+                                  _start_fn(now, name, self.store.random_suffix(3)))
+                started += 1
+            except NotFound:
+                continue
         return started
 
     # ----------------------------------------------------------------- PDBs
@@ -773,7 +780,7 @@ class Controllers:
                     extra -= 1
                 victims = sorted(nodes, key=lambda n: (
                     not (n.get("spec") or {}).get("unschedulable"), node_ready(n),
-                    n["metadata"].get("creationTimestamp", "")), reverse=False)
+                    _neg(n["metadata"].get("creationTimestamp", "")), n["metadata"]["name"]))
                 for n in victims[:extra]:
                     self._remove_node(n)
             self._pool_status(md_obj, pending)
@@ -901,13 +908,13 @@ def _hpa_target(spec: Dict[str, Any]) -> Optional[float]:
     return None
 
 
-def _deletion_rank(pod: Dict[str, Any]) -> Tuple[int, int, int, str]:
+def _deletion_rank(pod: Dict[str, Any]) -> Tuple[int, int, int, str, str]:
     """Pods deleted first: unscheduled, pending, not ready, then newest (like the real RS)."""
     st = pod.get("status") or {}
     return (0 if not (pod.get("spec") or {}).get("nodeName") else 1,
             0 if st.get("phase") == "Pending" else 1,
             1 if pod_ready(pod) else 0,
-            _neg(pod["metadata"].get("creationTimestamp", "")))
+            _neg(pod["metadata"].get("creationTimestamp", "")), pod["metadata"]["name"])
 
 
 def _neg(ts: str) -> str:

@@ -271,6 +271,7 @@ class Store:
         self._by_label: Dict[str, Dict[Tuple[str, str], Set[Key]]] = collections.defaultdict(
             lambda: collections.defaultdict(set))
         self._pods_by_node: Dict[str, Set[Key]] = collections.defaultdict(set)
+        self._pods_by_phase: Dict[str, Set[Key]] = collections.defaultdict(set)
         self._by_owner: Dict[str, Set[Tuple[str, Key]]] = collections.defaultdict(set)
         self._by_uid: Dict[str, Tuple[str, Key]] = {}
         self._history: Deque[Tuple[int, str, str, Entry, Optional[Entry]]] = collections.deque(
@@ -331,6 +332,7 @@ class Store:
             self._by_label[resource][(lk, lv)].add(key)
         if resource == "pods":
             self._pods_by_node[(obj.get("spec") or {}).get("nodeName") or ""].add(key)
+            self._pods_by_phase[(obj.get("status") or {}).get("phase") or "Pending"].add(key)
         for ref in md.get("ownerReferences") or []:
             if ref.get("uid"):
                 self._by_owner[ref["uid"]].add((resource, key))
@@ -357,6 +359,10 @@ class Store:
                 s.discard(key)
                 if not s:
                     del self._pods_by_node[node]
+            phase = (obj.get("status") or {}).get("phase") or "Pending"
+            s = self._pods_by_phase.get(phase)
+            if s is not None:
+                s.discard(key)
         for ref in md.get("ownerReferences") or []:
             s = self._by_owner.get(ref.get("uid", ""))
             if s is not None:
@@ -499,6 +505,8 @@ class Store:
         with self._lock:
             objs = self._objs[resource]
             keys = sorted(self._candidates(resource, q))
+            if q.namespace is None and not q.labels and not q.fields:
+                return [objs[k] for k in keys], str(self._rv)
             out = []
             for key in keys:
                 entry = objs.get(key)
@@ -520,6 +528,12 @@ class Store:
         with self._lock:
             objs = self._objs["pods"]
             return [objs[k].obj for k in self._pods_by_node.get(node, ()) if k in objs]
+
+    def pods_in_phase(self, phase: str) -> List[Dict[str, Any]]:
+        """Stored pods whose status.phase is `phase` (missing = "Pending"), read-only."""
+        with self._lock:
+            objs = self._objs["pods"]
+            return [objs[k].obj for k in self._pods_by_phase.get(phase, ()) if k in objs]
 
     def owned_by(self, uid: str, resource: Optional[str] = None) -> List[Dict[str, Any]]:
         """Stored objects whose ownerReferences name `uid` (read-only)."""
