@@ -1,0 +1,50 @@
+"""Every remediation action's metadata validates against StackStorm's schema and matches its
+Python entry point (parameters = execute() arguments, one Action subclass)."""
+import ast
+import json
+import os
+import unittest
+
+import jsonschema
+import yaml
+
+from action_case import ACTIONS_DIR
+
+SCHEMA = "/work/shared/st2-schemas/action.json"
+ACTIONS = ("cordon_node uncordon_node drain_node evict_pods identify_top_memory_pods capture_logs "
+           "restart_pod check_recent_deploys rollback_deployment scale_deployment "
+           "restart_deployment wait_for_rollout configure_circuit_breaker notify_dependents "
+           "increase_pool_size_temporarily restart_idle_connections scale_node_pool "
+           "wait_for_condition revert_expired_changes").split()
+
+
+class ActionMetadataTest(unittest.TestCase):
+    def load(self, name):
+        with open(os.path.join(ACTIONS_DIR, name + ".yaml")) as handle:
+            return yaml.safe_load(handle)
+
+    def test_metadata_matches_entry_points(self):
+        schema = None
+        if os.path.exists(SCHEMA):
+            with open(SCHEMA) as handle:
+                schema = json.load(handle)
+        for name in ACTIONS:
+            meta = self.load(name)
+            if schema is not None:
+                jsonschema.Draft4Validator(schema).validate(meta)
+            self.assertEqual(meta["runner_type"], "python-script")
+            self.assertEqual(meta["entry_point"], name + ".py")
+            with open(os.path.join(ACTIONS_DIR, name + ".py")) as handle:
+                tree = ast.parse(handle.read())
+            classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+            self.assertEqual(len(classes), 1, name)
+            execute = next(f for f in classes[0].body
+                           if isinstance(f, ast.FunctionDef) and f.name == "execute")
+            args = {a.arg for a in execute.args.args[1:]}
+            self.assertEqual(args, set(meta["parameters"]), name)
+            for pname, spec in meta["parameters"].items():
+                self.assertIn("description", spec, "%s.%s" % (name, pname))
+                self.assertIn("type", spec, "%s.%s" % (name, pname))
+            self.assertEqual(meta["output_schema"]["type"], "object")
+            if "incident_id" in meta["parameters"]:
+                self.assertIs(meta["parameters"]["dry_run"]["default"], False, name)
