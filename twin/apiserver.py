@@ -121,6 +121,7 @@ class ApiServer:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out separately: avoid 40 ms stalls
     api: ApiServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

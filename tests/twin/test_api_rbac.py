@@ -141,3 +141,17 @@ subjects: [{kind: ServiceAccount, name: self-healing, namespace: self-healing}]
     assert authz.authorize(sa, False, "create", "", "events", namespace="self-healing")[0]
     assert not authz.authorize(sa, False, "create", "", "events", namespace="prod")[0]
     assert not authz.authorize(sa, False, "delete", "apps", "deployments", namespace="x")[0]
+
+
+def test_the_packs_deploy_manifests_load_and_bind_the_service_account():
+    import os
+    deploy = os.path.join(os.path.dirname(__file__), "..", "..", "deploy")
+    if not os.path.isdir(deploy):
+        pytest.skip("deploy/ not present")
+    authz = Authorizer.from_deploy_dir(deploy)
+    assert authz.rules, "the ServiceAccount is bound to at least one role"
+    sa = authz.sa_user
+    assert authz.authorize(sa, False, "create", "", "pods", "eviction", "prod", "p")[0]
+    assert not authz.authorize(sa, False, "get", "", "secrets", "", "prod", "s")[0]
+    assert not authz.authorize(sa, False, "escalate", "rbac.authorization.k8s.io",
+                               "clusterroles")[0]
