@@ -14,6 +14,7 @@ deletecollection. Subresources: status, scale (autoscaling/v1 Scale), pods/log, 
 pods/binding. Errors are Status objects.
 """
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,7 +83,9 @@ class ApiServer:
 
     def __init__(self, store: Store, authorizer: Optional[Authorizer] = None,
                  faults: Optional[ApiFaults] = None, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, tls: bool = False) -> None:
+        self.tls = tls
+        self.ca_pem: Optional[bytes] = None
         self.store = store
         self.authorizer = authorizer
         self.faults = faults or ApiFaults()
@@ -94,11 +97,13 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        return "http://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
 
     def start(self) -> "ApiServer":
         handler = type("BoundHandler", (_Handler,), {"api": self})
         self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        if self.tls:
+            self._wrap_tls(self._httpd)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever,
@@ -106,6 +111,26 @@ class ApiServer:
                                         name="twin-apiserver")
         self._thread.start()
         return self
+
+    def _wrap_tls(self, httpd: ThreadingHTTPServer) -> None:
+        """Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (kubectl refuses to
+        send bearer tokens over plain HTTP; the Python client does not mind either way)."""
+        import ssl
+        import subprocess
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="twin-tls-")
+        cert, key = os.path.join(tmp, "tls.crt"), os.path.join(tmp, "tls.key")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                        "30", "-subj", "/CN=twin-apiserver", "-keyout", key, "-out", cert,
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                        "-addext", "basicConstraints=critical,CA:TRUE"],
+                       check=True, capture_output=True)
+        with open(cert, "rb") as fh:
+            self.ca_pem = fh.read()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True,
+                                       do_handshake_on_connect=False)
 
     def stop(self) -> None:
         self.faults.stopping.set()
@@ -610,7 +635,8 @@ class ServedApi:
     @classmethod
     def start(cls, store: Store, workdir: str, deploy_dir: Optional[str] = None,
               rbac_docs: Optional[List[Dict[str, Any]]] = None,
-              faults: Optional[ApiFaults] = None, port: int = 0) -> "ServedApi":
+              faults: Optional[ApiFaults] = None, port: int = 0,
+              tls: bool = False) -> "ServedApi":
         from twin import kubeconfig
         from twin.rbac import ADMIN_USER
         if rbac_docs is not None:
@@ -621,8 +647,9 @@ class ServedApi:
             authz = Authorizer()
         sa_token = authz.add_token(authz.sa_user)
         admin_token = authz.add_token(ADMIN_USER, admin=True)
-        server = ApiServer(store, authz, faults, port=port).start()
-        paths = kubeconfig.write_kubeconfigs(workdir, server.url, sa_token, admin_token)
+        server = ApiServer(store, authz, faults, port=port, tls=tls).start()
+        paths = kubeconfig.write_kubeconfigs(workdir, server.url, sa_token, admin_token,
+                                             ca_pem=server.ca_pem)
         return cls(server, authz, sa_token, admin_token, paths)
 
     def stop(self) -> None:

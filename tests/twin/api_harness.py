@@ -69,13 +69,13 @@ class Twin:
     """Store + controllers + API server; `admin` and `sa` clients."""
 
     def __init__(self, workdir: str, rbac_docs: Optional[List[Dict[str, Any]]] = None,
-                 provision_delay_s: float = 120.0) -> None:
+                 provision_delay_s: float = 120.0, tls: bool = False) -> None:
         self.clock = Clock()
         self.store = Store(now_fn=self.clock.now, seed=7)
         self.ctl = Controllers(self.store, seed=7, node_provision_delay_s=provision_delay_s)
         self.api = ServedApi.start(self.store, os.path.join(workdir, "kube"),
                                    rbac_docs=rbac_docs if rbac_docs is not None
-                                   else RBAC_FIXTURE)
+                                   else RBAC_FIXTURE, tls=tls)
         self.admin = Clients(self.api.kubeconfigs["admin"])
         self.sa = Clients(self.api.kubeconfigs["pack"])
 

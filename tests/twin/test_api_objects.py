@@ -233,3 +233,13 @@ def test_hpa_v2_round_trip(twin):
     hpa = twin.admin.autoscaling.read_namespaced_horizontal_pod_autoscaler("web", "prod")
     assert hpa.status.desired_replicas == 4
     assert twin.admin.apps.read_namespaced_deployment("web", "prod").spec.replicas == 4
+
+
+def test_https_with_the_generated_ca(tmp_path):
+    t = Twin(str(tmp_path), tls=True)
+    try:
+        assert t.api.url.startswith("https://127.0.0.1:")
+        t.admin.core.create_node(node("node-a"))
+        assert [n.metadata.name for n in t.sa.core.list_node().items] == ["node-a"]
+    finally:
+        t.stop()
