@@ -1,0 +1,211 @@
+"""Every playbook conducted by orquesta (engine) with recorded action results: success,
+escalation approved and denied, and the rollback path after a failing step."""
+import pytest
+
+pytestmark = pytest.mark.orquesta
+
+from workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
+
+INCIDENT = "inc-20261128-031722-test"
+
+
+def signal(detector, kind, name, namespace="production", service="", **metadata):
+    target = {"kind": kind, "namespace": "" if kind == "Node" else namespace, "name": name,
+              "node": name if kind == "Node" else ""}
+    return {"signal_id": "%s.%s.%s" % (detector, kind.lower(), name), "detector": detector,
+            "target": target, "service": service, "severity": "high",
+            "first_detected": "2026-11-28T03:17:22Z", "detected_at": "2026-11-28T03:17:22Z",
+            "summary": "%s on %s %s" % (detector, kind, name), "evidence": {},
+            "metadata": metadata}
+
+
+RECENT = {"namespace": "production", "deployment": "analytics-worker",
+          "current_version": "v1.4.2", "previous_version": "v1.4.1",
+          "minutes_since_deploy": 47.0, "deployed_within_window": True,
+          "rollback_possible": True}
+OLD = dict(RECENT, deployed_within_window=False, minutes_since_deploy=900.0)
+
+# name -> (signal, recorded results, plan, step to escalate, failing action, undo calls
+#          [(action, key params)], status after success)
+CASES = {
+    "memory_leak": (
+        signal("memory_leak", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
+               time_to_oom_minutes=42),
+        {"check_recent_deploys": RECENT},
+        ["capture_logs", "rollback_deployment", "wait_for_rollout", "create_fix_task"],
+        "rollback_deployment", "wait_for_rollout", [], "resolved"),
+    "pod_crash_loop": (
+        signal("crash_loop", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
+               restarts=7, reason="Error"),
+        {"check_recent_deploys": RECENT},
+        ["capture_logs", "rollback_if_recent_deploy", "wait_for_rollout",
+         "scale_up_healthy_replicas", "create_fix_task"],
+        "rollback_if_recent_deploy", "create_fix_task",
+        [("scale_deployment", {"deployment": "analytics-worker", "delta": -1})], "resolved"),
+    "connection_pool_exhaustion": (
+        signal("connection_pool", "Service", "orders", service="orders", utilization_pct=100),
+        {}, ["restart_idle_connections", "increase_pool_size_temporarily",
+             "wait_pool_below_80", "create_fix_task"],
+        "increase_pool_size_temporarily", "wait_for_condition", [], "resolved"),
+    "cascade_protection": (
+        signal("error_rate", "Service", "payments", service="payments"),
+        {"diagnose": {"playbook": "cascade_protection",
+                      "playbook_params": {"dependents": ["checkout", "orders"]}}},
+        ["enable_circuit_breaker", "enable_circuit_breaker", "notify_dependents"],
+        "notify_dependents", "notify_dependents",
+        [("configure_circuit_breaker", {"service": "orders", "revert": True}),
+         ("configure_circuit_breaker", {"service": "checkout", "revert": True})], "resolved"),
+    "disk_pressure": (
+        signal("disk_pressure", "Node", "node-7", avail_pct=4.0),
+        {}, ["cordon_node", "evict_non_critical_pods", "wait_disk_available", "uncordon_node",
+             "create_fix_task"],
+        "evict_non_critical_pods", "wait_for_condition",
+        [("uncordon_node", {"node": "node-7"})], "resolved"),
+    "certificate_expiry": (
+        signal("certificate_expiry", "Certificate", "api-tls", days_left=5),
+        {}, ["notify_channel", "create_fix_task"], "create_fix_task", "create_fix_task", [],
+        "escalated"),
+    "cpu_throttling": (
+        signal("cpu_throttling", "Pod", "web-5d9f-abc", service="web", throttled_ratio=0.6),
+        {}, ["scale_out", "wait_for_rollout", "create_fix_task"], "scale_out",
+        "wait_for_rollout", [("scale_deployment", {"deployment": "web", "delta": -1})],
+        "resolved"),
+    "node_not_ready": (
+        signal("node_not_ready", "Node", "node-3", ready_status="Unknown"),
+        {"diagnose": {"node_pool": "pool-a"}},
+        ["cordon_node", "drain_node", "scale_node_pool", "create_fix_task"], "drain_node",
+        "drain_node", [("uncordon_node", {"node": "node-3"})], "resolved"),
+    "latency_anomaly": (
+        signal("latency_anomaly", "Service", "analytics-worker", service="analytics-worker"),
+        {"check_recent_deploys": RECENT},
+        ["rollback_deployment", "wait_for_rollout", "create_fix_task"], "rollback_deployment",
+        "wait_for_rollout", [], "resolved"),
+    "error_rate": (
+        signal("error_rate", "Service", "analytics-worker", service="analytics-worker"),
+        {"check_recent_deploys": RECENT},
+        ["rollback_deployment", "wait_for_rollout", "create_fix_task"], "rollback_deployment",
+        "create_fix_task", [], "resolved"),
+}
+
+
+def run(pack, clock, name, recorded, approve="approve"):
+    runner = make_runner(recorded, clock, approve)
+    sig = CASES[name][0]
+    execution = runner.run("self_healing." + name, {"signal": sig, "target_key": "x"})
+    return execution, runner
+
+
+def mutating_calls(recorded):
+    return [c for c in recorded.calls if "dry_run" in c["params"]
+            and c["ref"] != "self_healing.check_policy"]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_success_path(pack, manual_clock, name):
+    sig, results, plan, _, _, _, final = CASES[name]
+    recorded = Recorded(pack, results)
+    execution, runner = run(pack, manual_clock, name, recorded)
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["plan"] == plan
+    assert execution.result["output"]["incident_id"] == INCIDENT
+    assert [g["step"] for g in recorded.gate_calls] == plan
+    assert all(g["incident_id"] == INCIDENT for g in recorded.gate_calls)
+    assert all(c["params"]["dry_run"] is False for c in mutating_calls(recorded))
+    assert recorded.statuses == [{"status": final, "reason": recorded.statuses[0]["reason"]}]
+    assert "PLAN" in recorded.types() and "ROLLBACK" not in recorded.types()
+    assert runner.chat.messages[-1]["channel"] == "#incidents"
+    assert runner.chat.messages[-1]["message"].startswith("DETECT:")
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_escalation_approved_runs_the_step(pack, manual_clock, name):
+    _, results, plan, step, _, _, final = CASES[name]
+    recorded = Recorded(pack, results, decisions={step: "escalate"})
+    execution, runner = run(pack, manual_clock, name, recorded, approve="approve")
+    assert execution.status == "succeeded", execution.result
+    regated = [g for g in recorded.gate_calls if g.get("approved")]
+    assert [g["step"] for g in regated] == [step]
+    assert recorded.statuses[-1]["status"] == final
+    assert runner.inquiry_policy.inquiries[0].status == "approved"
+    assert any(step in m["message"] and "Approval needed" in m["message"]
+               for m in runner.chat.messages)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_escalation_denied_stops_and_undoes(pack, manual_clock, name):
+    _, results, plan, step, _, _, _ = CASES[name]
+    recorded = Recorded(pack, results, decisions={step: "escalate"})
+    execution, _ = run(pack, manual_clock, name, recorded, approve="deny")
+    assert execution.status == "succeeded"
+    assert [g["step"] for g in recorded.gate_calls] == plan[:plan.index(step) + 1]
+    assert recorded.statuses[-1]["status"] == "escalated"
+    executed = plan[:plan.index(step)]
+    if "cordon_node" in executed:
+        assert recorded.called("uncordon_node")[-1]["dry_run"] is False
+        assert recorded.types()[-1] == "ROLLBACK"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_failure_runs_the_rollback_steps(pack, manual_clock, name):
+    _, results, plan, _, failing, undo, _ = CASES[name]
+    results = dict(results)
+    results[failing] = Failure({"error": "injected failure of %s" % failing})
+    recorded = Recorded(pack, results)
+    execution, _ = run(pack, manual_clock, name, recorded)
+    assert execution.status == "failed"
+    assert recorded.statuses[-1]["status"] == "failed"
+    failed_at = [c["ref"] for c in recorded.calls].index("self_healing." + failing)
+    after = recorded.calls[failed_at + 1:]
+    undone = [(c["ref"].split(".")[1], c["params"]) for c in after
+              if c["ref"] not in ("self_healing.record_timeline", "self_healing.check_policy",
+                                  "self_healing.set_incident_status",
+                                  "self_healing.create_incident_report")]
+    assert len(undone) == len(undo)
+    for (action, params), (want_action, want) in zip(undone, undo):
+        assert action == want_action
+        assert {k: params.get(k) for k in want} == want
+    assert recorded.types().count("ROLLBACK") == len(undo)
+    assert any("FAILED" in e["message"] for e in recorded.timeline)
+
+
+def test_latency_hands_over_to_the_root_cause_playbook(pack, manual_clock):
+    root = signal("memory_pressure", "Node", "node-1")
+    recorded = Recorded(pack, {
+        "diagnose": {"playbook": "memory_pressure_node", "root_cause": root,
+                     "playbook_params": {"dependents": ["checkout"]}},
+        "identify_top_memory_pods": {"top_service": ""}})
+    execution, runner = run(pack, manual_clock, "latency_anomaly", recorded)
+    assert execution.status == "succeeded", execution.result
+    refs = [e.ref for e in runner.executions if e.ref.startswith("self_healing.")
+            and e.runner_type == "orquesta"]
+    assert "self_healing.cascade_protection" in refs
+    assert "self_healing.memory_pressure_node" in refs
+    assert recorded.called("configure_circuit_breaker")[0]["service"] == "checkout"
+    assert recorded.called("cordon_node")[0]["node"] == "node-1"
+    assert any("hand over to playbook memory_pressure_node" in e["message"]
+               for e in recorded.timeline)
+
+
+def test_error_rate_without_cause_or_recent_deploy_escalates(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": OLD})
+    execution, _ = run(pack, manual_clock, "error_rate", recorded)
+    assert execution.status == "succeeded"
+    assert execution.result["output"]["plan"] == ["notify_channel"]
+    assert recorded.statuses[-1]["status"] == "escalated"
+    assert not recorded.called("rollback_deployment")
+
+
+def test_memory_leak_without_recent_deploy_restarts_the_pod(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": OLD})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded)
+    assert execution.result["output"]["plan"] == ["capture_logs", "restart_pod",
+                                                  "create_fix_task"]
+    assert recorded.called("restart_pod")[0]["pod"] == "analytics-worker-7f8d9"
+
+
+def test_cascade_without_dependents_changes_nothing(pack, manual_clock):
+    recorded = Recorded(pack, {"diagnose": {"playbook": "cascade_protection"}})
+    execution, _ = run(pack, manual_clock, "cascade_protection", recorded)
+    assert execution.status == "succeeded"
+    assert not recorded.called("configure_circuit_breaker")
+    assert recorded.statuses[-1]["status"] == "resolved"
