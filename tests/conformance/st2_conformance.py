@@ -10,6 +10,7 @@ st2common's CustomValidator: draft-4 keywords, `required: true` inside a propert
 style), `$ref: "#"` resolving to the custom draft-4 meta-schema, and `pack` filled in first.
 """
 import ast
+import functools
 import glob
 import json
 import os
@@ -111,7 +112,9 @@ def schemas_dir() -> str:
     return path
 
 
+@functools.lru_cache(maxsize=None)
 def load_schema(name: str) -> Dict[str, Any]:
+    """A schema file (cached: callers must not modify it)."""
     with open(os.path.join(schemas_dir(), name)) as handle:
         return json.load(handle)
 
@@ -200,9 +203,8 @@ class Pack(object):
             doc = self.docs[rel]
             for trigger in (doc or {}).get("trigger_types") or [] if isinstance(doc, dict) else []:
                 if isinstance(trigger, dict) and trigger.get("name"):
-                    name = trigger["name"]
-                    full = name if "." in name else "%s.%s" % (self.ref, name)
-                    self.trigger_types[full] = trigger
+                    # StackStorm always prefixes the sensor's pack: name "x" -> "<pack>.x".
+                    self.trigger_types["%s.%s" % (self.ref, trigger["name"])] = trigger
 
     def _glob(self, sub: str) -> List[str]:
         found = []
@@ -265,6 +267,9 @@ def check_resource_schema(pack: Pack, rel: str) -> List[str]:
     if kind == "sensors":
         meta = load_schema(os.path.join("util-schema", "custom.json"))
         for index, trigger in enumerate(doc.get("trigger_types") or []):
+            if isinstance(trigger, dict) and "." in str(trigger.get("name", "")):
+                problems.append("%s: trigger_types[%d] name %r contains a dot; StackStorm "
+                                "prefixes the pack itself" % (rel, index, trigger["name"]))
             payload_schema = trigger.get("payload_schema") if isinstance(trigger, dict) else None
             if payload_schema is None:
                 problems.append("%s: trigger_types[%d] has no payload_schema" % (rel, index))
@@ -461,6 +466,8 @@ def check_rule(pack: Pack, rel: str) -> List[str]:
     if not isinstance(doc, dict):
         return ["%s: not a YAML mapping" % rel]
     problems = []
+    if "enabled" not in doc:
+        problems.append("%s: enabled is not set (StackStorm defaults a rule to disabled)" % rel)
     trigger_type = (doc.get("trigger") or {}).get("type")
     trigger = pack.trigger_types.get(trigger_type)
     if trigger is None and trigger_type not in BUILTIN_TRIGGERS:
