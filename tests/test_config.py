@@ -158,3 +158,13 @@ def test_pack_config_dict_like_stackstorm_passes():
     from st2common.runners.utils import PackConfigDict
     settings = load_settings(PackConfigDict("self_healing", {"mode": "dry_run"}), environ={})
     assert settings.mode == "dry_run"
+
+
+def test_settings_survive_copy_and_pickle():
+    import copy
+    import pickle
+    settings = load_settings({"mode": "dry_run"}, environ={})
+    for clone in (copy.deepcopy(settings), pickle.loads(pickle.dumps(settings))):
+        assert clone.mode == "dry_run"
+        assert clone.detector("crash_loop")["restarts"] == 5
+        assert clone == settings

@@ -88,6 +88,8 @@ class FrozenMapping(collections.abc.Mapping):
         return len(self._data)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
         try:
             return self._data[name]
         except KeyError:
