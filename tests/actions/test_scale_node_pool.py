@@ -25,8 +25,8 @@ class ScaleNodePoolTest(TwinActionTestCase):
         self.assertEqual(self.md()["spec"]["replicas"], 3)
         tasks = [e["task"] for e in result["events"]]
         self.assertIn("Patch replicas through the scale subresource", tasks)
-        self.assertEqual(self.md()["metadata"]["annotations"][
-            "self-healing.io/scaled-for-incident"], "inc-1")
+        self.assertEqual(self.md()["metadata"]["annotations"]["self-healing.io/scaled-for"],
+                         "inc-1:+1")
         self.assertEqual(result["revert"]["parameters"]["delta"], -1)
         self.twin.steps(6)  # the twin provisions the machine after 60 s
         self.assertEqual(len(self.pool_nodes()), 3)
@@ -35,6 +35,11 @@ class ScaleNodePoolTest(TwinActionTestCase):
         self.assertTrue(ok)
         self.assertFalse(again["changed"])
         self.assertEqual(self.md()["spec"]["replicas"], 3)
+        # the workflow's undo step (same incident, -1) does run
+        ok, undo = self.run_action(**dict(result["revert"]["parameters"], incident_id="inc-1"))
+        self.assertTrue(ok, undo.get("error"))
+        self.assertTrue(undo["changed"])
+        self.assertEqual(self.md()["spec"]["replicas"], 2)
 
     def test_dry_run_uses_check_mode_and_changes_nothing(self):
         ok, result = self.run_action(pool="pool-1", delta=2, max_size=3, dry_run=True)
