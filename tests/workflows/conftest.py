@@ -1,6 +1,23 @@
 """Workflow tests: the pack's workflows conducted by the local engine on a manual clock."""
 import pytest
 
+_SPECS = {}
+
+
+@pytest.fixture(autouse=True)
+def cached_workflow_specs(monkeypatch):
+    """Parse and inspect each workflow file once per session (the engine re-reads it per run)."""
+    from engine import workflows
+
+    original = workflows.load_spec
+
+    def load_spec(path):
+        if path not in _SPECS:
+            _SPECS[path] = original(path)
+        return _SPECS[path]
+
+    monkeypatch.setattr(workflows, "load_spec", load_spec)
+
 
 @pytest.fixture
 def manual_clock():
@@ -13,7 +30,7 @@ def manual_clock():
     lib_clock.reset()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def pack():
     from engine.pack import Pack
     return Pack()
