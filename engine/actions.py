@@ -165,7 +165,26 @@ class ActionRunner(object):
             status, result = FAILED, {"error": str(error), "traceback": traceback.format_exc()}
         finally:
             self.stack.remove(execution)
+        if status == PENDING:  # an Inquiry: completed later by InquiryPolicy.respond/expire
+            execution.status = PENDING
+            execution.result = _plain(result)
+            self._notify("pending", execution)
+            return execution
         execution.finish(status, _plain(result), self.now())
+        self._notify("finished", execution)
+        return execution
+
+    def wait_for(self, execution: Execution, poll_s: float = 15.0) -> Execution:
+        """Let (virtual) time pass until a pending execution completes."""
+        policy = getattr(self, "inquiry_policy", None)
+        while execution.status == PENDING:
+            if policy is not None:
+                policy.process_due(self.now())
+                if execution.status != PENDING:
+                    break
+            due = policy.next_due() if policy is not None else None
+            step = poll_s if due is None else min(poll_s, max(0.5, due - self.now()))
+            self.sleep(step)
         self._notify("finished", execution)
         return execution
 

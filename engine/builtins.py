@@ -77,6 +77,8 @@ class Inquiry(object):
         self.status = ex.PENDING
         self.response: Optional[Dict[str, Any]] = None
         self.answered_at: Optional[float] = None
+        self.answer_at: Optional[float] = None
+        self.planned: Optional[bool] = None
 
     def payload(self) -> Dict[str, Any]:
         """The `core.st2.generic.inquiry` trigger payload."""
@@ -114,9 +116,14 @@ def build_response(schema: Dict[str, Any], approve: bool) -> Dict[str, Any]:
 
 
 class InquiryPolicy(object):
-    """How the engine answers core.ask: approve, deny, expire (after TTL) or ask on a TTY."""
+    """Answers core.ask Inquiries: approve, deny, expire (after the TTL) or ask on a TTY.
 
-    MODES = ("auto", "approve", "deny", "expire", "ask")
+    An Inquiry stays pending (its workflow paused) until `respond()` is called (by this policy
+    `respond_after_s` after it was raised, by a chat command through the st2 API stand-in, or
+    by a test) or until its TTL runs out.
+    """
+
+    MODES = ("auto", "approve", "deny", "expire", "ask", "manual")
 
     def __init__(self, mode: str = "auto", respond_after_s: float = 60.0,
                  input_fn: Optional[Callable[[str], str]] = None) -> None:
@@ -126,14 +133,15 @@ class InquiryPolicy(object):
         self.respond_after_s = respond_after_s
         self.input_fn = input_fn
         self.inquiries: List[Inquiry] = []
+        self.by_human = 0
 
     def decide(self, inquiry: Inquiry) -> Optional[bool]:
-        """True approve, False deny, None let it expire."""
+        """True approve, False deny, None no answer (expire or wait for `respond`)."""
         if self.mode == "approve":
             return True
         if self.mode == "deny":
             return False
-        if self.mode == "expire":
+        if self.mode in ("expire", "manual"):
             return None
         reader = self.input_fn
         if reader is None:
@@ -143,33 +151,104 @@ class InquiryPolicy(object):
         answer = reader("Inquiry %s (%s) %s\napprove? [y/N/e=expire] "
                         % (inquiry.id, inquiry.route, inquiry.schema.get("description", "")))
         answer = (answer or "").strip().lower()
+        self.by_human += 1
         if answer.startswith("e"):
             return None
         return answer in ("y", "yes", "approve", "a")
 
+    def raise_inquiry(self, inquiry: Inquiry) -> None:
+        """Register a new Inquiry and plan its answer."""
+        self.inquiries.append(inquiry)
+        decision = self.decide(inquiry)
+        inquiry.planned = decision
+        delay = 0.0 if self.mode == "ask" else self.respond_after_s
+        inquiry.answer_at = (inquiry.created_at + min(delay, inquiry.ttl * 60)
+                             if decision is not None else None)
+
+    def pending(self) -> List[Inquiry]:
+        return [i for i in self.inquiries if i.status == ex.PENDING]
+
+    def find(self, inquiry_id: str) -> Optional[Inquiry]:
+        for inquiry in self.inquiries:
+            if inquiry.id == inquiry_id:
+                return inquiry
+        return None
+
+    def respond(self, inquiry_id: str, response: Dict[str, Any], now: float) -> Inquiry:
+        """Answer a pending Inquiry (validated against its schema); its execution succeeds."""
+        inquiry = self.find(inquiry_id)
+        if inquiry is None or inquiry.status != ex.PENDING:
+            raise ValueError("no pending Inquiry %r" % inquiry_id)
+        problem = validate_response(inquiry.schema, response)
+        if problem:
+            raise ValueError("response does not match the Inquiry schema: %s" % problem)
+        inquiry.response = dict(response)
+        approved = [v for v in response.values() if isinstance(v, bool)]
+        inquiry.status = "approved" if (approved and approved[0]) else "denied"
+        inquiry.answered_at = now
+        result = inquiry.base_result()
+        result["response"] = inquiry.response
+        inquiry.execution.finish(ex.SUCCEEDED, result, now)
+        return inquiry
+
+    def expire(self, inquiry: Inquiry, now: float) -> None:
+        inquiry.status = "expired"
+        inquiry.answered_at = now
+        inquiry.execution.finish(ex.TIMEOUT, inquiry.base_result(), now)
+
+    def process_due(self, now: float) -> None:
+        """Answer or expire the Inquiries whose time has come."""
+        for inquiry in self.pending():
+            if inquiry.answer_at is not None and now >= inquiry.answer_at - 1e-6:
+                self.respond(inquiry.id, build_response(inquiry.schema, bool(inquiry.planned)),
+                             now)
+            elif now >= inquiry.created_at + inquiry.ttl * 60 - 1e-6:
+                self.expire(inquiry, now)
+
+    def next_due(self) -> Optional[float]:
+        times = []
+        for inquiry in self.pending():
+            times.append(inquiry.answer_at if inquiry.answer_at is not None
+                         else inquiry.created_at + inquiry.ttl * 60)
+        return min(times) if times else None
+
+
+def validate_response(schema: Dict[str, Any], response: Dict[str, Any]) -> Optional[str]:
+    """StackStorm validates an Inquiry response with its JSON schema (draft-4 + `required`)."""
+    if not isinstance(response, dict):
+        return "response must be an object"
+    properties = schema.get("properties") or {}
+    for name, spec in properties.items():
+        if (spec or {}).get("required") and name not in response:
+            return "%r is a required property" % name
+    for name in schema.get("required") or []:
+        if name not in response:
+            return "%r is a required property" % name
+    try:
+        import jsonschema
+        plain = {k: {kk: vv for kk, vv in (v or {}).items() if kk != "required"}
+                 for k, v in properties.items()}
+        checked = dict(schema, properties=plain)
+        checked.pop("required", None)
+        jsonschema.Draft4Validator(checked).validate(response)
+    except ImportError:  # pragma: no cover
+        return None
+    except Exception as error:  # jsonschema.ValidationError
+        return getattr(error, "message", str(error))
+    return None
+
 
 def ask(runner: Any, execution: ex.Execution):
-    """core.ask: announce the Inquiry, then answer it per the engine's InquiryPolicy."""
-    policy = getattr(runner, "inquiry_policy", None) or InquiryPolicy("deny")
+    """core.ask: raise an Inquiry and announce it; the execution stays pending until answered."""
+    policy = getattr(runner, "inquiry_policy", None)
+    if policy is None:
+        policy = runner.inquiry_policy = InquiryPolicy("deny")
     inquiry = Inquiry(execution, runner.now())
-    policy.inquiries.append(inquiry)
+    policy.raise_inquiry(inquiry)
     dispatch = getattr(runner, "dispatch_trigger", None)
     if dispatch is not None:
         dispatch("core.st2.generic.inquiry", inquiry.payload())
-    decision = policy.decide(inquiry)
-    if decision is None:
-        runner.sleep(inquiry.ttl * 60)
-        inquiry.status = "expired"
-        inquiry.answered_at = runner.now()
-        return ex.TIMEOUT, inquiry.base_result()
-    wait = min(policy.respond_after_s, inquiry.ttl * 60)
-    runner.sleep(wait)
-    inquiry.response = build_response(inquiry.schema, decision)
-    inquiry.status = "approved" if decision else "denied"
-    inquiry.answered_at = runner.now()
-    result = inquiry.base_result()
-    result["response"] = inquiry.response
-    return ex.SUCCEEDED, result
+    return ex.PENDING, inquiry.base_result()
 
 
 def kv_set(runner: Any, execution: ex.Execution):

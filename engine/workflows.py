@@ -158,9 +158,10 @@ def _run_task(conductor: Any, task: Dict[str, Any], executor: Callable[..., Any]
     if "items_count" not in task:
         action = task["actions"][0]
         conductor.update_task_state(task_id, route, events.ActionExecutionEvent(statuses.RUNNING))
-        status, result = _execute(executor, action, run, task_id, route, None)
+        status, result = _execute(executor, action, run, task_id, route, None, conductor)
         conductor.update_task_state(task_id, route,
                                     events.ActionExecutionEvent(status, result=result))
+        _resume_if_paused(conductor)
         return
     key = (task_id, route)
     if task["items_count"] == 0:
@@ -175,30 +176,56 @@ def _run_task(conductor: Any, task: Dict[str, Any], executor: Callable[..., Any]
             task_id, route, events.TaskItemActionExecutionEvent(item_id, statuses.RUNNING))
     for action in task["actions"]:
         item_id = action["item_id"]
-        status, result = _execute(executor, action, run, task_id, route, item_id)
+        status, result = _execute(executor, action, run, task_id, route, item_id, None)
         results[item_id] = result
         conductor.update_task_state(task_id, route, events.TaskItemActionExecutionEvent(
             item_id, status, result=result, accumulated_result=list(results)))
+    _resume_if_paused(conductor)
     state = conductor.get_task_state_entry(task_id, route) or {}
     if state.get("status") in statuses.COMPLETED_STATUSES:
         accumulated.pop(key, None)
 
 
+def _resume_if_paused(conductor: Any) -> None:
+    """A paused workflow (an Inquiry was pending) resumes once nothing is pending any more."""
+    if conductor.get_workflow_status() == statuses.PAUSED and \
+            not conductor.workflow_state.get_tasks_by_status([statuses.PENDING]):
+        conductor.request_workflow_status(statuses.RESUMING)
+
+
 def _execute(executor: Callable[..., Any], action: Dict[str, Any], run: WorkflowRun,
-             task_id: str, route: int, item_id: Optional[int]) -> (str, Any):
+             task_id: str, route: int, item_id: Optional[int],
+             conductor: Any) -> (str, Any):
     ref = action.get("action")
     record = {"id": task_id, "route": route, "item_id": item_id, "action": ref,
               "input": action.get("input") or {}}
+    run.tasks.append(record)
+    handle = None
     if not ref:
         status, result = statuses.SUCCEEDED, None
     else:
         context = {"parent": run.id, "workflow": run.ref, "task": task_id, "route": route,
                    "item_id": item_id}
         try:
-            status, result = _outcome(executor(ref, dict(action.get("input") or {}), context))
+            handle = executor(ref, dict(action.get("input") or {}), context)
+            status, result = _outcome(handle)
         except Exception as error:  # an executor bug fails the task, not the engine
             status, result = statuses.FAILED, {"error": "%s: %s" % (type(error).__name__, error)}
+    if status == statuses.PENDING:
+        record["status"] = status
+        if conductor is not None:  # the task pends and the workflow pauses, as in StackStorm
+            conductor.update_task_state(task_id, route,
+                                        events.ActionExecutionEvent(statuses.PENDING))
+        status, result = _wait(executor, handle)
     record["status"] = status
     record["result"] = result
-    run.tasks.append(record)
     return status, result
+
+
+def _wait(executor: Callable[..., Any], handle: Any) -> (str, Any):
+    """Block (on the engine's clock) until a pending execution completes."""
+    wait = getattr(executor, "wait_for", None)
+    if wait is None or handle is None or isinstance(handle, tuple):
+        return statuses.FAILED, {"error": "the execution is pending and the executor cannot "
+                                          "wait for it"}
+    return _outcome(wait(handle))

@@ -52,7 +52,7 @@ def test_nested_workflow_and_failure_result(action_runner, fixture_pack):
 @pytest.mark.parametrize("mode,outcome,status,chat", [
     ("approve", "approved", "succeeded", 1),
     ("deny", "denied", "succeeded", 0),
-    ("expire", "expired", "failed", 0),
+    ("expire", "expired", "succeeded", 0),
 ])
 def test_inquiry_approved_denied_expired(action_runner, fixture_pack, clock,
                                          mode, outcome, status, chat):
@@ -68,7 +68,10 @@ def test_inquiry_approved_denied_expired(action_runner, fixture_pack, clock,
     assert announced[0][1]["route"] == "fixture" and announced[0][1]["ttl"] == 5
     inquiry = action_runner.inquiry_policy.inquiries[0]
     waited = clock.now() - start
-    assert waited == (300 if mode == "expire" else 30)
+    assert waited == pytest.approx(300 if mode == "expire" else 30)
+    ask = [e for e in action_runner.executions if e.ref == "core.ask"][0]
+    assert ask.status == ("timeout" if mode == "expire" else "succeeded")
+    assert ("response" in ask.result) is (mode != "expire")
     assert inquiry.status == {"approve": "approved", "deny": "denied", "expire": "expired"}[mode]
 
 
@@ -84,3 +87,27 @@ def test_invalid_workflow_fails_with_errors(tmp_path):
                    "      - do: missing\n")
     run = workflows.run_workflow(str(bad), {}, lambda *a: ("succeeded", None))
     assert run.status == "failed" and run.errors
+
+
+def test_pending_inquiry_pauses_until_answered_from_outside(action_runner, fixture_pack, clock):
+    """A `manual` policy leaves the Inquiry pending; an answer given later resumes the flow."""
+    action_runner.inquiry_policy = builtins.InquiryPolicy("manual")
+    action_runner.chat = builtins.ChatLog()
+    seen = []
+
+    def sleep(seconds):
+        clock.advance(seconds)
+        pending = action_runner.inquiry_policy.pending()
+        seen.append(len(pending))
+        if clock.now() - pending[0].created_at >= 120:  # a person answers after two minutes
+            with pytest.raises(ValueError):  # the schema wants a boolean
+                action_runner.inquiry_policy.respond(pending[0].id, {"approved": "y"},
+                                                     clock.now())
+            action_runner.inquiry_policy.respond(pending[0].id, {"approved": True},
+                                                 clock.now())
+
+    action_runner.sleep = sleep
+    run = workflows.run_workflow("fixture.approval", {}, action_runner, pack=fixture_pack)
+    assert run.output == {"outcome": "approved"} and run.status == "succeeded"
+    assert seen and all(count == 1 for count in seen)
+    assert run.task("ask")["status"] == "succeeded"
