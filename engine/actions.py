@@ -17,6 +17,7 @@ import traceback
 from typing import Any, Callable, Dict, List, Optional
 
 from engine import params as param_utils
+from engine import st2api
 from engine.datastore import Datastore, DatastoreService
 from engine.pack import REPO_DIR, ActionMeta, Pack, PackError
 
@@ -123,6 +124,7 @@ class ActionRunner(object):
         self.stack: List[Execution] = []
         self.delayed: List[Execution] = []
         self.logger = logging.getLogger("engine.actions")
+        st2api.activate(self)
 
     def now(self) -> float:
         return self._now()
@@ -248,7 +250,8 @@ class ActionRunner(object):
                   if k not in param_utils.RUNNER_PARAMETERS["python-script"]}
         stdout, stderr = io.StringIO(), io.StringIO()
         try:
-            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), \
+                    _environment(st2api.action_environment(execution, self.pack.name)):
                 output = action.run(**params)
         except Exception as error:
             return FAILED, {"error": "%s: %s" % (type(error).__name__, error),
@@ -269,6 +272,21 @@ class ActionRunner(object):
         execution.log = run.tasks
         execution.workflow = run
         return run.status, run.result
+
+
+@contextlib.contextmanager
+def _environment(values: Dict[str, str]):
+    """Set environment variables for the duration of one action run."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _lib_clock_now() -> float:

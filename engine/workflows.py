@@ -41,6 +41,7 @@ class WorkflowRun(object):
         self.errors: List[Dict[str, Any]] = []
         self.tasks: List[Dict[str, Any]] = []
         self.conductor: Any = None
+        self.execution_id: Optional[str] = None  # the workflow's own action execution
 
     @property
     def result(self) -> Dict[str, Any]:
@@ -116,6 +117,7 @@ def run_workflow(ref_or_path: str, parameters: Optional[Dict[str, Any]],
     if meta is not None and not context:  # a top-level run: apply the action's parameters
         parameters = param_utils.prepare(meta.parameters, parameters, "orquesta")
     run = WorkflowRun(ref, path, parameters)
+    run.execution_id = context.get("parent_execution") if context else None
     context = dict(context or {})
     sleep = sleep_fn or _default_sleep
     try:
@@ -204,8 +206,8 @@ def _execute(executor: Callable[..., Any], action: Dict[str, Any], run: Workflow
     if not ref:
         status, result = statuses.SUCCEEDED, None
     else:
-        context = {"parent": run.id, "workflow": run.ref, "task": task_id, "route": route,
-                   "item_id": item_id}
+        context = {"parent": run.execution_id or run.id, "workflow": run.ref,
+                   "task": task_id, "route": route, "item_id": item_id}
         try:
             handle = executor(ref, dict(action.get("input") or {}), context)
             status, result = _outcome(handle)

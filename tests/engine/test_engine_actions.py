@@ -77,3 +77,21 @@ def test_inquiry_response_follows_schema():
                              "reason": {"type": "string"}}}
     assert builtins.build_response(schema, True) == {"approved": True, "decision": "approve"}
     assert builtins.build_response(schema, False) == {"approved": False, "decision": "deny"}
+
+
+def test_actions_get_stackstorms_environment_and_api(action_runner):
+    """An action reaches the engine's st2 API with ST2_ACTION_API_URL/ST2_ACTION_AUTH_TOKEN."""
+    inquiry_execution = action_runner.run("core.ask", {"route": "r", "ttl": 5, "schema": {
+        "type": "object", "properties": {"approved": {"type": "boolean", "required": True}}}})
+    assert inquiry_execution.status == ex.PENDING
+    answer = action_runner.run("fixture.answer", {"approve": True})
+    assert answer.status == ex.SUCCEEDED, answer.result
+    seen = answer.result["result"]
+    assert seen["env"]["ST2_ACTION_PACK_NAME"] == "fixture"
+    assert seen["env"]["ST2_ACTION_EXECUTION_ID"] == answer.id
+    assert seen["pending"] == [inquiry_execution.id]
+    assert inquiry_execution.status == ex.SUCCEEDED
+    assert inquiry_execution.result["response"] == {"approved": True}
+    assert "ST2_ACTION_AUTH_TOKEN" not in __import__("os").environ
+    bad = action_runner.run("fixture.answer", {"approve": "maybe"})
+    assert bad.status == ex.FAILED  # no pending Inquiry left / bad type

@@ -1,0 +1,1 @@
+"""Engine stand-in for st2client (used only when the real package is not installed)."""
