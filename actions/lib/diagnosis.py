@@ -22,6 +22,7 @@ CORRELATION_WINDOW_S = 1800
 CHANGE_WINDOW_S = 3600
 ATTRIBUTION_MIN_SHARE = 0.3
 LINEAR_MIN_R2 = 0.9
+GROWING_MIN_NET = 0.15
 SEVERITIES = ("low", "medium", "high", "critical")
 PLAYBOOK_BY_DETECTOR = {
     "memory_pressure": "memory_pressure_node", "memory_leak": "memory_leak",
@@ -82,6 +83,46 @@ def gigabytes(value: Optional[float]) -> str:
         return "?"
     text = "%.1f" % (value / 1024.0 ** 3)
     return (text[:-2] if text.endswith(".0") else text) + " GB"
+
+
+def consumers_by_service(pods: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Pods grouped by service, biggest total first; each group's pods biggest first."""
+    groups = {}  # type: Dict[Tuple[str, str], Dict[str, Any]]
+    for pod in pods:
+        key = (pod["namespace"], pod.get("service") or pod["pod"])
+        group = groups.setdefault(key, {"service": pod.get("service") or "",
+                                        "namespace": pod["namespace"], "bytes": 0.0,
+                                        "pods": []})
+        group["bytes"] += float(pod["memory_bytes"])
+        group["pods"].append(pod)
+    for group in groups.values():
+        group["pods"].sort(key=lambda p: p["memory_bytes"], reverse=True)
+    return sorted(groups.values(), key=lambda g: g["bytes"], reverse=True)
+
+
+def memory_trend(points: List[Tuple[float, float]]) -> Dict[str, Any]:
+    """Linear fit over all points, net growth (first tenth vs last tenth), recent slope.
+
+    `linear`: slope > 0 and R² >= LINEAR_MIN_R2. `growing`: net growth >= GROWING_MIN_NET,
+    still rising over the last quarter and ending near its highest tenth (a leak whose speed follows
+    the load is not linear in time, but it only goes up).
+    """
+    slope, r2 = linear_fit(points)
+    tenth = max(1, len(points) // 10)
+    start = sum(v for _t, v in points[:tenth]) / tenth
+    end = sum(v for _t, v in points[-tenth:]) / tenth
+    recent = points[-max(3, len(points) // 4):]
+    recent_slope, _ = linear_fit(recent)
+    net = (end / start - 1.0) if start > 0 else 0.0
+    buckets = [points[max(0, j - tenth):j] for j in range(len(points), 0, -tenth)]
+    peak = max(sum(v for _t, v in b) / len(b) for b in buckets)
+    growing = net >= GROWING_MIN_NET and recent_slope > 0 and end >= 0.95 * peak
+    return {"slope": slope, "r2": r2, "linear": slope > 0 and r2 >= LINEAR_MIN_R2,
+            "growing": growing or (slope > 0 and r2 >= LINEAR_MIN_R2),
+            "net_growth": net, "start": start, "end": end,
+            "rate_mb_per_min": slope * 60 / 1024 / 1024,
+            "recent_mb_per_min": recent_slope * 60 / 1024 / 1024,
+            "recent_s": recent[-1][0] - recent[0][0]}
 
 
 def linear_fit(points: List[Tuple[float, float]]) -> Tuple[float, float]:
@@ -209,7 +250,7 @@ class Diagnoser(object):
             {s.service for s in cluster if s.service and root.service and
              root.service in self.graph.upstream_closure(s.service)})
         affected = sorted({s.service for s in cluster if s.service} |
-                          ({root.service} if root.service else set()))
+                          {x for x in (root.service, params.get("service")) if x})
         severity = max((s.severity for s in cluster + [root]), key=SEVERITIES.index)
         self.reasoning.append("conclusion: %s; playbook %s" % (root.summary, playbook))
         return {"joined": False, "root_cause": root.data, "signals": [s.id for s in cluster],
@@ -231,17 +272,24 @@ class Diagnoser(object):
             self.reasoning.append("no per-pod memory figures for node %s: the node stays the "
                                   "root" % node)
             return None, {}
-        top = pods[0]
         total = self.facts.node_memory_total(node)
-        share = top["memory_bytes"] / total if total else None
-        runner_up = pods[1]["memory_bytes"] if len(pods) > 1 else 0.0
+        services = consumers_by_service(pods)
+        top_service = services[0]
+        top = top_service["pods"][0]
+        share = top_service["bytes"] / total if total else None
+        runner_up = services[1]["bytes"] if len(services) > 1 else 0.0
         dominant = (share is not None and share >= ATTRIBUTION_MIN_SHARE) or \
-            top["memory_bytes"] >= 2 * runner_up
+            top_service["bytes"] >= 2 * runner_up
         limit_text = " of its %s limit" % gigabytes(top["limit_bytes"]) \
             if top.get("limit_bytes") else ""
         holding = "%s holds %s%s" % (top["pod"], gigabytes(top["memory_bytes"]), limit_text)
+        if len(top_service["pods"]) > 1:
+            holding = "%s (%d pods) holds %s; its largest pod %s" % (
+                top_service["service"], len(top_service["pods"]),
+                gigabytes(top_service["bytes"]), holding)
         if share is not None:
-            holding += ", %d%% of the node's memory" % round(share * 100)
+            holding += "; %s holds %d%% of the node's memory" % (
+                top_service["service"] or top["pod"], round(share * 100))
         if not dominant:
             self.reasoning.append("no dominant memory consumer on %s (top: %s)" % (node, holding))
             return None, {}
@@ -249,14 +297,16 @@ class Diagnoser(object):
         self.confidence += 0.15 if share is not None and share >= 0.5 else 0.1
         service, namespace = top.get("service") or "", top["namespace"]
         change = self.recent_change(namespace, service, onset)
+        change_fields = self.change_params(change, onset)
         growth = self.growth(namespace, top["pod"], change, onset)
         params = {"node": node, "namespace": namespace, "deployment": service,
                   "service": service, "pod": top["pod"],
                   "top_consumer_bytes": top["memory_bytes"],
                   "top_consumer_limit_bytes": top.get("limit_bytes"),
                   "node_share_pct": round(share * 100, 1) if share is not None else None}
-        params.update(self.change_params(change, onset))
+        params.update(change_fields)
         params["linear_growth"] = bool(growth and growth["linear"])
+        params["growing"] = bool(growth and growth["growing"])
         leak = next((s for s in cluster if s.detector == "memory_leak" and
                      (s.target["name"] == top["pod"] or (service and s.service == service))),
                     None)
@@ -266,7 +316,7 @@ class Diagnoser(object):
             root = leak
             self.reasoning.append("the memory_leak signal of %s (%s) explains the node's "
                                   "pressure" % (top["pod"], at_hms(leak.first)))
-        elif growth and growth["linear"]:
+        elif growth and (growth["linear"] or (growth["growing"] and change)):
             root = self.synthesized_leak(node_sig, top, service, version, change, growth, share)
         else:
             return None, params
@@ -285,14 +335,16 @@ class Diagnoser(object):
                 "target": {"kind": "Pod", "namespace": top["namespace"], "name": top["pod"],
                            "node": node_sig.node},
                 "service": service, "severity": node_sig.severity,
-                "first_detected": clock.isoformat(change["at"] if change else node_sig.first),
+                "first_detected": clock.isoformat(node_sig.first),
                 "detected_at": clock.isoformat(clock.now()),
                 "summary": "memory leak in %s" % label,
                 "evidence": {"query": "container_memory_working_set_bytes", "values": {
                     "usage_bytes": top["memory_bytes"],
-                    "growth_mb_per_min": round(growth["slope"] * 60 / 1024 / 1024, 2),
+                    "growth_mb_per_min": round(growth["rate_mb_per_min"], 2),
+                    "net_growth_pct": round(growth["net_growth"] * 100, 1),
                     "r2": round(growth["r2"], 3)}},
                 "metadata": {"version": version, "usage_bytes": top["memory_bytes"],
+                             "deployed_at": clock.isoformat(change["at"]) if change else "",
                              "limit_bytes": top.get("limit_bytes"),
                              "node_share_pct": round(share * 100, 1) if share else None,
                              "attributed_from": node_sig.id}}
@@ -403,15 +455,23 @@ class Diagnoser(object):
         points = [p for p in points if p[0] >= since]
         if len(points) < 5:
             return None
-        slope, r2 = linear_fit(points)
-        linear = slope > 0 and r2 >= LINEAR_MIN_R2
-        if linear:
+        trend = memory_trend(points)
+        since_text = "the deploy" if change else at_hms(since)
+        if trend["linear"]:
             self.confidence += 0.1
             self.reasoning.append("memory grew linearly since %s (+%.0f MB/min, R² %.2f)" % (
-                "the deploy" if change else at_hms(since), slope * 60 / 1024 / 1024, r2))
+                since_text, trend["rate_mb_per_min"], trend["r2"]))
+        elif trend["growing"]:
+            self.confidence += 0.05
+            self.reasoning.append(
+                "memory grew %d%% since %s (%s -> %s), +%.0f MB/min over the last %d min" % (
+                    round(trend["net_growth"] * 100), since_text, gigabytes(trend["start"]),
+                    gigabytes(trend["end"]), trend["recent_mb_per_min"],
+                    round(trend["recent_s"] / 60.0)))
         else:
-            self.reasoning.append("memory of %s did not grow linearly (R² %.2f)" % (pod, r2))
-        return {"slope": slope, "r2": r2, "linear": linear}
+            self.reasoning.append("memory of %s did not keep growing since %s (%+d%%)" % (
+                pod, since_text, round(trend["net_growth"] * 100)))
+        return trend
 
     def params_for(self, root: Sig, onset: float) -> Dict[str, Any]:
         target = root.target
@@ -446,13 +506,13 @@ class Diagnoser(object):
         if params.get("recent_deploy"):
             parts.append("recent deploy %s %s, %d minutes earlier" % (
                 params["service"], params["version"], params["deployed_minutes_before_onset"]))
-        if params.get("linear_growth"):
+        leak_like = root.detector == "memory_leak"
+        if params.get("linear_growth") or (leak_like and params.get("growing")):
             since = "since the deploy" if params.get("recent_deploy") else "over the last hour"
-            parts.append("linear memory growth %s (likely a leak in %s)" % (
-                since, params.get("version") or params.get("service")))
-        if not parts:
-            parts.append("root cause: %s" % root.summary)
-        elif not params.get("linear_growth"):
+            parts.append("%smemory growth %s (likely a leak in %s)" % (
+                "linear " if params.get("linear_growth") else "", since,
+                params.get("version") or params.get("service")))
+        else:
             parts.append("root cause: %s" % root.summary)
         return "; ".join(parts)
 

@@ -67,7 +67,7 @@ class ClusterFacts(object):
             return []
         query = ('sum(container_memory_working_set_bytes{namespace="%s", pod="%s", '
                  'container!="", container!="POD"})' % (namespace, pod))
-        step = max(15.0, lookback_s / 120.0)
+        step = float(max(15, int(lookback_s / 120.0)))
         series = self.prom.query_range(query, lookback_s, step)
         return list(series[0].points) if series else []
 
@@ -85,10 +85,9 @@ class ClusterFacts(object):
     def _services_on_node(self, node: str) -> Dict[Tuple[str, str], str]:
         if self.kube is None:
             return {}
-        from lib import k8s_nodes
-
         try:
-            pods = k8s_nodes.pods_on_node(self.kube, node)
+            pods = self.kube.call(self.kube.core.list_pod_for_all_namespaces,
+                                  field_selector="spec.nodeName=%s" % node).items or []
         except Exception as exc:
             LOG.warning("pods on %s unavailable: %s", node, exc)
             return {}

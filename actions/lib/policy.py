@@ -38,7 +38,7 @@ TARGET_KINDS = ("Node", "Pod", "Deployment", "Service", "Certificate", "ConfigMa
                 "DestinationRule")
 CRITICAL_PRIORITY_CLASSES = ("system-cluster-critical", "system-node-critical")
 RESTORING_PREFIXES = ("uncordon", "revert", "restore")
-STEP_RE = re.compile(r"^[a-z_]+$")
+STEP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 CHECK_ORDER = ("input", "mode", "kill", "protected", "freeze", "lock", "cooldown", "storm",
                "cordon", "rate", "risk")
 
@@ -154,7 +154,7 @@ class Gate(object):
         if req.playbook not in KNOWN_PLAYBOOKS:
             return ("deny", "unknown playbook %r" % req.playbook)
         if not STEP_RE.match(req.step):
-            return ("deny", "bad step name %r (letters a-z and _ only)" % req.step)
+            return ("deny", "bad step name %r (a-z, 0-9 and _, starting with a letter)" % req.step)
         if req.risk not in RISKS:
             return ("deny", "unknown risk level %r (one of %s)" % (req.risk, "/".join(RISKS)))
         kind, name = req.target.get("kind"), req.target.get("name")

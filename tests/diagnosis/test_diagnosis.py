@@ -83,7 +83,7 @@ def test_node_pressure_without_growth_or_deploy_stays_on_the_node():
     assert result["playbook"] == "memory_pressure_node"
     assert result["playbook_params"]["pod"] == "analytics-worker-7f8d9"
     assert result["playbook_params"]["recent_deploy"] is False
-    assert "did not grow linearly" in " ".join(result["reasoning"])
+    assert "did not keep growing" in " ".join(result["reasoning"])
     assert result["confidence"] < 0.8
 
 
