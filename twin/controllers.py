@@ -44,6 +44,7 @@ CAPI_POOL_LABEL = "cluster.x-k8s.io/deployment-name"
 DELAY_ANNOTATION = "twin.self-healing.io/provision-delay-s"
 CAPACITY_PREFIX = "capacity.cluster-autoscaler.kubernetes.io/"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
+FULL_RESYNC_STEPS = 40  # a full pass every N steps, change-driven passes in between
 
 
 # --------------------------------------------------------------------------- quantities
@@ -271,7 +272,8 @@ def evict(store: Store, namespace: str, name: str, dry_run: bool = False) -> Non
 
 
 def bind_pod(store: Store, namespace: str, name: str, node: str) -> Dict[str, Any]:
-    """Bind a pod to a node (pods/binding); Conflict if already bound."""
+    """Bind a pod to a node (pods/binding); Conflict if already bound. Returns the stored
+    pod (read-only)."""
     now = iso(store.now_fn())
 
     def fn(pod: Dict[str, Any]) -> None:
@@ -287,7 +289,7 @@ def bind_pod(store: Store, namespace: str, name: str, node: str) -> Dict[str, An
             if c.get("reason") == "":
                 c.pop("reason", None)
                 c.pop("message", None)
-    return store.mutate("pods", namespace, name, fn)
+    return store.mutate("pods", namespace, name, fn, copy_result=False)
 
 
 def _tolerates(pod: Dict[str, Any], taint: Dict[str, Any]) -> bool:
@@ -350,6 +352,46 @@ class Controllers:
         self.hpa_metric_fn = hpa_metric_fn
         self.provisioning: Dict[Tuple[str, str], List[float]] = {}
         self._steps = 0
+        self._marks: Dict[str, int] = {}
+        self.full_resync_steps = FULL_RESYNC_STEPS
+
+    # ----------------------------------------------------------------- change tracking
+    def _changes(self, name: str) -> Optional[List[Tuple[str, Dict[str, Any], Any]]]:
+        """Writes since this controller's last pass, or None for a full pass."""
+        last = self._marks.get(name)
+        self._marks[name] = int(self.store.resource_version)
+        if last is None or (self.full_resync_steps and
+                            self._steps % self.full_resync_steps == 0):
+            return None
+        return self.store.changes_since(last)
+
+    def _dirty_owned(self, name: str, resource: str, child: str) -> Optional[
+            List[Dict[str, Any]]]:
+        """Objects of `resource` that changed or whose `child` objects changed (None = all)."""
+        changes = self._changes(name)
+        if changes is None:
+            return None
+        uids = set()
+        for res, obj, old in changes:
+            if res == resource:
+                uids.add(obj["metadata"]["uid"])
+            elif res == child:
+                for o in (obj, old):
+                    ref = controller_ref(o) if o is not None else None
+                    if ref is not None:
+                        uids.add(ref["uid"])
+        out = []
+        for uid in sorted(uids):
+            hit = self.store.by_uid(uid)
+            if hit is not None and hit[0] == resource:
+                out.append(hit[1])
+        return out
+
+    def _targets(self, name: str, resource: str, child: str) -> List[Dict[str, Any]]:
+        dirty = self._dirty_owned(name, resource, child)
+        if dirty is None:
+            return self.store.list(resource, copy=False)[0]
+        return dirty
 
     def _event(self, obj: Dict[str, Any], reason: str, message: str,
                etype: str = "Normal", component: str = "twin-controller-manager") -> None:
@@ -379,7 +421,7 @@ class Controllers:
                 if (controller_ref(rs) or {}).get("uid") == uid]
 
     def reconcile_deployments(self) -> None:
-        for dep in self.store.list("deployments", copy=False)[0]:
+        for dep in self._targets("deployments", "deployments", "replicasets"):
             try:
                 self._reconcile_deployment(dep)
             except (NotFound, Conflict):
@@ -519,7 +561,7 @@ class Controllers:
 
     def reconcile_deployment_status(self) -> None:
         now = iso(self.now_fn())
-        for dep in self.store.list("deployments", copy=False)[0]:
+        for dep in self._targets("deployment_status", "deployments", "replicasets"):
             md, spec = dep["metadata"], dep.get("spec") or {}
             rss = self._owned_rs(dep)
             template = spec.get("template") or {}
@@ -563,7 +605,8 @@ class Controllers:
             if (dep.get("status") or {}) != status:
                 try:
                     self.store.mutate("deployments", md["namespace"], md["name"],
-                                      lambda o, s=status: o.__setitem__("status", s))
+                                      lambda o, s=status: o.__setitem__("status", s),
+                                      copy_result=False)
                 except NotFound:
                     pass
 
@@ -575,7 +618,7 @@ class Controllers:
                 and not p["metadata"].get("deletionTimestamp")]
 
     def reconcile_replicasets(self) -> None:
-        for rs in self.store.list("replicasets", copy=False)[0]:
+        for rs in self._targets("replicasets", "replicasets", "pods"):
             want = int((rs.get("spec") or {}).get("replicas", 1))
             pods = self._rs_pods(rs)
             if len(pods) < want:
@@ -594,7 +637,7 @@ class Controllers:
                                 component="replicaset-controller")
 
     def reconcile_replicaset_status(self) -> None:
-        for rs in self.store.list("replicasets", copy=False)[0]:
+        for rs in self._targets("replicaset_status", "replicasets", "pods"):
             pods = self._rs_pods(rs)
             ready = sum(1 for p in pods if pod_ready(p))
             status = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
@@ -607,7 +650,8 @@ class Controllers:
                 try:
                     self.store.mutate("replicasets", rs["metadata"]["namespace"],
                                       rs["metadata"]["name"],
-                                      lambda o, s=status: o.__setitem__("status", s))
+                                      lambda o, s=status: o.__setitem__("status", s),
+                                      copy_result=False)
                 except NotFound:
                     pass
 
@@ -629,7 +673,7 @@ class Controllers:
             "spec": spec, "status": {"phase": "Pending", "qosClass": _qos(spec)}}
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
-        created = self.store.create("pods", pod)
+        created = self.store.create("pods", pod, copy_result=False)
         if self.emit_events:
             self._event(rs, "SuccessfulCreate", "Created pod: %s"
                         % created["metadata"]["name"], component="replicaset-controller")
@@ -730,7 +774,8 @@ class Controllers:
             md = pod["metadata"]
             try:
                 self.store.mutate("pods", md["namespace"], md["name"],
-                                  _start_fn(now, name, self.store.random_suffix(3)))
+                                  _start_fn(now, name, self.store.random_suffix(3)),
+                                  copy_result=False)
                 started += 1
             except NotFound:
                 continue
@@ -739,7 +784,17 @@ class Controllers:
     # ----------------------------------------------------------------- PDBs
     def reconcile_pdbs(self) -> None:
         now = iso(self.now_fn())
-        for pdb in self.store.list("poddisruptionbudgets", copy=False)[0]:
+        changes = self._changes("pdbs")
+        if changes is None:
+            pdbs = self.store.list("poddisruptionbudgets", copy=False)[0]
+        else:
+            namespaces = sorted({obj["metadata"].get("namespace", "")
+                                 for res, obj, _old in changes
+                                 if res in ("pods", "poddisruptionbudgets", "replicasets",
+                                            "deployments")})
+            pdbs = [p for ns in namespaces
+                    for p in self.store.list("poddisruptionbudgets", ns, copy=False)[0]]
+        for pdb in pdbs:
             status = dict(_pdb_status(self.store, pdb))
             status["observedGeneration"] = pdb["metadata"].get("generation", 1)
             allowed = status["disruptionsAllowed"] > 0

@@ -416,8 +416,9 @@ class Store:
 
     # ----------------------------------------------------------------- create
     def create(self, resource: str, obj: Dict[str, Any], namespace: Optional[str] = None,
-               dry_run: bool = False) -> Dict[str, Any]:
-        """Store a new object; fills metadata; AlreadyExists/Invalid. Returns a copy."""
+               dry_run: bool = False, copy_result: bool = True) -> Dict[str, Any]:
+        """Store a new object; fills metadata; AlreadyExists/Invalid. Returns a copy
+        (copy_result=False: the stored object itself, read-only; saves a deep copy)."""
         rt = self._rt(resource)
         obj = copy_obj(obj)
         md = obj.setdefault("metadata", {})
@@ -471,7 +472,7 @@ class Store:
             self._objs[resource][key] = entry
             self._index(resource, key, obj)
             self._emit(resource, "ADDED", entry, None)
-            return copy_obj(obj)
+            return copy_obj(obj) if copy_result else obj
 
     # ----------------------------------------------------------------- read
     def get(self, resource: str, namespace: Optional[str], name: str) -> Dict[str, Any]:
@@ -647,8 +648,10 @@ class Store:
             return copy_obj(self._replace(resource, key, old, new).obj)
 
     def mutate(self, resource: str, namespace: Optional[str], name: str,
-               fn: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]) -> Dict[str, Any]:
-        """Atomic read-modify-write: fn edits a copy in place or returns a replacement."""
+               fn: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]],
+               copy_result: bool = True) -> Dict[str, Any]:
+        """Atomic read-modify-write: fn edits a copy in place or returns a replacement.
+        Returns a copy of the result (copy_result=False: the stored object, read-only)."""
         self._rt(resource)
         with self._lock:
             key = self._key(resource, namespace, name)
@@ -659,7 +662,8 @@ class Store:
             result = fn(new)
             if result is not None:
                 new = result
-            return copy_obj(self._replace(resource, key, old, new).obj)
+            stored = self._replace(resource, key, old, new).obj
+            return copy_obj(stored) if copy_result else stored
 
     def delete(self, resource: str, namespace: Optional[str], name: str,
                propagation: str = "Background", uid: Optional[str] = None,
@@ -732,6 +736,23 @@ class Store:
             lst = self._watches.get(w.resource, [])
             if w in lst:
                 lst.remove(w)
+
+    def changes_since(self, resource_version: int
+                      ) -> Optional[List[Tuple[str, Dict[str, Any], Optional[Dict[str, Any]]]]]:
+        """(resource, object, previous object or None) for every write after a version, oldest
+        first (objects read-only); None when the history no longer reaches back that far."""
+        with self._lock:
+            if resource_version >= self._rv:
+                return []
+            if not self._history or self._history[0][0] > resource_version + 1:
+                return None
+            out = []
+            for rv, res, _etype, entry, old in reversed(self._history):
+                if rv <= resource_version:
+                    break
+                out.append((res, entry.obj, old.obj if old is not None else None))
+            out.reverse()
+            return out
 
     def watch_count(self) -> int:
         with self._lock:
