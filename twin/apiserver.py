@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-from twin import resources
+from twin import resources, tables
 from twin.faults import ApiFaults, Fault
 from twin.rbac import Authorizer
 from twin.store import ApiError, BadRequest, Forbidden, Gone, NotFound, Store
@@ -390,6 +390,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._list(req)
         if req.verb == "get":
             entry = self.api.store.get_entry(req.rt.plural, req.namespace, req.name)
+            if tables.wants_table(self.headers.get("Accept", "")) and not sub:
+                return self._send(200, tables.table(
+                    req.rt.plural, [entry.obj], entry.obj["metadata"]["resourceVersion"],
+                    self.api.store.now_fn()))
             return self._send(200, entry.json)
         dry = "All" in req.query.get("dryRun", "") or req.query.get("dryRun") == "All"
         scope = "status" if sub == "status" else "spec"
@@ -475,6 +479,11 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = chunk[:limit]
             meta["continue"] = "%s:%d" % (rv, start + limit)
             meta["remainingItemCount"] = len(entries) - start - limit
+        if tables.wants_table(self.headers.get("Accept", "")):
+            out = tables.table(req.rt.plural, [e.obj for e in chunk], rv,
+                               self.api.store.now_fn())
+            out["metadata"].update(meta)
+            return self._send(200, out)
         head = json.dumps({"kind": req.rt.list_kind, "apiVersion": req.rt.api_version,
                            "metadata": meta}, separators=(",", ":")).encode()
         data = b"".join([head[:-1], b',"items":[', b",".join(e.json for e in chunk), b"]}"])

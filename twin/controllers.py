@@ -481,8 +481,9 @@ class Controllers:
                      "minReadySeconds": spec.get("minReadySeconds", 0)},
             "status": {"replicas": 0, "observedGeneration": 0}}
         created = self.store.create("replicasets", rs)
-        self._event(dep, "ScalingReplicaSet", "Scaled up replica set %s from 0 to %d"
-                    % (rs["metadata"]["name"], replicas), component="deployment-controller")
+        if replicas:
+            self._event(dep, "ScalingReplicaSet", "Scaled up replica set %s from 0 to %d"
+                        % (rs["metadata"]["name"], replicas), component="deployment-controller")
         return created
 
     def _scale_rs(self, dep: Dict[str, Any], rs: Dict[str, Any], replicas: int) -> None:

@@ -243,3 +243,20 @@ def test_https_with_the_generated_ca(tmp_path):
         assert [n.metadata.name for n in t.sa.core.list_node().items] == ["node-a"]
     finally:
         t.stop()
+
+
+def test_table_rendering_for_kubectl(twin):
+    import urllib.request
+    twin.admin.core.patch_node("node-b", {"spec": {"unschedulable": True}})
+    req = urllib.request.Request(
+        twin.api.url + "/api/v1/nodes", headers={
+            "Authorization": "Bearer " + twin.api.admin_token,
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        table = json.loads(resp.read())
+    assert table["kind"] == "Table"
+    assert [c["name"] for c in table["columnDefinitions"]][:5] == [
+        "Name", "Status", "Roles", "Age", "Version"]
+    rows = {r["cells"][0]: r["cells"] for r in table["rows"]}
+    assert rows["node-b"][1] == "Ready,SchedulingDisabled" and rows["node-a"][1] == "Ready"
+    assert rows["node-a"][3] == "0s"  # ages on the virtual clock
