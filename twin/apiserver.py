@@ -33,6 +33,11 @@ VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update
 DEFAULT_WATCH_TIMEOUT_S = 1800
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # many pack workers and watches connect at once
+
+
 class Request:
     """A parsed resource request."""
 
@@ -101,7 +106,7 @@ class ApiServer:
 
     def start(self) -> "ApiServer":
         handler = type("BoundHandler", (_Handler,), {"api": self})
-        self._httpd = ThreadingHTTPServer((self.host, self.port), handler)
+        self._httpd = _Server((self.host, self.port), handler)
         if self.tls:
             self._wrap_tls(self._httpd)
         self._httpd.daemon_threads = True
