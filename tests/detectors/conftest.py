@@ -1,17 +1,14 @@
-"""Fixtures of the detector tests: one real Prometheus per session, a fresh time per test."""
-import itertools
-
+"""Fixtures of the detector tests: a throw-away real Prometheus per test (starts in ~0.1 s,
+so no test sees another's series or TSDB compactions)."""
 import pytest
 
 from detector_fakes import FakePrometheus, PromData, have_prometheus
 from lib import clock
 
-# Each test writes its data in its own day so samples always arrive in time order.
-_DAYS = itertools.count(1)
 BASE_EPOCH = 1795833600.0  # 2026-11-28T00:00:00Z
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def prometheus_server():
     if not have_prometheus():
         pytest.skip("prometheus binary not installed")
@@ -31,7 +28,7 @@ def prometheus_server():
 def promdata(prometheus_server):
     """A PromData whose `now` is a fresh virtual time; the pack clock is set to it."""
     server, writer = prometheus_server
-    now = BASE_EPOCH + next(_DAYS) * 86400
+    now = BASE_EPOCH + 86400
     clock.set_time_source(lambda: now)
     data = PromData(writer, now)
     data.url = server.url

@@ -102,18 +102,22 @@ def _counter(data, name, labels, per_s, start, begin=None):
 
 def test_cpu_throttling_ratio_and_idle_noise(promdata):
     now = promdata.now
+    for service, rps in (("api", const(10.0)),
+                         ("web", lambda t: 40.0 if t >= now - 600 else 10.0)):
+        _requests(promdata, service, rps, const(0.0), now - 3 * 3600)
     for pod, periods, throttled in (("api-1-a", 10.0, 6.0), ("ok-1-b", 10.0, 1.0),
-                                    ("idle-1-c", 0.05, 0.045)):
+                                    ("idle-1-c", 0.05, 0.045), ("web-1-d", 10.0, 4.0)):
         labels = {"namespace": "prod", "pod": pod, "container": pod.split("-")[0],
                   "node": "n1"}
         _counter(promdata, "container_cpu_cfs_periods_total", labels, const(periods),
-                 now - 1200)
+                 now - 3 * 3600)
         _counter(promdata, "container_cpu_cfs_throttled_periods_total", labels,
-                 const(throttled), now - 1200)
+                 const(throttled), now - 3 * 3600)
     found, _ = run("cpu_throttling", promdata)
     assert set(found) == {"api-1-a"}
     assert found["api-1-a"].metadata["throttled_ratio"] == pytest.approx(0.6, abs=0.01)
     assert found["api-1-a"].severity == "high"
+    assert found["api-1-a"].metadata["load_ratio"] == pytest.approx(1.0, abs=0.05)
 
 
 def _restarts(data, ns, pod, container, times, start):
@@ -199,10 +203,20 @@ def test_latency_anomaly_against_own_baseline(promdata):
     # doubles, but stays fast (below min_p99_ms)
     fast = [1.0, 0, 0, 0, 0, 0, 0]
     _histogram(promdata, "static", const(10.0), lambda t: fast, start)
+    # traffic triples and p99 doubles with it (queueing until the HPA scales): load
+    surge = [0.98, 0.01, 0.005, 0.005, 0, 0, 0]
+    surged = [0.96, 0.02, 0.01, 0.005, 0.005, 0, 0]
+    _histogram(promdata, "frontend", lambda t: 30.0 if t >= change else 10.0,
+               lambda t: surged if t >= change else surge, start)
+    for service, rps in (("checkout", const(10.0)), ("catalog", lambda t: 50.0 if t >= change
+                                                     else 10.0),
+                         ("frontend", lambda t: 30.0 if t >= change else 10.0)):
+        _requests(promdata, service, rps, const(0.0), start)
     found, _ = run("latency_anomaly", promdata)
     assert set(found) == {"checkout"}
     meta = found["checkout"].metadata
     assert meta["p99_ms"] > 500 and meta["baseline_p99_ms"] < 100 and meta["ratio"] > 4
+    assert meta["load_ratio"] == pytest.approx(1.0, abs=0.05)
     assert found["checkout"].severity == "high"
     assert found["checkout"].target["kind"] == "Service"
     assert change - 30 <= found["checkout"].first_detected <= now - 120
@@ -229,8 +243,8 @@ def test_error_rate_above_slo(promdata):
     assert set(found) == {"billing"}
     meta = found["billing"].metadata
     assert meta["error_ratio"] == pytest.approx(0.2, abs=0.01)
-    # the baseline hour ends where the 5m window starts: it holds 5 of the 10 bad minutes
-    assert meta["baseline_error_ratio"] == pytest.approx(0.2 * 5 / 60, abs=0.003)
+    # the baseline is the hour one hour ago, before the errors began
+    assert meta["baseline_error_ratio"] == pytest.approx(0.0, abs=0.001)
     assert found["billing"].severity == "high"
     # the 5m ratio passes 5% about 75 s after the errors began
     assert now - 600 <= found["billing"].first_detected <= now - 500
@@ -254,8 +268,8 @@ def test_disk_pressure_threshold_projection_condition_and_backup(promdata):
             return 60 - 30 * (t - (now - 1800)) / 1200
         return 60.0
 
-    def backup_running(t):  # started 20 minutes ago and still writing
-        return 60 - 30 * max(0.0, t - (now - 1200)) / 1200
+    def backup_running(t):  # 128 MiB/min for 40 minutes so far: full only in ~9 hours
+        return 60 - (0.125 * max(0.0, t - (now - 2400)) / 60)
 
     _disk(promdata, "backup-done", backup, start)
     _disk(promdata, "backup-now", backup_running, start)

@@ -10,6 +10,11 @@ LOG = logging.getLogger(__name__)
 
 # Resolution of the range queries that find when a condition began.
 ONSET_STEP_S = 15
+# A service whose request rate is at least this multiple of its baseline is in a traffic
+# surge: latency and CPU throttling that follow are load, handled by autoscaling.
+LOAD_SURGE_RATIO = 1.5
+REQUESTS = ('sum by(destination_workload_namespace, destination_workload) (rate('
+            'istio_requests_total{reporter="destination",%s}[%s]%s))')
 # At most this many targets per detector per poll are examined in detail (topk/bottomk).
 MAX_TARGETS = 50
 
@@ -83,6 +88,21 @@ class Detector(object):
             return None
         self.kube_ok = True
         return obj
+
+    def load_ratios(self, services: Iterable[str], window: str,
+                    baseline_window: str = "1h") -> Dict[Tuple[str, str], float]:
+        """Request rate over `window` / rate over the baseline window one window earlier,
+        keyed by (namespace, service); services without traffic data are absent."""
+        names = sorted(set(services))
+        if not names:
+            return {}
+        sel = selector({}, destination_workload=names)
+        query = "%s / on(destination_workload_namespace, destination_workload) (%s > 0)" % (
+            REQUESTS % (sel, window, ""),
+            REQUESTS % (sel, baseline_window, " offset " + baseline_window))
+        return {(s.labels.get("destination_workload_namespace", ""),
+                 s.labels.get("destination_workload", "")): s.value
+                for s in self.prom.query(query)}
 
     def note_degraded(self, source: str, error: Exception) -> None:
         """Record a failure of a secondary source (the signal goes out without that part)."""

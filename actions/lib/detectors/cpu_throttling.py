@@ -1,7 +1,8 @@
 """cpu_throttling: share of CFS periods in which a container was throttled."""
 from typing import List
 
-from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector, service_of_pod
+from lib.detectors.base import (LOAD_SURGE_RATIO, MAX_TARGETS, Detector, fmt, selector,
+                                service_of_pod)
 from lib.signals import Signal, make_target
 
 BY = "namespace, pod, container, node"
@@ -14,7 +15,9 @@ class CpuThrottlingDetector(Detector):
     """increase(throttled periods) / increase(periods) over `window` above `ratio`.
 
     Containers that ran fewer than window_s/10 CFS periods (about 1% of the possible) are
-    ignored: a nearly idle container's ratio is noise. Onset: first sample of the current
+    ignored: a nearly idle container's ratio is noise. A service in a traffic surge (request
+    rate >= 1.5x its baseline hour) is skipped: that throttling is load for the autoscaler.
+    Onset: first sample of the current
     run above the ratio. Severity: high when at least half of the periods were throttled,
     otherwise medium.
     """
@@ -38,10 +41,15 @@ class CpuThrottlingDetector(Detector):
         sel = base + "," + selector({}, pod=[k[1] for k in found])
         onsets = self.onsets("%s > %g" % (self._ratio(sel), threshold),
                              ["namespace", "pod", "container"], 1800, now)
+        loads = self.load_ratios([service_of_pod(k[1], k[2]) for k in found],
+                                 self.cfg["window"])
         signals = []
         for key, sample in sorted(found.items()):
             namespace, pod, container = key
             ratio = sample.value
+            load = loads.get((namespace, service_of_pod(pod, container)))
+            if load is not None and load >= LOAD_SURGE_RATIO:
+                continue
             signals.append(Signal(
                 detector=self.name,
                 target=make_target("Pod", pod, namespace, sample.labels.get("node", "")),
@@ -52,5 +60,6 @@ class CpuThrottlingDetector(Detector):
                     namespace, pod, container, fmt(ratio * 100, 0)),
                 evidence={"query": query, "values": {"throttled_ratio": round(ratio, 4)}},
                 metadata={"throttled_ratio": round(ratio, 4), "container": container,
-                          "threshold_ratio": threshold}))
+                          "threshold_ratio": threshold,
+                          "load_ratio": None if load is None else round(load, 3)}))
         return signals

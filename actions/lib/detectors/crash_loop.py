@@ -8,7 +8,7 @@ from lib.signals import Signal, make_target
 KEY = ("namespace", "pod", "container")
 ON = "on(namespace, pod, container)"
 RESTARTS = "kube_pod_container_status_restarts_total{%s}"
-# With CrashLoopBackOff showing, this many restarts in the window are enough (the kubelet
+# With CrashLoopBackOff showing, this many restarts in three windows are enough (the kubelet
 # backs off after the second failure; a pod that failed once or twice while a rollout
 # waited on a dependency is not a crash loop).
 MIN_RESTARTS_WITH_BACKOFF = 3
@@ -17,7 +17,8 @@ MAX_API_LOOKUPS = 10
 
 class CrashLoopDetector(Detector):
     """More than `restarts` restarts within `window` (seed: > 5 in 10 min), or waiting in
-    CrashLoopBackOff with at least 3 restarts in the window.
+    CrashLoopBackOff with at least 3 restarts in three windows (the kubelet's back-off grows
+    to 5 minutes, so a long crash loop restarts only twice per 10 minutes).
 
     Restarts are counted exactly as max - min of the restart counter over the window (no
     `increase()` extrapolation). The last termination reason comes from kube-state-metrics;
@@ -32,11 +33,14 @@ class CrashLoopDetector(Detector):
 
     def candidate_query(self) -> str:
         window = self.cfg["window"]
+        long_window = "%ds" % (3 * self.duration("window"))
         counted = "(max_over_time(%s[%s]) - min_over_time(%s[%s]))" % (
             RESTARTS % "", window, RESTARTS % "", window)
+        counted_long = "(max_over_time(%s[%s]) - min_over_time(%s[%s]))" % (
+            RESTARTS % "", long_window, RESTARTS % "", long_window)
         backoff = 'kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"} > 0'
         return "topk(%d, (%s > %d) or (%s >= %d and %s (%s)))" % (
-            MAX_TARGETS, counted, int(self.cfg["restarts"]), counted,
+            MAX_TARGETS, counted, int(self.cfg["restarts"]), counted_long,
             MIN_RESTARTS_WITH_BACKOFF, ON, backoff)
 
     def detect(self, now: float) -> List[Signal]:
@@ -55,9 +59,12 @@ class CrashLoopDetector(Detector):
         nodes = {(s.labels.get("namespace", ""), s.labels.get("pod", "")): s.labels.get(
             "node", "") for s in self.prom.query("kube_pod_info{%s}" % sel)}
         window_s = self.duration("window")
+        in_window = self._values_of("max_over_time(%s[%s]) - min_over_time(%s[%s])" % (
+            RESTARTS % sel, self.cfg["window"], RESTARTS % sel, self.cfg["window"]))
         onsets = self._streak_starts(sel, window_s)
         signals = []
-        for index, (key, restarts) in enumerate(sorted(found.items())):
+        for index, key in enumerate(sorted(found)):
+            restarts = in_window.get(key, found[key])
             namespace, pod, container = key
             reason, code = last_reason.get(key, ""), exit_codes.get(key)
             node = nodes.get((namespace, pod), "")

@@ -8,36 +8,35 @@ FS = 'mountpoint="/"'
 AVAIL = "node_filesystem_avail_bytes{%s}"
 AVAIL_PCT = "(100 * node_filesystem_avail_bytes{%(sel)s} / node_filesystem_size_bytes{%(sel)s})"
 CONDITION = 'kube_node_status_condition{condition="DiskPressure",status="true"%s} > 0'
-# The projection only counts once the disk is this empty (node-mixin uses 40% too).
-PREDICT_BELOW_PCT = 40
 
 
 class DiskPressureDetector(Detector):
     """Fires on any of: available space of `/` below `avail_pct`; the DiskPressure node
-    condition; or, below 40% available, `predict_linear` over `window` projecting the disk
-    full within `horizon_h`, with the filling sustained (also falling over the first half of
-    the window and over its last quarter). A backup that writes and then frees space does
-    not last a whole window, so it never trips the projection. hours_to_full = avail /
-    -deriv(avail). Onset: first sample of the current run of the condition. Severity:
-    critical under 5% or full within an hour; high under `avail_pct` or with the condition;
-    medium for the projection alone.
+    condition; or `predict_linear` projecting the disk full within `horizon_h`, both over
+    `window` and over its last quarter (so the filling is still going on now). A nightly
+    backup writing slowly never projects full within the horizon, and space it frees stops
+    the recent projection at once. hours_to_full = avail / fill rate of the last quarter
+    window. Onset: first sample of the current run of the condition. Severity: critical
+    under 5% or full within an hour; high under `avail_pct` or with the condition; medium
+    for the projection alone.
     """
 
     name = "disk_pressure"
     kind = "Node"
     freshness_query = "time() - max(timestamp(node_filesystem_avail_bytes{%s}))" % FS
 
+    def _recent(self) -> int:
+        return max(600, self.duration("window") // 4)
+
     def _condition(self, sel: str) -> str:
-        window = self.duration("window")
         fs = FS + sel
         avail = AVAIL % fs
         pct = AVAIL_PCT % {"sel": fs}
-        horizon = float(self.cfg["horizon_h"]) * 3600
-        predictive = ("(%(pct)s < %(below)d) and (predict_linear(%(av)s[%(w)ds], %(h)d) < 0)"
-                      " and (deriv(%(av)s[%(half)ds] offset %(half)ds) < 0)"
-                      " and (deriv(%(av)s[%(q)ds]) < 0)") % {
-                          "pct": pct, "below": PREDICT_BELOW_PCT, "av": avail, "w": window,
-                          "h": horizon, "half": window // 2, "q": max(300, window // 4)}
+        horizon = int(float(self.cfg["horizon_h"]) * 3600)
+        predictive = ("(predict_linear(%(av)s[%(w)ds], %(h)d) < 0)"
+                      " and (predict_linear(%(av)s[%(r)ds], %(h)d) < 0)") % {
+                          "av": avail, "w": self.duration("window"), "h": horizon,
+                          "r": self._recent()}
         return "(%s < %g) or (%s) or on(node) (%s)" % (
             pct, float(self.cfg["avail_pct"]), predictive, CONDITION % sel)
 
@@ -49,8 +48,8 @@ class DiskPressureDetector(Detector):
         sel = "," + selector({}, node=nodes)
         pct = _by_node(self.prom.query(AVAIL_PCT % {"sel": FS + sel}))
         avail = _by_node(self.prom.query(AVAIL % (FS + sel)))
-        slope = _by_node(self.prom.query("deriv(%s[%s])" % (AVAIL % (FS + sel),
-                                                            self.cfg["window"])))
+        slope = _by_node(self.prom.query("deriv(%s[%ds])" % (AVAIL % (FS + sel),
+                                                             self._recent())))
         condition = set(_by_node(self.prom.query(CONDITION % sel)))
         onsets = self.onsets(self._condition(sel), ["node"], 3600, now)
         signals = []

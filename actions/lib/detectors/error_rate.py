@@ -13,7 +13,7 @@ RATE = ('sum by(%(by)s) (rate(istio_requests_total{reporter="destination"%(sel)s
 class ErrorRateDetector(Detector):
     """5xx / all requests over `window` (Istio, reporter=destination) above
     `slo_error_ratio`, for services with at least `min_requests_per_s`. The baseline (the
-    same ratio over the hour before the window) is reported, not required: a failure that
+    same ratio over the hour one hour ago) is reported, not required: a failure that
     lasts longer than an hour must not look "normal". Onset: first sample of the current run
     above the SLO. Severity: critical at 50% errors, high at 20% or 5x the baseline,
     otherwise medium.
@@ -42,7 +42,7 @@ class ErrorRateDetector(Detector):
             return []
         sel = "," + selector({}, destination_workload=[k[1] for k in found])
         baselines = {tuple(s.labels.get(k, "") for k in LABELS): s.value
-                     for s in self.prom.query(self._ratio(sel, "1h", self.cfg["window"]))}
+                     for s in self.prom.query(self._ratio(sel, "1h", "1h"))}
         onsets = self.onsets("%s > %g" % (self._ratio(sel, self.cfg["window"],
                                                       min_rps=min_rps), slo),
                              LABELS, 1800, now)

@@ -1,7 +1,7 @@
 """latency_anomaly: a service's p99 far above its own recent baseline."""
 from typing import List
 
-from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector
+from lib.detectors.base import LOAD_SURGE_RATIO, MAX_TARGETS, Detector, fmt, selector
 from lib.signals import Signal, make_target
 
 BY = "destination_workload, destination_workload_namespace"
@@ -12,11 +12,13 @@ P99 = ("histogram_quantile(0.99, sum by(%(by)s, le) (rate("
 
 class LatencyAnomalyDetector(Detector):
     """p99 (histogram_quantile over Istio's request-duration buckets) over `window`,
-    compared with the same service's p99 over the preceding `baseline_window` (which ends
-    where the current window starts). Fires when p99 >= `min_p99_ms` and p99 / baseline >
-    `ratio`; a traffic spike that keeps p99 steady does not fire, and neither does a service
-    without a baseline. Onset: first sample of the current run above the ratio. Severity:
-    high when p99 is at least 4x the baseline, otherwise medium.
+    compared with the same service's p99 over `baseline_window` one baseline window ago
+    (`[1h] offset 1h`: an anomaly cannot contaminate its own baseline for an hour). Fires when
+    p99 >= `min_p99_ms` and p99 / baseline > `ratio`, unless the service's request rate is
+    in a surge (>= 1.5x its baseline) and the ratio stays under twice the threshold: that is
+    load for the autoscaler, not an anomaly. A service without a baseline never fires.
+    Onset: first sample of the current run above the ratio. Severity: high when p99 is at
+    least 4x the baseline, otherwise medium.
     """
 
     name = "latency_anomaly"
@@ -30,7 +32,7 @@ class LatencyAnomalyDetector(Detector):
 
     def _ratio(self, sel: str) -> str:
         current = self._p99(sel, self.cfg["window"])
-        baseline = self._p99(sel, self.cfg["baseline_window"], self.cfg["window"])
+        baseline = self._p99(sel, self.cfg["baseline_window"], self.cfg["baseline_window"])
         return "(%s >= %g) / on(%s) (%s > 0)" % (current, float(self.cfg["min_p99_ms"]), BY,
                                                  baseline)
 
@@ -47,6 +49,8 @@ class LatencyAnomalyDetector(Detector):
         current = {(s.labels.get("destination_workload_namespace", ""),
                     s.labels.get("destination_workload", "")): s.value
                    for s in self.prom.query(self._p99(sel, self.cfg["window"]))}
+        loads = self.load_ratios([k[1] for k in found], self.cfg["window"],
+                                 self.cfg["baseline_window"])
         onsets = self.onsets("%s > %g" % (self._ratio(sel), threshold),
                              ["destination_workload_namespace", "destination_workload"],
                              1800, now)
@@ -57,6 +61,9 @@ class LatencyAnomalyDetector(Detector):
             if p99 is None:
                 continue
             baseline = p99 / ratio
+            load = loads.get(key)
+            if load is not None and load >= LOAD_SURGE_RATIO and ratio < 2 * threshold:
+                continue
             signals.append(Signal(
                 detector=self.name, target=make_target("Service", service, namespace),
                 service=service, severity="high" if ratio >= 4 else "medium",
@@ -66,5 +73,6 @@ class LatencyAnomalyDetector(Detector):
                 evidence={"query": query, "values": {"p99_ms": round(p99, 2),
                                                      "baseline_p99_ms": round(baseline, 2)}},
                 metadata={"p99_ms": round(p99, 2), "baseline_p99_ms": round(baseline, 2),
-                          "ratio": round(ratio, 3)}))
+                          "ratio": round(ratio, 3),
+                          "load_ratio": None if load is None else round(load, 3)}))
         return signals

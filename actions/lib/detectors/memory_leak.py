@@ -8,6 +8,9 @@ KEY = ("namespace", "pod", "container")
 ON = "on(namespace, pod, container)"
 MIN_R_SQUARED = 0.8
 RECENT_SHARE = 0.5
+# Linear growth: the later half of the growth is at least this fast relative to the earlier
+# half (a warm-up curve slows down: its later half grows at under half the earlier rate).
+MIN_HALF_SLOPE_RATIO = 0.7
 
 
 class MemoryLeakDetector(Detector):
@@ -17,8 +20,9 @@ class MemoryLeakDetector(Detector):
     time_to_oom = (memory limit - usage) / rate; fire when under `horizon_s`. Filtering is
     done in PromQL (`bottomk` of time to OOM). A warm-up that plateaus must not fire, so the
     growth must also hold over the last quarter of the window at no less than half the
-    window's rate, the samples since the growth began must fit a line (R^2 >= 0.8), and the
-    container must have `min_history_s` of history. Onset: the lowest point of the working
+    window's rate, the samples since the growth began must fit a line (R^2 >= 0.8) whose
+    later half rises at least 0.7x as fast as its earlier half (a warm-up decelerates), and
+    the container must have `min_history_s` of history. Onset: the lowest point of the working
     set in the window (where the growth began). Severity: high (as in the seed).
     """
 
@@ -85,7 +89,11 @@ class MemoryLeakDetector(Detector):
             return None
         low = min(range(len(points)), key=lambda i: points[i][1])
         growing = points[low:]
-        if len(growing) < 3 or r_squared(growing) < MIN_R_SQUARED:
+        if len(growing) < 6 or r_squared(growing) < MIN_R_SQUARED:
+            return None
+        middle = len(growing) // 2
+        early, late = slope(growing[:middle + 1]), slope(growing[middle:])
+        if early <= 0 or late < MIN_HALF_SLOPE_RATIO * early:
             return None
         return growing[0][0]
 
@@ -113,6 +121,17 @@ class MemoryLeakDetector(Detector):
 
 def _by_key(samples) -> Dict[Tuple[str, ...], float]:
     return {tuple(s.labels.get(k, "") for k in KEY): s.value for s in samples}
+
+
+def slope(points: Sequence[Tuple[float, float]]) -> float:
+    """Least-squares slope (value per second)."""
+    n = float(len(points))
+    mean_t = sum(t for t, _ in points) / n
+    mean_v = sum(v for _, v in points) / n
+    stt = sum((t - mean_t) ** 2 for t, _ in points)
+    if stt == 0:
+        return 0.0
+    return sum((t - mean_t) * (v - mean_v) for t, v in points) / stt
 
 
 def r_squared(points: Sequence[Tuple[float, float]]) -> float:
