@@ -91,7 +91,7 @@ class PodState:
                  "created", "state", "container_start", "ready", "restarts", "streak",
                  "waiting_until", "last_term", "leak", "jitter", "cpu_s", "periods",
                  "throttled", "disk_bytes", "leaked_conns", "mem", "cpu_usage", "throttle",
-                 "dirty", "logged_at", "container_id")
+                 "dirty", "logged_at", "container_id", "keys", "keys_node")
 
     def __init__(self, pod: Dict[str, Any], service: str, container: str, version: str,
                  jitter: float) -> None:
@@ -124,6 +124,8 @@ class PodState:
         self.dirty = True
         self.logged_at = 0.0
         self.container_id = ""
+        self.keys: Dict[str, Any] = {}
+        self.keys_node = None
 
 
 class Physics:
@@ -136,6 +138,7 @@ class Physics:
         self.onset = onset
         self.seed = seed
         self.emit_istio = emit_istio
+        self.lean = False  # scale worlds: only the series the node/pod detectors need
         self.pods: Dict[str, PodState] = {}
         self.services = {s["name"]: s for s in (scenario.services if scenario else [])}
         self.node_specs = {n["name"]: n for n in (scenario.nodes if scenario else [])}
@@ -148,6 +151,7 @@ class Physics:
         self.hpa_history: Dict[str, List[Tuple[float, int]]] = {}
         self.snapshot: Dict[str, Any] = {}
         self._profile_cache: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._info_keys: Dict[str, Tuple[str, SeriesKey]] = {}
 
     # ------------------------------------------------------------------ helpers
     def rel(self, now: float) -> float:
@@ -727,51 +731,74 @@ class Physics:
                     samples.append((series_key("hikaricp_connections_idle", labels),
                                     max(0.0, pool_max - round(active))))
 
-    def _emit_container(self, st: PodState, labels: Dict[str, str], dt: float,
-                        mem_limit: Optional[float], cpu_limit: Optional[float],
-                        svc: Optional[Dict[str, Any]], samples: list) -> None:
-        if st.state == "running":
-            st.cpu_s += st.cpu_usage * dt
-            if cpu_limit:
-                st.periods += 10.0 * dt
-                st.throttled += 10.0 * dt * st.throttle
-            samples.append((series_key("container_memory_working_set_bytes", labels), st.mem))
-            samples.append((series_key("container_cpu_usage_seconds_total", labels), st.cpu_s))
-            if cpu_limit:
-                samples.append((series_key("container_cpu_cfs_periods_total", labels),
-                                st.periods))
-                samples.append((series_key("container_cpu_cfs_throttled_periods_total",
-                                           labels), st.throttled))
+    def _pod_keys(self, st: PodState, labels: Dict[str, str], mem_limit: Optional[float],
+                  cpu_limit: Optional[float], svc: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+        """The pod's series keys, built once per (pod, node)."""
+        if st.keys_node == st.node and st.keys:
+            return st.keys
         short = {"namespace": st.namespace, "pod": st.name, "container": st.container}
-        samples.append((series_key("kube_pod_container_status_restarts_total", short),
-                        float(st.restarts)))
-        if st.state == "waiting":
-            samples.append((series_key("kube_pod_container_status_waiting_reason",
-                                       dict(short, reason="CrashLoopBackOff")), 1.0))
-        if st.last_term:
-            samples.append((series_key("kube_pod_container_status_last_terminated_reason",
-                                       dict(short, reason=st.last_term["reason"])), 1.0))
+        keys: Dict[str, Any] = {
+            name: _series_key(name, labels) for name in (
+                "container_memory_working_set_bytes", "container_cpu_usage_seconds_total",
+                "container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total")}
+        keys["restarts"] = _series_key("kube_pod_container_status_restarts_total", short)
+        keys["waiting"] = _series_key("kube_pod_container_status_waiting_reason",
+                                      dict(short, reason="CrashLoopBackOff"))
+        keys["short"] = short
+        resources = []
         if svc:
             for resource, unit, amount in (
                     ("memory", "byte", mem_limit), ("cpu", "core", cpu_limit)):
-                if amount:
-                    samples.append((series_key("kube_pod_container_resource_limits", dict(
+                if amount and not (self.lean and resource == "cpu"):
+                    resources.append((_series_key("kube_pod_container_resource_limits", dict(
                         labels, resource=resource, unit=unit)), amount))
-            for resource, unit in (("memory", "byte"), ("cpu", "core")):
-                samples.append((series_key("kube_pod_container_resource_requests", dict(
+            for resource, unit in () if self.lean else (("memory", "byte"), ("cpu", "core")):
+                resources.append((_series_key("kube_pod_container_resource_requests", dict(
                     labels, resource=resource, unit=unit)), svc["requests"][resource]))
+        keys["resources"] = resources
+        st.keys, st.keys_node = keys, st.node
+        return keys
+
+    def _emit_container(self, st: PodState, labels: Dict[str, str], dt: float,
+                        mem_limit: Optional[float], cpu_limit: Optional[float],
+                        svc: Optional[Dict[str, Any]], samples: list) -> None:
+        keys = self._pod_keys(st, labels, mem_limit, cpu_limit, svc)
+        append = samples.append
+        if st.state == "running":
+            st.cpu_s += st.cpu_usage * dt
+            append((keys["container_memory_working_set_bytes"], st.mem))
+            append((keys["container_cpu_usage_seconds_total"], st.cpu_s))
+            if cpu_limit and not self.lean:
+                st.periods += 10.0 * dt
+                st.throttled += 10.0 * dt * st.throttle
+                append((keys["container_cpu_cfs_periods_total"], st.periods))
+                append((keys["container_cpu_cfs_throttled_periods_total"], st.throttled))
+        append((keys["restarts"], float(st.restarts)))
+        if st.state == "waiting":
+            append((keys["waiting"], 1.0))
+        if st.last_term:
+            append((series_key("kube_pod_container_status_last_terminated_reason",
+                               dict(keys["short"], reason=st.last_term["reason"])), 1.0))
+        samples.extend(keys["resources"])
 
     # ------------------------------------------------------------------ kube-state
     def _kube_state(self, pods: List[Dict[str, Any]], node_ready: Dict[str, bool],
                     samples: List[Tuple[SeriesKey, float]]) -> None:
+        info_keys = self._info_keys
+        fresh = {}
         for pod in pods:
             md = pod["metadata"]
-            owner = (md.get("ownerReferences") or [{}])[0]
-            samples.append((series_key("kube_pod_info", {
-                "namespace": md["namespace"], "pod": md["name"],
-                "node": pod["spec"].get("nodeName", ""),
-                "created_by_kind": owner.get("kind", ""),
-                "created_by_name": owner.get("name", "")}), 1.0))
+            node = pod["spec"].get("nodeName", "")
+            cached = info_keys.get(md["uid"])
+            if cached is None or cached[0] != node:
+                owner = (md.get("ownerReferences") or [{}])[0]
+                cached = (node, _series_key("kube_pod_info", {
+                    "namespace": md["namespace"], "pod": md["name"], "node": node,
+                    "created_by_kind": owner.get("kind", ""),
+                    "created_by_name": owner.get("name", "")}))
+            fresh[md["uid"]] = cached
+            samples.append((cached[1], 1.0))
+        self._info_keys = fresh
         deployments, _ = self.store.list("deployments", copy=False)
         ready_by_app: Dict[Tuple[str, str], int] = {}
         for st in self.pods.values():

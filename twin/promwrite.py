@@ -50,12 +50,25 @@ def _field_bytes(field_tag: int, payload: bytes) -> bytes:
     return bytes([field_tag]) + _varint(len(payload)) + payload
 
 
+_PAIR_CACHE: Dict[Tuple[str, str], bytes] = {}
+
+
+def _pair_bytes(name: str, value: str) -> bytes:
+    body = _field_bytes(0x0A, name.encode()) + _field_bytes(0x12, value.encode())
+    return _field_bytes(0x0A, body)
+
+
 def encode_labels(key: SeriesKey) -> bytes:
     """TimeSeries field 1 (repeated Label{name=1, value=2}) for every label of `key`."""
     parts = []
-    for name, value in key:
-        body = _field_bytes(0x0A, name.encode()) + _field_bytes(0x12, value.encode())
-        parts.append(_field_bytes(0x0A, body))
+    cache = _PAIR_CACHE
+    for pair in key:
+        encoded = cache.get(pair)
+        if encoded is None:
+            encoded = _pair_bytes(*pair)
+            if len(cache) < 200_000:
+                cache[pair] = encoded
+        parts.append(encoded)
     return b"".join(parts)
 
 
@@ -90,6 +103,7 @@ class RemoteWriter:
         self._timeout_s = timeout_s
         self._max_series = max_series_per_request
         self._label_cache: Dict[SeriesKey, bytes] = {}
+        self._prefix_by_id: Dict[int, bytes] = {}
         self._conn = None
         self.requests_sent = 0
         self.samples_sent = 0
@@ -102,19 +116,35 @@ class RemoteWriter:
             self._label_cache[key] = cached
         return cached
 
+    def _prefix(self, key: SeriesKey) -> bytes:
+        """Field tag + length + labels of a one-sample TimeSeries (6-byte ms timestamps)."""
+        prefix = self._prefix_by_id.get(id(key))
+        if prefix is None:
+            labels = self._labels(key)
+            prefix = b"\x0a" + _varint(len(labels) + 18) + labels
+            if len(self._prefix_by_id) > 4_000_000:
+                self._prefix_by_id.clear()
+                self._label_cache.clear()
+                self._label_cache[key] = labels
+            self._prefix_by_id[id(key)] = prefix
+        return prefix
+
     def encode_step(self, ts_ms: int, samples: Iterable[Tuple[SeriesKey, float]]) -> List[bytes]:
         """Encoded TimeSeries messages, one sample each at `ts_ms`."""
         ts_varint = _varint(int(ts_ms))
-        labels_of = self._labels
+        if len(ts_varint) != 6:
+            return [self.encode_series(key, [(ts_ms, value)]) for key, value in samples]
+        suffix = b"\x10" + ts_varint
+        prefixes = self._prefix_by_id
+        prefix_of = self._prefix
+        pack = _pack_double
+        stale = _STALE_BITS
         out = []
         append = out.append
         for key, value in samples:
-            body = labels_of(key) + _sample_bytes(value, ts_varint)
-            size = len(body)
-            if size < 128:
-                append(b"\x0a" + bytes([size]) + body)
-            else:
-                append(b"\x0a" + _varint(size) + body)
+            prefix = prefixes.get(id(key)) or prefix_of(key)
+            append(b"".join((prefix, b"\x12\x10\x09",
+                             stale if value is STALE_NAN else pack(value), suffix)))
         return out
 
     def encode_series(self, key: SeriesKey, points: Iterable[Tuple[int, float]]) -> bytes:
