@@ -105,9 +105,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     Pack().add_to_sys_path()
     from engine.replay import run_scenario
 
+    out = sys.stdout  # actions' output is captured per execution; progress must bypass that
+
     def echo(text: str) -> None:
         if not args.quiet:
-            print(text, flush=True)
+            out.write(text + "\n")
+            out.flush()
 
     print("self_healing demo: scenario %s, mode %s (twin + Prometheus + NATS on loopback)"
           % (args.scenario, args.mode), flush=True)

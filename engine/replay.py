@@ -92,12 +92,14 @@ def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "auton
         world.start()
         engine = Engine(world, Pack(), mode=mode, approve=approve_policy,
                         config_overrides=config_overrides, echo=say)
+        engine.progress_every_s = progress_every_s
+        engine.status_fn = lambda: _status_text(engine, world)
         if callable(faults):
             faults(world, engine)
         elif faults:
             world.api_faults.load(list(faults))
         engine.start()
-        _loop(engine, world, say, stop_when_settled, quiet_s, progress_every_s)
+        _loop(engine, world, stop_when_settled, quiet_s)
         result = RunResult(engine, world, mode, approve_policy, time.monotonic() - wall_start)
     finally:
         if engine is not None:
@@ -107,27 +109,20 @@ def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "auton
     return result
 
 
-def _loop(engine: Engine, world: Any, say: Callable[[str], None], stop_when_settled: bool,
-          quiet_s: float, progress_every_s: float) -> None:
+def _loop(engine: Engine, world: Any, stop_when_settled: bool, quiet_s: float) -> None:
     step = world.scenario.step_s
-    next_progress = world.clock.now()
     engine.tick()
     while world.clock.now() < world.end_epoch - 1e-6:
         engine.sleep(min(step, world.end_epoch - world.clock.now()))
-        if progress_every_s and world.clock.now() >= next_progress:
-            next_progress = world.clock.now() + progress_every_s
-            say(_progress_line(engine, world))
         if stop_when_settled and settled(engine, quiet_s):
             break
 
 
-def _progress_line(engine: Engine, world: Any) -> str:
-    from engine.runner import _hms
+def _status_text(engine: Engine, world: Any) -> str:
     spec = world.scenario.ground_truth.get("key_metric") or {}
     value = world.key_metric_value()
-    metric = ""
+    metric = "running"
     if spec and not math.isnan(value):
         metric = "%s %s = %.1f" % (spec.get("type"), spec.get("target"), value)
     open_incidents = [i for i in engine.incidents() if i.get("status") not in outcome.TERMINAL]
-    return "%s  .. %s; incidents open %d" % (_hms(world.clock.now()), metric or "running",
-                                             len(open_incidents))
+    return "%s; open incidents %d" % (metric, len(open_incidents))

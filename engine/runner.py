@@ -58,6 +58,10 @@ class Engine(object):
         self.enforcements: List[Dict[str, Any]] = []
         self.errors: List[str] = []
         self.timers: List[Dict[str, Any]] = []
+        self._timeline_seen: Dict[str, int] = {}
+        self.progress_every_s = 60.0
+        self.status_fn: Optional[Callable[[], str]] = None
+        self._next_progress = 0.0
         self._polling = False
         self._poll_buffer: Optional[List[Any]] = None
         self._started = False
@@ -115,6 +119,22 @@ class Engine(object):
         self.drain()
         if not self.runner.stack and self.runner.delayed:
             self.runner.run_delayed()
+        self.report_progress()
+
+    def report_progress(self) -> None:
+        """Echo new incident timeline entries, and a status line every `progress_every_s`."""
+        for incident in self.incidents():
+            entries = incident.get("timeline") or []
+            seen = self._timeline_seen.get(incident.get("id"), 0)
+            for entry in entries[seen:]:
+                first = str(entry.get("message", "")).split("\n")[0]
+                self.echo("%s  [%s] %s: %s" % (_hms_iso(entry.get("at")), incident.get("id"),
+                                               entry.get("type"), _clip(first, 140)))
+            self._timeline_seen[incident.get("id")] = len(entries)
+        if self.progress_every_s and self.status_fn is not None and \
+                self.now() >= self._next_progress:
+            self._next_progress = self.now() + self.progress_every_s
+            self.echo("%s  .. %s" % (_hms(self.now()), self.status_fn()))
 
     def _next_timer(self) -> Optional[float]:
         return min((t["next"] for t in self.timers), default=None)
@@ -206,9 +226,7 @@ class Engine(object):
                                         "" if event == "started" else execution.status))
 
     def _echo_chat(self, message: Dict[str, Any]) -> None:
-        text = str(message.get("message", "")).replace("\n", " | ")
-        if len(text) > 160:
-            text = text[:157] + "..."
+        text = _clip(str(message.get("message", "")).replace("\n", " | "), 150)
         self.echo("%s  chat %s: %s" % (_hms(message["at"]), message.get("channel"), text))
 
     def incidents(self) -> List[Dict[str, Any]]:
@@ -249,9 +267,22 @@ def _hms(epoch: float) -> str:
     return clock.isoformat(math.floor(epoch))[11:19]
 
 
+def _hms_iso(value: Any) -> str:
+    from engine.timeparse import to_epoch
+    try:
+        return _hms(to_epoch(value))
+    except (TypeError, ValueError):
+        return "--:--:--"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def _describe_payload(payload: Dict[str, Any]) -> str:
     target = payload.get("target") or {}
     if target:
-        return "%s %s/%s [%s]" % (target.get("kind", ""), target.get("namespace") or "_",
-                                 target.get("name", ""), payload.get("severity", ""))
+        severity = payload.get("severity")
+        return "%s %s/%s%s" % (target.get("kind", ""), target.get("namespace") or "_",
+                               target.get("name", ""), " [%s]" % severity if severity else "")
     return ""
