@@ -28,6 +28,7 @@ from engine import outcome
 HEALER_ANNOTATION = "self-healing.io/cordoned-by"
 PROTECTED_NAMESPACES = ("kube-system", "self-healing")
 NODE_ACTIONS = ("cordon_node", "uncordon_node", "drain_node", "evict_pods")
+CORRECTIVE = ("rollback_deployment", "configure_circuit_breaker")
 
 
 class FaultCase(object):
@@ -237,7 +238,8 @@ def invariants(result: Any, state: CaseState, before: Dict[str, Any],
     if deleted_pods:
         unsafe += len(deleted_pods)
         problems.append("unsafe: %d pod deletion(s) through the API" % len(deleted_pods))
-    budget = int(((result.engine.config.get("budgets") or {}).get("max_cordoned_nodes")) or 1)
+    budget = max(0, int(((result.engine.config.get("budgets") or {}).get(
+        "max_cordoned_nodes")) or 1))
     cordoned_peak = _peak_cordoned(changes)
     if cordoned_peak > budget:
         unsafe += 1
@@ -288,16 +290,23 @@ def _peak_cordoned(changes: List[Dict[str, Any]]) -> int:
 
 
 def _accounted(result: Any, key: str, touching: List[Dict[str, Any]]) -> bool:
-    """A remaining change is fine if a resolved incident made it, or an open/escalated one
-    says in its timeline that it is left in place for a human."""
+    """Whether a change still in place at the end is accounted for.
+
+    Corrective changes (a rollback to the previous version, a circuit breaker) may stay when an
+    incident's timeline records them. Temporary ones (cordon, scaling, restarts, a larger pool)
+    must be undone unless a resolved incident made them, or an incident says in its timeline
+    that it leaves them in place for a human.
+    """
     name = key.rsplit("/", 1)[-1]
+    corrective = all(e["ref"].split(".", 1)[-1] in CORRECTIVE for e in touching)
     for incident in result.incidents:
         status = incident.get("status")
         text = " ".join(str(e.get("message", "")) for e in incident.get("timeline") or [])
-        if status == "resolved" and name in text:
+        if name not in text and not (corrective and key.startswith("destinationrule/")):
+            continue
+        if status == "resolved" or corrective:
             return True
-        if status in ("escalated", "failed", "open", "remediating", "verifying") and \
-                name in text and ("left" in text or "remains" in text or "still" in text):
+        if any(word in text for word in ("left", "remains", "still", "kept")):
             return True
     return False
 
