@@ -40,6 +40,8 @@ def test_cordon_and_rollback_relieve_the_node(seed_world):
     node = "gke-prod-pool-1-abc123"
     core.patch_node(node, {"spec": {"unschedulable": True}})
     rollout_undo(apps, "production", "analytics-worker")
+    world.advance_seconds(150)  # v1.4.1 takes 60 s to become Ready: one pod replaced so far
+    assert 70 < world.key_metric_value() < 80
     world.advance_seconds(300)
     pods = core.list_namespaced_pod("production", label_selector="app=analytics-worker").items
     images = {p.spec.containers[0].image for p in pods}
