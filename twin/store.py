@@ -46,7 +46,6 @@ import random
 import re
 import threading
 import time
-import uuid
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
 
 from twin import patches, resources, selectors
@@ -297,7 +296,12 @@ class Store:
             return "".join(self._rng.choice(alphabet) for _ in range(n))
 
     def _new_uid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        """A seeded random version-4 UUID string (same value uuid.UUID would print)."""
+        bits = self._rng.getrandbits(128)
+        bits = (bits & ~(0xc000 << 48)) | (0x8000 << 48)
+        bits = (bits & ~(0xf000 << 64)) | (4 << 76)
+        h = "%032x" % bits
+        return "%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
     @staticmethod
     def _rt(resource: str) -> resources.ResourceType:
