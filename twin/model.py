@@ -17,6 +17,7 @@ import zlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from twin.clock import iso
+from twin.controllers import record_event
 from twin.promwrite import SeriesKey
 from twin.promwrite import series_key as _series_key
 from twin.scenario import Scenario
@@ -272,6 +273,13 @@ class Physics:
         st.ready = False
         st.waiting_until = at + delay
         st.dirty = True
+        if reason == "OOMKilled":
+            self._pod_event(st, "OOMKilled", f"Container {st.container} was OOM-killed "
+                            f"(exit code 137)", "Warning", at)
+        if delay > 0:
+            self._pod_event(st, "BackOff", f"Back-off restarting failed container "
+                            f"{st.container} in pod {st.name}_{st.namespace}({st.uid})",
+                            "Warning", at)
         try:
             self.store.rotate_log(st.namespace, st.name, st.container)
         except Exception:  # noqa: BLE001 - the pod may have been deleted meanwhile
@@ -296,6 +304,17 @@ class Physics:
                 now >= st.container_start + profile["startup"]:
             st.ready = True
             st.dirty = True
+
+    def _pod_event(self, st: PodState, reason: str, message: str, etype: str,
+                   at: float) -> None:
+        """A kubelet Event about the pod (skipped in lean scale worlds)."""
+        if self.lean:
+            return
+        try:
+            pod = self.store.get_entry("pods", st.namespace, st.name).obj
+            record_event(self.store, pod, reason, message, etype, "kubelet", at)
+        except Exception:  # noqa: BLE001 - pod deleted meanwhile
+            pass
 
     def store_log(self, st: PodState, text: str) -> None:
         try:
@@ -552,8 +571,8 @@ class Physics:
                     if up not in view:
                         continue
                     u50, u99, uerr = effective(up, depth + 1)
-                    if (item["namespace"] if item else "", up) in shed or up in shed.get(
-                            "*", ()):
+                    namespace = item["namespace"] if item else ""
+                    if (namespace, name, up) in shed or (namespace, "*", up) in shed:
                         b50, b99, _ = view[up]["baseline"]
                         u50, u99, uerr = min(u50, b50), min(u99, b99), 0.0
                     p50 += u50
@@ -575,9 +594,14 @@ class Physics:
         svc = self.services.get(name)
         return svc["depends_on"] if svc else []
 
-    def _circuit_breakers(self) -> Dict[Any, Any]:
-        """(namespace, upstream) pairs shed by a DestinationRule with outlierDetection."""
-        shed: Dict[Any, Any] = {}
+    def _circuit_breakers(self) -> Dict[Tuple[str, str, str], bool]:
+        """(namespace, dependent or "*", upstream) shed by a DestinationRule.
+
+        A rule sheds when its trafficPolicy has outlierDetection (or connectionPool); it
+        applies to the workloads its `workloadSelector` (label app) picks, else to the whole
+        namespace. The host's first label is the upstream service.
+        """
+        shed: Dict[Tuple[str, str, str], bool] = {}
         try:
             rules, _ = self.store.list("destinationrules", copy=False)
         except Exception:  # noqa: BLE001 - resource not served
@@ -588,7 +612,9 @@ class Physics:
             if not policy.get("outlierDetection") and not policy.get("connectionPool"):
                 continue
             host = str(spec.get("host", "")).split(".")[0]
-            shed[(rule["metadata"].get("namespace", ""), host)] = True
+            selector = ((spec.get("workloadSelector") or {}).get("matchLabels") or {})
+            who = selector.get("app", "*")
+            shed[(rule["metadata"].get("namespace", ""), who, host)] = True
         return shed
 
     def _pool_and_cpu(self, view: Dict[str, Dict[str, Any]], now: float, dt: float) -> None:

@@ -88,16 +88,59 @@ def test_circuit_breaker_sheds_upstream_slowness():
         world.run_until(world.onset_epoch + 300)
         slow_c = world.physics.snapshot["services"]["svc-c"]["p99"]
         _, _, custom = api_clients(world)
+        other = {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
+                 "metadata": {"name": "unrelated"},
+                 "spec": {"host": "svc-a.production.svc.cluster.local",
+                          "workloadSelector": {"matchLabels": {"app": "svc-x"}},
+                          "trafficPolicy": {"outlierDetection": {"consecutive5xxErrors": 3}}}}
+        custom.create_namespaced_custom_object("networking.istio.io", "v1beta1", "production",
+                                               "destinationrules", other)
+        world.advance_seconds(30)
+        assert world.physics.snapshot["services"]["svc-c"]["p99"] > slow_c * 0.9
         custom.create_namespaced_custom_object(
             "networking.istio.io", "v1beta1", "production", "destinationrules",
             {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
              "metadata": {"name": "svc-b-to-svc-a"},
-             "spec": {"host": "svc-a.production.svc.cluster.local", "trafficPolicy": {
+             "spec": {"host": "svc-a.production.svc.cluster.local",
+                      "workloadSelector": {"matchLabels": {"app": "svc-b"}},
+                      "trafficPolicy": {
                  "outlierDetection": {"consecutive5xxErrors": 3, "interval": "5s",
                                       "baseEjectionTime": "30s"}}}})
         world.advance_seconds(30)
         services = world.physics.snapshot["services"]
         assert services["svc-c"]["p99"] < slow_c / 2
         assert services["svc-a"]["p99"] > 300  # the root itself stays slow
+    finally:
+        world.stop()
+
+
+def test_bad_deploy_crash_loops_with_backoff_logs_and_events():
+    world = World.from_scenario("crash-loop-bad-deploy", start_prometheus=False,
+                                start_nats=False)
+    try:
+        world.start()
+        world.run_until(world.onset_epoch + 600)
+        _, core, _ = api_clients(world)
+        pods = core.list_namespaced_pod("production", label_selector="app=catalog").items
+        bad = [p for p in pods if p.spec.containers[0].image.endswith(":v2.4.0")]
+        good = [p for p in pods if p.spec.containers[0].image.endswith(":v2.3.1")]
+        assert bad and good  # the rollout is stuck: old pods keep serving
+        status = bad[0].status.container_statuses[0]
+        assert status.restart_count > 5
+        assert status.last_state.terminated.exit_code == 2
+        assert status.last_state.terminated.reason == "Error"
+        if status.state.waiting:
+            assert status.state.waiting.reason == "CrashLoopBackOff"
+        previous = core.read_namespaced_pod_log(bad[0].metadata.name, "production",
+                                                previous=True)
+        assert "panic: runtime error" in previous
+        events = core.list_namespaced_event(
+            "production", field_selector=f"involvedObject.name={bad[0].metadata.name}").items
+        assert any(e.reason == "BackOff" and e.type == "Warning" for e in events)
+        # back-off grows: restarts in the last 5 minutes are fewer than in the first 5
+        restarts = bad[0].status.container_statuses[0].restart_count
+        world.advance_seconds(300)
+        later = core.read_namespaced_pod(bad[0].metadata.name, "production")
+        assert later.status.container_statuses[0].restart_count - restarts <= 3
     finally:
         world.stop()
