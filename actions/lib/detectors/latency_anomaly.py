@@ -15,8 +15,8 @@ class LatencyAnomalyDetector(Detector):
     compared with the same service's p99 over `baseline_window` one baseline window ago
     (`[1h] offset 1h`: an anomaly cannot contaminate its own baseline for an hour). Fires when
     p99 >= `min_p99_ms` and p99 / baseline > `ratio`, unless the service's request rate is
-    in a surge (>= 1.5x its baseline) and the ratio stays under twice the threshold: that is
-    load for the autoscaler, not an anomaly. A service without a baseline never fires.
+    in a surge (>= 1.5x its baseline hour): queueing under a traffic surge is load for the
+    autoscaler, not an anomaly. A service without a baseline never fires.
     Onset: first sample of the current run above the ratio. Severity: high when p99 is at
     least 4x the baseline, otherwise medium.
     """
@@ -62,7 +62,7 @@ class LatencyAnomalyDetector(Detector):
                 continue
             baseline = p99 / ratio
             load = loads.get(key)
-            if load is not None and load >= LOAD_SURGE_RATIO and ratio < 2 * threshold:
+            if load is not None and load >= LOAD_SURGE_RATIO:
                 continue
             signals.append(Signal(
                 detector=self.name, target=make_target("Service", service, namespace),
