@@ -123,7 +123,7 @@ class InquiryPolicy(object):
     by a test) or until its TTL runs out.
     """
 
-    MODES = ("auto", "approve", "deny", "expire", "ask", "manual")
+    MODES = ("auto", "approve", "deny", "expire", "ask", "manual", "chat")
 
     def __init__(self, mode: str = "auto", respond_after_s: float = 60.0,
                  input_fn: Optional[Callable[[str], str]] = None) -> None:
@@ -134,10 +134,12 @@ class InquiryPolicy(object):
         self.input_fn = input_fn
         self.inquiries: List[Inquiry] = []
         self.by_human = 0
+        # mode "chat": an operator answers in chat; responder(inquiry, approve) runs the command
+        self.responder: Optional[Callable[[Inquiry, bool], None]] = None
 
     def decide(self, inquiry: Inquiry) -> Optional[bool]:
         """True approve, False deny, None no answer (expire or wait for `respond`)."""
-        if self.mode == "approve":
+        if self.mode in ("approve", "chat"):
             return True
         if self.mode == "deny":
             return False
@@ -200,6 +202,10 @@ class InquiryPolicy(object):
         """Answer or expire the Inquiries whose time has come."""
         for inquiry in self.pending():
             if inquiry.answer_at is not None and now >= inquiry.answer_at - 1e-6:
+                if self.mode == "chat" and self.responder is not None:
+                    inquiry.answer_at = None  # asked once; the chat command answers (or not)
+                    self.responder(inquiry, bool(inquiry.planned))
+                    continue
                 self.respond(inquiry.id, build_response(inquiry.schema, bool(inquiry.planned)),
                              now)
             elif now >= inquiry.created_at + inquiry.ttl * 60 - 1e-6:

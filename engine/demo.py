@@ -95,7 +95,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--mode", default="autonomous",
                         choices=("autonomous", "dry_run", "observe"))
     parser.add_argument("--approve", default="auto",
-                        choices=("auto", "approve", "deny", "expire", "ask"))
+                        choices=("auto", "approve", "deny", "expire", "ask", "chat"),
+                        help="how core.ask Inquiries are answered: auto/approve, deny, expire "
+                             "(no answer within the TTL), ask (prompt on this TTY), chat (an "
+                             "operator types the pack's approve command in chat)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--json", help="also write the run summary to this file")

@@ -105,7 +105,8 @@ def figures(incidents: List[Dict[str, Any]], onset: Optional[float],
                               "human_involvement": "none"}
     if inquiries:
         answered = [i for i in inquiries if i.status in ("approved", "denied")]
-        who = "a person" if approve == "ask" else "the engine's approve policy (%s)" % approve
+        who = {"ask": "a person at this terminal", "chat": "an operator in chat"}.get(
+            approve, "the engine's approve policy (%s)" % approve)
         result["human_involvement"] = "%d approval request(s), answered by %s" % (
             len(answered), who) if answered else "%d approval request(s), unanswered" % len(
             inquiries)

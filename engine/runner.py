@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from engine import actions as ex
 from engine import builtins, expressions, rules
+from engine.chatops import ChatOps, NoMatch
 from engine.datastore import Datastore
 from engine.pack import Pack, deep_merge
 from engine.policies import ConcurrencyPolicies
@@ -49,6 +50,10 @@ class Engine(object):
         self.policies = ConcurrencyPolicies(self.pack.resources("policies"), self.runner)
         self.runner.before_run.append(self.policies)
         self.rules = rules.load_rules(self.pack.resources("rules"))
+        self.chatops = ChatOps(self.pack.resources("aliases"), self.runner, self.store)
+        self.chat_approve = "!heal inquiry {inquiry_id} approve"
+        self.chat_deny = "!heal inquiry {inquiry_id} deny {reason}"
+        self.runner.inquiry_policy.responder = self._answer_in_chat
         self.matcher = rules.RuleMatcher(self.now, self.store)
         self.sensors = SensorContainer(self.pack, self.config, self.store, self.enqueue,
                                        self.now, only=sensors)
@@ -214,6 +219,20 @@ class Engine(object):
             return "%s at %s" % (error.message, "/".join(str(p) for p in error.path))
         return None
 
+    # ------------------------------------------------------------------ chat
+    def chat_command(self, text: str, user: str = "operator",
+                     channel: str = "#incidents") -> ex.Execution:
+        """Type a command in chat (`!heal status`): alias -> action, ack and result posted."""
+        return self.chatops.command(text, user=user, channel=channel)
+
+    def _answer_in_chat(self, inquiry: Any, approve: bool) -> None:
+        template = self.chat_approve if approve else self.chat_deny
+        text = template.format(inquiry_id=inquiry.id, reason="denied from chat")
+        try:
+            self.chat_command(text, user="operator")
+        except NoMatch as error:
+            self.errors.append("chat answer to Inquiry %s: %s" % (inquiry.id, error))
+
     # ------------------------------------------------------------------ reporting
     def _on_execution(self, event: str, execution: ex.Execution) -> None:
         top = not execution.context.get("parent")
@@ -227,7 +246,8 @@ class Engine(object):
 
     def _echo_chat(self, message: Dict[str, Any]) -> None:
         text = _clip(str(message.get("message", "")).replace("\n", " | "), 150)
-        self.echo("%s  chat %s: %s" % (_hms(message["at"]), message.get("channel"), text))
+        who = " <%s>" % message["user"] if message.get("kind") == "user" else ""
+        self.echo("%s  chat %s%s: %s" % (_hms(message["at"]), message.get("channel"), who, text))
 
     def incidents(self) -> List[Dict[str, Any]]:
         found = []
