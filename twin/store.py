@@ -438,7 +438,10 @@ class Store:
                 ns = ""
             if not md.get("name"):
                 if md.get("generateName"):
-                    md["name"] = md["generateName"] + self.random_suffix()
+                    for _ in range(20):  # the real server retries generated-name clashes too
+                        md["name"] = md["generateName"] + self.random_suffix()
+                        if (ns, md["name"]) not in self._objs[resource]:
+                            break
                 else:
                     raise Invalid("%s \"\" is invalid: metadata.name: Required value: name or "
                                   "generateName is required" % rt.kind,
