@@ -76,12 +76,12 @@ def test_slow_response_and_timeout(twin):
     assert len(twin.sa.core.list_node().items) == 2
     assert time.monotonic() - t0 >= 0.6
     # urllib3 (under the client) retries a read timeout 3 times: hold all 4 attempts
-    rule = twin.api.faults.timeout("get", "nodes", hold_s=3, count=4)
+    rule = twin.api.faults.timeout("get", "nodes", hold_s=10, count=4)
     t0 = time.monotonic()
     with pytest.raises(urllib3.exceptions.MaxRetryError) as exc:
         twin.sa.core.read_node("node-a", _request_timeout=(1, 0.3))  # floats need a tuple
     assert isinstance(exc.value.reason, urllib3.exceptions.ReadTimeoutError)
-    assert time.monotonic() - t0 < 2.5
+    assert time.monotonic() - t0 < 8  # gave up long before the server would answer
     assert rule.fired == 4
     assert twin.sa.core.read_node("node-a").metadata.name == "node-a"
 

@@ -102,7 +102,7 @@ def test_dropped_watch_fault_cuts_the_stream(twin):
     with pytest.raises(urllib3.exceptions.ProtocolError):
         for chunk in resp.stream(decode_content=False):
             lines.extend(chunk.splitlines())
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 4.5  # cut, not the clean end at timeoutSeconds=5
     assert len(lines) == 2
     # the fault was used up: the next watch is whole
     events = _collect(twin.admin.core.list_node, timeout_seconds=1)
