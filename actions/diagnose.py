@@ -48,17 +48,17 @@ class Diagnose(SelfHealingAction):
 
     def _join(self, book: Any, signal: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
         record = book.get(result["incident_id"])
-        if signal.get("signal_id") not in record["signals"]:
-            record["signals"].append(signal.get("signal_id"))
-            service = signal.get("service")
-            if service and service not in record["affected_services"]:
-                record["affected_services"].append(service)
+        if diagnosis.merge_joined(record, signal, result):
             incidents.append_entry(record, "DETECT", "%s (joined: %s)" % (
                 signal.get("summary") or signal.get("signal_id"), result["summary"]),
                 at=signal.get("detected_at"))
+            if result.get("refined"):
+                incidents.append_entry(record, "DIAGNOSE", result["reasoning"][-1])
             book.save(record)
         out = self._output(record)
-        out.update(joined=True, reasoning=result["reasoning"], summary=result["summary"])
+        out.update(joined=True, reasoning=result["reasoning"], summary=result["summary"],
+                   refined=bool(result.get("refined")),
+                   refined_playbook=result.get("refined_playbook") or "")
         return out
 
     def _open(self, book: Any, signal: Dict[str, Any], result: Dict[str, Any],

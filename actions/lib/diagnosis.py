@@ -31,8 +31,18 @@ PLAYBOOK_BY_DETECTOR = {
     "cpu_throttling": "cpu_throttling", "latency_anomaly": "latency_anomaly",
     "error_rate": "error_rate", "node_not_ready": "node_not_ready"}
 SYMPTOMS = ("latency_anomaly", "error_rate")
-CAUSE_RANK = {"memory_leak": 0, "crash_loop": 1, "connection_pool": 2, "cpu_throttling": 3,
-              "certificate_expiry": 4, "error_rate": 5, "latency_anomaly": 6}
+CAUSE_RANK = {"node_not_ready": 0, "memory_leak": 1, "crash_loop": 2, "connection_pool": 3,
+              "memory_pressure": 4, "disk_pressure": 5, "cpu_throttling": 6,
+              "certificate_expiry": 7, "error_rate": 8, "latency_anomaly": 9}
+# Signals on the same node relate only within a resource family (a disk filling up does not
+# explain a memory leak); a NotReady node relates to everything on it.
+FAMILY = {"memory_pressure": "memory", "memory_leak": "memory", "crash_loop": "memory",
+          "disk_pressure": "disk", "cpu_throttling": "cpu", "node_not_ready": "any"}
+
+
+def same_family(a: str, b: str) -> bool:
+    fa, fb = FAMILY.get(a), FAMILY.get(b)
+    return fa == "any" or fb == "any" or (fa is not None and fa == fb)
 
 
 class Sig(object):
@@ -116,7 +126,7 @@ def memory_trend(points: List[Tuple[float, float]]) -> Dict[str, Any]:
     net = (end / start - 1.0) if start > 0 else 0.0
     buckets = [points[max(0, j - tenth):j] for j in range(len(points), 0, -tenth)]
     peak = max(sum(v for _t, v in b) / len(b) for b in buckets)
-    growing = net >= GROWING_MIN_NET and recent_slope > 0 and end >= 0.95 * peak
+    growing = net >= GROWING_MIN_NET and recent_slope > 0 and end >= 0.9 * peak
     return {"slope": slope, "r2": r2, "linear": slope > 0 and r2 >= LINEAR_MIN_R2,
             "growing": growing or (slope > 0 and r2 >= LINEAR_MIN_R2),
             "net_growth": net, "start": start, "end": end,
@@ -149,6 +159,7 @@ class Diagnoser(object):
         self.reasoning = []  # type: List[str]
         self.confidence = 0.55
         self._history = {}  # type: Dict[Tuple[str, str], List[Dict[str, Any]]]
+        self._on_node = {}  # type: Dict[str, set]
 
     # -- entry point ----------------------------------------------------------------------
     def diagnose(self, trigger: Dict[str, Any], recent: List[Dict[str, Any]],
@@ -157,11 +168,19 @@ class Diagnoser(object):
         joined = self.find_incident(sig, open_incidents)
         if joined is not None:
             incident, why = joined
-            return {"joined": True, "incident_id": incident["id"],
-                    "playbook": incident.get("playbook", ""), "signal": sig.data,
-                    "reasoning": ["%s belongs to open incident %s: %s; no second remediation"
-                                  % (sig.summary, incident["id"], why)],
-                    "summary": "joined %s (%s)" % (incident["id"], why)}
+            result = {"joined": True, "incident_id": incident["id"],
+                      "playbook": incident.get("playbook", ""), "signal": sig.data,
+                      "reasoning": ["%s belongs to open incident %s: %s; no second "
+                                    "remediation" % (sig.summary, incident["id"], why)],
+                      "summary": "joined %s (%s)" % (incident["id"], why), "refined": False}
+            root = incident.get("root_cause") or {}
+            if self.refines(sig, root):
+                result.update(refined=True, root_cause=sig.data,
+                              refined_playbook=PLAYBOOK_BY_DETECTOR.get(sig.detector, ""))
+                result["reasoning"].append(
+                    "root cause refined: %s explains the earlier %s" % (
+                        sig.summary, root.get("summary") or root.get("detector")))
+            return result
         taken = set()
         for incident in open_incidents:
             taken.update(incident.get("signals") or [])
@@ -177,8 +196,14 @@ class Diagnoser(object):
                 return incident, "the signal is already part of it"
             if sig.key in (incident.get("targets") or []):
                 return incident, "same target %s" % sig.key
-            if sig.node and sig.node in (incident.get("nodes") or []):
+            root_detector = (incident.get("root_cause") or {}).get("detector") or ""
+            if sig.node and sig.node in (incident.get("nodes") or []) and \
+                    same_family(sig.detector, root_detector):
                 return incident, "same node %s" % sig.node
+            on_node = self.services_on(sig) & set(incident.get("affected_services") or [])
+            if on_node and root_detector in SYMPTOMS:
+                return incident, "%s runs on node %s (%s)" % (
+                    ", ".join(sorted(on_node)), sig.node, sig.summary)
             affected = incident.get("affected_services") or []
             if sig.service and sig.service in affected:
                 return incident, "service %s is already affected" % sig.service
@@ -188,15 +213,47 @@ class Diagnoser(object):
                 route = " -> ".join(self.graph.path(sig.service, root_service))
                 return incident, "%s is downstream of the root service %s (%s)" % (
                     sig.service, root_service, route)
+            if sig.service and root_service and root_detector in SYMPTOMS and \
+                    sig.service in self.graph.upstream_closure(root_service):
+                route = " -> ".join(self.graph.path(root_service, sig.service))
+                return incident, "%s is upstream of %s (%s)" % (sig.service, root_service, route)
         return None
+
+    def refines(self, sig: Sig, root: Dict[str, Any]) -> bool:
+        """A joining signal replaces a symptom root (latency/errors) when it explains it: a
+        cause-type signal of the same incident, or a degraded upstream of the root service."""
+        detector = root.get("detector") or ""
+        if detector not in SYMPTOMS:
+            return False
+        if sig.detector not in SYMPTOMS and \
+                CAUSE_RANK.get(sig.detector, 99) < CAUSE_RANK.get(detector, 99):
+            return True
+        service = root.get("service") or ""
+        return bool(sig.service and service and
+                    sig.service in self.graph.upstream_closure(service))
 
     # -- rule 2: correlate ----------------------------------------------------------------
     def related(self, a: Sig, b: Sig) -> bool:
         if a.service and a.service == b.service:
             return True
-        if a.node and a.node == b.node:
+        if a.node and a.node == b.node and same_family(a.detector, b.detector):
+            return True
+        if b.service and b.service in self.services_on(a) or \
+                a.service and a.service in self.services_on(b):
             return True
         return bool(a.service and b.service and self.graph.connected(a.service, b.service))
+
+    def services_on(self, sig: Sig) -> set:
+        """Services with pods on the node of a node-level NotReady signal (else empty)."""
+        if sig.target["kind"] != "Node" or sig.detector != "node_not_ready":
+            return set()
+        if sig.node not in self._on_node:
+            lookup = getattr(self.facts, "services_on_node", None)
+            try:
+                self._on_node[sig.node] = set(lookup(sig.node)) if lookup else set()
+            except Exception:
+                self._on_node[sig.node] = set()
+        return self._on_node[sig.node]
 
     def correlate(self, trigger: Sig, pool: List[Sig]) -> List[Sig]:
         earliest = trigger.first - CORRELATION_WINDOW_S
@@ -236,6 +293,8 @@ class Diagnoser(object):
             root, params = self.attribute(pressure[0], cluster, onset)
         if root is None:
             root = self.by_direction(cluster, onset)
+        if root is None:
+            root = self.by_cause(cluster)
         if root is None:
             root = self.by_change(cluster, onset) or cluster[0]
             if len(cluster) > 1 and root is cluster[0]:
@@ -377,6 +436,22 @@ class Diagnoser(object):
         self.confidence += 0.15
         return root
 
+    def by_cause(self, cluster: List[Sig]) -> Optional[Sig]:
+        """A cause-type signal (NotReady node, leak, crash loop, pool) explains symptoms
+        (latency, errors) of the services it relates to."""
+        symptoms = [s for s in cluster if s.detector in SYMPTOMS]
+        causes = [s for s in cluster if s.detector not in SYMPTOMS]
+        if not symptoms or not causes:
+            return None
+        explaining = [c for c in causes if all(self.related(c, s) for s in symptoms)]
+        if not explaining:
+            return None
+        root = sorted(explaining, key=lambda s: (CAUSE_RANK.get(s.detector, 99), s.first))[0]
+        self.reasoning.append("%s explains %s" % (root.summary, "; ".join(
+            s.summary for s in symptoms)))
+        self.confidence += 0.1
+        return root
+
     def by_change(self, cluster: List[Sig], onset: float) -> Optional[Sig]:
         """Rule 5 as a tie-breaker: the one service changed shortly before onset."""
         changed = [s for s in cluster if s.service and
@@ -515,6 +590,30 @@ class Diagnoser(object):
         else:
             parts.append("root cause: %s" % root.summary)
         return "; ".join(parts)
+
+
+def merge_joined(record: Dict[str, Any], signal: Dict[str, Any],
+                 result: Dict[str, Any]) -> bool:
+    """Fold a joined signal into its incident record (signals, services, node, refined root);
+    return False when the signal was already part of it."""
+    signal_id = signal.get("signal_id")
+    if signal_id in (record.get("signals") or []):
+        return False
+    record.setdefault("signals", []).append(signal_id)
+    sig = Sig(signal)
+    affected = record.setdefault("affected_services", [])
+    if sig.service and sig.service not in affected:
+        affected.append(sig.service)
+    if sig.node and sig.node not in record.setdefault("nodes", []):
+        record["nodes"].append(sig.node)
+    if sig.key not in record.setdefault("targets", []):
+        record["targets"].append(sig.key)
+    if SEVERITIES.index(sig.severity) > SEVERITIES.index(record.get("severity") or "low"):
+        record["severity"] = sig.severity
+    if result.get("refined"):
+        record["root_cause"] = result["root_cause"]
+        record["reasoning"] = list(record.get("reasoning") or []) + result["reasoning"][1:]
+    return True
 
 
 def diagnose(trigger: Dict[str, Any], facts: Any, recent: List[Dict[str, Any]],

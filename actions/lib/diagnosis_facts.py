@@ -71,6 +71,10 @@ class ClusterFacts(object):
         series = self.prom.query_range(query, lookback_s, step)
         return list(series[0].points) if series else []
 
+    def services_on_node(self, node: str) -> List[str]:
+        """Services with pods scheduled on the node (from the API server)."""
+        return sorted({s for s in self._services_on_node(node).values() if s})
+
     def graph(self) -> Any:
         if self._graph is None:
             query = self.prom.query if self.prom is not None else None

@@ -15,13 +15,15 @@ class FakeFacts(object):
                  series: Optional[Dict[Tuple[str, str], List[Tuple[float, float]]]] = None,
                  dependencies: Optional[Dict[str, List[str]]] = None,
                  annotations: Optional[Dict[str, str]] = None,
-                 traffic: Optional[List[Tuple[str, str]]] = None) -> None:
+                 traffic: Optional[List[Tuple[str, str]]] = None,
+                 placement: Optional[Dict[str, List[str]]] = None) -> None:
         self.deploys = deploys or {}
         self.pods = pods or {}
         self.node_totals = node_totals or {}
         self.series = series or {}
         self._graph = dependency_graph.build(dependencies, annotations, traffic)
         self.series_calls = []  # type: List[Tuple[str, str, float]]
+        self.placement = placement or {}
 
     def deploy_history(self, namespace: str, deployment: str) -> List[Dict[str, Any]]:
         return list(self.deploys.get((namespace, deployment), []))
@@ -36,6 +38,9 @@ class FakeFacts(object):
         self.series_calls.append((namespace, pod, lookback_s))
         start = clock.now() - lookback_s
         return [p for p in self.series.get((namespace, pod), []) if p[0] >= start]
+
+    def services_on_node(self, node: str) -> List[str]:
+        return sorted(self.placement.get(node, []))
 
     def graph(self) -> Any:
         return self._graph

@@ -164,7 +164,7 @@ def test_symptom_of_open_incident_joins_it():
 ])
 def test_join_reasons(field, value, why):
     incident = {"id": "inc-9", "status": "open", "signals": [], "nodes": [], "targets": [],
-                "affected_services": [], "root_cause": {}}
+                "affected_services": [], "root_cause": {"detector": "memory_leak"}}
     incident[field] = value
     result = diagnosis.diagnose(seed_signal(), seed_facts(), [], [incident])
     assert result["joined"] is True and why in result["summary"]
@@ -244,3 +244,63 @@ def test_linear_fit():
     slope, r2 = diagnosis.linear_fit([(0, 1.0), (60, 2.0), (120, 3.0)])
     assert slope == pytest.approx(1 / 60.0) and r2 == pytest.approx(1.0)
     assert diagnosis.linear_fit([(0, 1.0), (60, 1.0), (120, 1.0)]) == (0.0, 0.0)
+
+
+def test_disk_pressure_on_the_same_node_does_not_join_a_memory_incident():
+    incident = {"id": "inc-9", "status": "open", "signals": [], "nodes": [NODE], "targets": [],
+                "affected_services": ["analytics-worker"],
+                "root_cause": {"detector": "memory_leak", "service": "analytics-worker"}}
+    disk = signal("disk_pressure", "Node", NODE, T0, node=NODE)
+    result = diagnosis.diagnose(disk, FakeFacts(), [], [incident])
+    assert result["joined"] is False
+    assert result["root_cause"]["detector"] == "disk_pressure"
+
+
+def test_not_ready_node_explains_latency_of_services_running_on_it():
+    facts = FakeFacts(placement={"node-3": ["catalog", "search"]})
+    latency = signal("latency_anomaly", "Service", "catalog", T0 - 240, namespace=NS,
+                     service="catalog")
+    errors = signal("error_rate", "Service", "search", T0 - 200, namespace=NS, service="search")
+    not_ready = signal("node_not_ready", "Node", "node-3", T0, node="node-3", severity="critical")
+    result = diagnosis.diagnose(not_ready, facts, [latency, errors], [])
+    assert result["root_cause"]["signal_id"] == not_ready["signal_id"]
+    assert result["playbook"] == "node_not_ready"
+    assert result["affected_services"] == ["catalog", "search"]
+    assert "explains latency_anomaly on catalog; error_rate on search" in " ".join(
+        result["reasoning"])
+
+
+def test_a_cause_joining_a_symptom_incident_refines_its_root():
+    incident = {"id": "inc-3", "status": "remediating", "signals": ["lat"], "nodes": [],
+                "targets": ["service.production.orders-api"], "affected_services": ["orders-api"],
+                "root_cause": {"detector": "latency_anomaly", "service": "orders-api",
+                               "summary": "latency of orders-api"},
+                "playbook": "latency_anomaly"}
+    pool = signal("connection_pool", "Service", "orders-api", T0, namespace=NS,
+                  service="orders-api", summary="pool of orders-api full")
+    result = diagnosis.diagnose(pool, FakeFacts(), [], [incident])
+    assert result["joined"] is True and result["refined"] is True
+    assert result["root_cause"]["signal_id"] == pool["signal_id"]
+    assert "root cause refined: pool of orders-api full explains the earlier latency" in \
+        result["reasoning"][-1]
+
+
+def test_a_symptom_joining_a_cause_incident_does_not_refine():
+    incident = {"id": "inc-3", "status": "open", "signals": [], "nodes": [], "targets": [],
+                "affected_services": ["orders-api"],
+                "root_cause": {"detector": "connection_pool", "service": "orders-api"}}
+    latency = signal("latency_anomaly", "Service", "orders-api", T0, namespace=NS,
+                     service="orders-api")
+    result = diagnosis.diagnose(latency, FakeFacts(), [], [incident])
+    assert result["joined"] is True and result["refined"] is False
+
+
+def test_upstream_cause_joins_a_downstream_symptom_incident_and_refines_it():
+    facts = cascade_facts(dependencies={"c": ["b"], "b": ["a"]})
+    incident = {"id": "inc-4", "status": "remediating", "signals": [], "nodes": [],
+                "targets": [], "affected_services": ["c"],
+                "root_cause": {"detector": "error_rate", "service": "c", "summary": "errors c"}}
+    pool = signal("connection_pool", "Service", "a", T0, namespace=NS, service="a")
+    result = diagnosis.diagnose(pool, facts, [], [incident])
+    assert result["joined"] is True and "a is upstream of c (c -> b -> a)" in result["summary"]
+    assert result["refined"] is True and result["root_cause"]["service"] == "a"
