@@ -1,0 +1,83 @@
+"""reconcile_incidents: a stalled incident is closed and its cordon undone; live ones are not."""
+from action_case import TwinActionTestCase
+from reconcile_incidents import ReconcileIncidents
+
+from lib import clock, incidents
+from lib.datastore import Datastore
+
+
+class ReconcileIncidentsTest(TwinActionTestCase):
+    action_cls = ReconcileIncidents
+    action_name = "reconcile_incidents"
+
+    def records(self):
+        self.get_action_instance(config=self.twin.config())  # creates self.action_service
+        return incidents.Incidents(Datastore(self.action_service))
+
+    def open_incident(self, records, incident_id, status="remediating"):
+        record = incidents.new_record(incident_id, playbook="memory_pressure_node",
+                                      created_at=clock.isoformat(clock.now()))
+        record["status"] = status
+        records.create(record)
+
+    def cordon(self, node, incident_id):
+        self.twin.store.patch("nodes", None, node, {
+            "metadata": {"annotations": {"self-healing.io/cordoned-by": "self-healing",
+                                         "self-healing.io/incident": incident_id,
+                                         "self-healing.io/cordoned-at":
+                                             clock.isoformat(clock.now())}},
+            "spec": {"unschedulable": True}})
+
+    def unschedulable(self, node):
+        return bool(self.twin.store.get("nodes", None, node)["spec"].get("unschedulable"))
+
+    def run_with(self, records, **params):
+        out = self.action_cls(config=self.twin.config(),
+                              action_service=self.action_service).run(**params)
+        return out if isinstance(out, tuple) else (True, out)
+
+    def test_stalled_incident_is_closed_and_its_cordon_undone(self):
+        records = self.records()
+        self.open_incident(records, "inc-stalled")
+        self.cordon("node-a", "inc-stalled")
+        clock.sleep(1900)
+        ok, result = self.run_with(records)
+        self.assertTrue(ok, result)
+        self.assertEqual(result["closed"], ["inc-stalled"])
+        self.assertFalse(self.unschedulable("node-a"))
+        record = records.get("inc-stalled")
+        self.assertEqual(record["status"], "failed")
+        self.assertIn("uncordoned node-a", " ".join(e["message"] for e in record["timeline"]))
+
+    def test_a_live_incident_and_a_human_cordon_are_left_alone(self):
+        records = self.records()
+        self.open_incident(records, "inc-live")
+        self.cordon("node-a", "inc-live")
+        self.twin.store.patch("nodes", None, "node-b", {"spec": {"unschedulable": True}})
+        clock.sleep(120)
+        ok, result = self.run_with(records)
+        self.assertTrue(ok, result)
+        self.assertEqual(result["closed"], [])
+        self.assertTrue(self.unschedulable("node-a"))
+        self.assertTrue(self.unschedulable("node-b"))
+        self.assertEqual(records.get("inc-live")["status"], "remediating")
+
+    def test_escalated_incidents_belong_to_humans(self):
+        records = self.records()
+        self.open_incident(records, "inc-human", status="escalated")
+        self.cordon("node-a", "inc-human")
+        clock.sleep(4000)
+        ok, result = self.run_with(records)
+        self.assertTrue(ok, result)
+        self.assertEqual(result["closed"], [])
+        self.assertTrue(self.unschedulable("node-a"))
+
+    def test_dry_run_changes_nothing(self):
+        records = self.records()
+        self.open_incident(records, "inc-stalled")
+        self.cordon("node-a", "inc-stalled")
+        clock.sleep(1900)
+        ok, result = self.run_with(records, dry_run=True)
+        self.assertTrue(ok, result)
+        self.assertTrue(self.unschedulable("node-a"))
+        self.assertEqual(records.get("inc-stalled")["status"], "remediating")
