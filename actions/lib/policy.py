@@ -119,6 +119,7 @@ class Gate(object):
     def decide(self, req: Request) -> Dict[str, Any]:
         """Evaluate, apply side effects of a real execute, audit; return the output dict."""
         now = clock.now()
+        self._nodes = None  # type: Optional[List[Any]]
         mode = self.settings.mode
         max_risk = self._max_risk(req)
         result = {"decision": "deny", "reason": "", "dry_run": req.dry_run or mode == "dry_run",
@@ -240,7 +241,7 @@ class Gate(object):
         storm = self.store.get_json(STORM_KEY, None)
         if self.cluster is not None:
             try:
-                nodes = self.cluster.nodes()
+                nodes = self._cluster_nodes()
             except Exception as exc:
                 return ("deny", "cannot count unhealthy nodes: %s" % exc)
             unhealthy = sorted(n.name for n in nodes if n.unhealthy_reason(now))
@@ -265,7 +266,7 @@ class Gate(object):
             return None
         limit = self.settings.budgets["max_cordoned_nodes"]
         try:
-            cordoned = sorted(n.name for n in self.cluster.nodes()
+            cordoned = sorted(n.name for n in self._cluster_nodes()
                               if n.cordoned_by_healer() and n.name != req.target.get("name"))
         except Exception as exc:
             return ("deny", "cannot count cordoned nodes: %s" % exc)
@@ -299,6 +300,12 @@ class Gate(object):
         return None
 
     # -- helpers ----------------------------------------------------------------------------
+    def _cluster_nodes(self) -> List[Any]:
+        """The node list, read once per decision."""
+        if getattr(self, "_nodes", None) is None:
+            self._nodes = list(self.cluster.nodes())
+        return self._nodes or []
+
     def _max_risk(self, req: Request) -> str:
         try:
             return self.settings.max_risk_for(req.playbook)

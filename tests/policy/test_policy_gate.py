@@ -332,3 +332,9 @@ def test_storm_limit():
     assert policy.storm_limit(50, 3, 10) == 3
     assert policy.storm_limit(3, 3, 10) == 1
     assert policy.storm_limit(10, 0, 10) == 0
+
+
+def test_nodes_are_listed_once_per_decision():
+    cluster = FakeCluster([node("node-1"), node("node-2")])
+    policy.Gate(settings(), store(), cluster, FakeKube()).decide(policy.Request(**BASE))
+    assert cluster.node_calls == 1
