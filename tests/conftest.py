@@ -6,6 +6,7 @@ packages (st2tests, st2common, st2reactor) are not on PyPI, so when `import st2t
 stand-in under tests/st2_standin is used instead; under a real StackStorm the real ones win.
 """
 import os
+import re
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,3 +36,24 @@ except ImportError:
 def pytest_report_header(config):
     return "st2 test interfaces: %s" % ("stand-in (tests/st2_standin)" if USING_STANDIN
                                          else "real StackStorm packages")
+
+
+try:
+    import orquesta  # noqa: F401
+    HAVE_ORQUESTA = True
+except ImportError:
+    HAVE_ORQUESTA = False
+
+_MODULE_MARKED_ORQUESTA = re.compile(r"^pytestmark\s*=.*\borquesta\b", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path, config):
+    """On the track without orquesta (`-m "not orquesta"`), do not even import test modules
+    marked orquesta as a whole: they would fail at import instead of being deselected."""
+    if HAVE_ORQUESTA or "not orquesta" not in (config.getoption("markexpr") or ""):
+        return None
+    name = collection_path.name
+    if not (name.startswith("test_") and name.endswith(".py")):
+        return None
+    with open(str(collection_path), encoding="utf-8") as handle:
+        return True if _MODULE_MARKED_ORQUESTA.search(handle.read()) else None
