@@ -123,6 +123,9 @@ class ActionRunner(object):
         self._classes: Dict[str, type] = {}
         self.stack: List[Execution] = []
         self.delayed: List[Execution] = []
+        # StackStorm does not validate outputs by default (validate_output_schema = False);
+        # the engine reports mismatches here instead of failing the execution
+        self.output_warnings: List[str] = []
         self.logger = logging.getLogger("engine.actions")
         st2api.activate(self)
 
@@ -259,6 +262,11 @@ class ActionRunner(object):
                             "stdout": stdout.getvalue(), "stderr": stderr.getvalue(),
                             "exit_code": 1, "result": None}
         status, value = python_result(output)
+        if status == SUCCEEDED and meta.output_schema:
+            problem = output_schema_problem(meta.output_schema, value)
+            if problem:
+                self.output_warnings.append("%s: output does not match output_schema: %s"
+                                            % (meta.ref, problem))
         return status, {"result": value, "stdout": stdout.getvalue(),
                         "stderr": stderr.getvalue(), "exit_code": 0 if status == SUCCEEDED else 1}
 
@@ -272,6 +280,34 @@ class ActionRunner(object):
         execution.log = run.tasks
         execution.workflow = run
         return run.status, run.result
+
+
+def output_schema_problem(schema: Dict[str, Any], value: Any) -> Optional[str]:
+    """A readable mismatch between a result and the action's output_schema, or None."""
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover
+        return None
+    if "type" not in schema and "properties" not in schema:
+        schema = {"type": "object", "properties": schema}
+    try:
+        jsonschema.Draft4Validator(_without_flag_required(schema)).validate(_plain(value))
+    except jsonschema.ValidationError as error:
+        where = "/".join(str(part) for part in error.path)
+        return "%s%s" % (error.message, " at " + where if where else "")
+    except jsonschema.SchemaError as error:
+        return "invalid output_schema: %s" % error.message
+    return None
+
+
+def _without_flag_required(schema: Any) -> Any:
+    """Drop StackStorm's property-level `required: true` flags (not draft-4)."""
+    if isinstance(schema, dict):
+        return {key: _without_flag_required(value) for key, value in schema.items()
+                if not (key == "required" and isinstance(value, bool))}
+    if isinstance(schema, list):
+        return [_without_flag_required(item) for item in schema]
+    return schema
 
 
 @contextlib.contextmanager

@@ -85,6 +85,8 @@ def render_report(result: Any) -> List[str]:
         out.append("  ! %s" % reason)
     for error in result.errors[:5]:
         out.append("  engine: %s" % error.splitlines()[0])
+    for warning in result.output_warnings[:5]:
+        out.append("  output_schema: %s" % warning)
     return out
 
 

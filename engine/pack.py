@@ -14,9 +14,12 @@ class PackError(Exception):
     """A pack file is missing or malformed."""
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: str) -> Any:
     with open(path) as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=_LOADER)
 
 
 class ActionMeta(object):

@@ -31,6 +31,7 @@ class RunResult(object):
         self.enforcements = engine.enforcements
         self.policy_decisions = engine.policies.decisions
         self.errors = engine.errors
+        self.output_warnings = sorted(set(engine.runner.output_warnings))
         self.sensor_errors = {s.spec.class_name: s.errors for s in engine.sensors.sensors
                               if s.errors}
         self.assessment = outcome.assess(mode, self.ground_truth, self.incidents,

@@ -95,3 +95,12 @@ def test_actions_get_stackstorms_environment_and_api(action_runner):
     assert "ST2_ACTION_AUTH_TOKEN" not in __import__("os").environ
     bad = action_runner.run("fixture.answer", {"approve": "maybe"})
     assert bad.status == ex.FAILED  # no pending Inquiry left / bad type
+
+
+def test_output_schema_mismatch_is_reported_not_fatal():
+    from engine.actions import output_schema_problem
+    schema = {"type": "object", "properties": {"sum": {"type": "integer", "required": True}}}
+    assert output_schema_problem(schema, {"sum": 3}) is None
+    assert "is not of type" in output_schema_problem(schema, {"sum": "3"})
+    legacy = {"sum": {"type": "integer"}}  # the older properties-only form
+    assert output_schema_problem(legacy, {"sum": 1.5})
