@@ -6,6 +6,8 @@ MUTATING = ("cordon_node", "uncordon_node", "drain_node", "evict_pods", "restart
             "configure_circuit_breaker", "increase_pool_size_temporarily",
             "restart_idle_connections", "scale_node_pool")
 TERMINAL = ("resolved", "escalated", "failed")
+# undoing the pack's own change is acceptable whenever the change itself is
+UNDO_OF = {"uncordon_node": "cordon_node"}
 
 
 def _epoch(value: Any) -> Optional[float]:
@@ -90,7 +92,9 @@ def assess(mode: str, truth: Dict[str, Any], incidents: List[Dict[str, Any]],
         if not incidents:
             reasons.append("no incident was opened")
         if acceptable:
-            bad = [c["ref"] for c in changes if c["ref"].split(".", 1)[-1] not in acceptable]
+            allowed = acceptable | {undo for undo, change in UNDO_OF.items()
+                                    if change in acceptable}
+            bad = [c["ref"] for c in changes if c["ref"].split(".", 1)[-1] not in allowed]
             if bad:
                 reasons.append("remediations outside the acceptable set: %s" % bad)
     return {"expected": expected, "observed": observed, "ok": not reasons,
