@@ -64,7 +64,7 @@ class CreateFixTask(SelfHealingAction):
         record.setdefault("tasks", []).append(task)
         book.save(record)
         if not url:
-            summary = "task recorded in the incident (no fix_task_webhook configured)"
+            summary = "recorded in the incident; no fix_task_webhook configured"
         elif error:
             summary = "task recorded in the incident; %s" % error
         else:

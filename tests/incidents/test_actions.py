@@ -139,7 +139,7 @@ class TestSeedStory(PackActionCase):
         task = self.run_action(CreateFixTask, incident_id=inc,
                                title="Investigate the memory leak in analytics-worker v1.4.2")
         assert task["changed"] is True and task["delivered"] is False
-        assert "no fix_task_webhook" in task["summary"]
+        assert "no fix_task_webhook configured" in task["summary"]
         self.run_action(RecordTimeline, incident_id=inc, type="TASK",
                         message="follow-up for the DevOps team")
         done = self.run_action(SetIncidentStatus, incident_id=inc, status="resolved")
