@@ -72,6 +72,29 @@ def settled(engine: Engine, quiet_s: float) -> bool:
     return engine.now() - last >= quiet_s
 
 
+def apply_faults(faults: Any, world: Any, engine: Engine) -> None:
+    """Install extra faults: a callable `faults(world, engine)`, a list of twin API fault dicts,
+    or a dict with `api` (list of API fault dicts), `prometheus` (list of `{kind, ...params}`
+    for the Prometheus proxy), `nats_down` (bool) and `schedule` (list of
+    `(delay_s, fn(world, engine))` run at that virtual time)."""
+    if not faults:
+        return
+    if callable(faults):
+        faults(world, engine)
+        return
+    if isinstance(faults, list):
+        faults = {"api": faults}
+    if faults.get("api"):
+        world.api_faults.load(list(faults["api"]))
+    for item in faults.get("prometheus") or []:
+        params = dict(item)
+        world.prom_faults.inject(params.pop("kind"), **params)
+    if faults.get("nats_down"):
+        world.nats_down()
+    for delay_s, fn in faults.get("schedule") or []:
+        engine.schedule(delay_s, fn)
+
+
 def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "autonomous",
                  seed: int = 0, approve_policy: str = "auto", faults: Any = None,
                  echo: Optional[Callable[[str], None]] = None, stop_when_settled: bool = True,
@@ -95,10 +118,7 @@ def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "auton
                         config_overrides=config_overrides, echo=say)
         engine.progress_every_s = progress_every_s
         engine.status_fn = lambda: _status_text(engine, world)
-        if callable(faults):
-            faults(world, engine)
-        elif faults:
-            world.api_faults.load(list(faults))
+        apply_faults(faults, world, engine)
         engine.start()
         _loop(engine, world, stop_when_settled, quiet_s)
         result = RunResult(engine, world, mode, approve_policy, time.monotonic() - wall_start)

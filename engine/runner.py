@@ -63,6 +63,7 @@ class Engine(object):
         self.enforcements: List[Dict[str, Any]] = []
         self.errors: List[str] = []
         self.timers: List[Dict[str, Any]] = []
+        self.scheduled: List[Dict[str, Any]] = []
         self._timeline_seen: Dict[str, int] = {}
         self.progress_every_s = 60.0
         self.status_fn: Optional[Callable[[], str]] = None
@@ -99,7 +100,7 @@ class Engine(object):
         end = self.now() + max(0.0, float(seconds))
         while self.now() < end - 1e-6:
             step = end - self.now()
-            for due in (self.sensors.next_due(), self._next_timer()):
+            for due in (self.sensors.next_due(), self._next_timer(), self._next_scheduled()):
                 if due is not None and due > self.now() + 1e-6:
                     step = min(step, due - self.now())
             _advance(self.world, step)
@@ -121,6 +122,8 @@ class Engine(object):
                                                                         default=str))):
                     self.enqueue(trigger, payload, trace_tag)
         self._fire_timers()
+        self._run_scheduled()
+        self.runner.inquiry_policy.process_due(self.now())
         self.drain()
         if not self.runner.stack and self.runner.delayed:
             self.runner.run_delayed()
@@ -140,6 +143,22 @@ class Engine(object):
                 self.now() >= self._next_progress:
             self._next_progress = self.now() + self.progress_every_s
             self.echo("%s  .. %s" % (_hms(self.now()), self.status_fn()))
+
+    def schedule(self, delay_s: float, fn: Callable[[Any, "Engine"], None],
+                 label: str = "") -> None:
+        """Call `fn(world, engine)` once, `delay_s` virtual seconds from now (fault injection)."""
+        self.scheduled.append({"at": self.now() + max(0.0, float(delay_s)), "fn": fn,
+                               "label": label or getattr(fn, "__name__", "scheduled")})
+        self.scheduled.sort(key=lambda item: item["at"])
+
+    def _next_scheduled(self) -> Optional[float]:
+        return self.scheduled[0]["at"] if self.scheduled else None
+
+    def _run_scheduled(self) -> None:
+        while self.scheduled and self.scheduled[0]["at"] <= self.now() + 1e-6:
+            item = self.scheduled.pop(0)
+            self.echo("%s  scheduled: %s" % (_hms(self.now()), item["label"]))
+            item["fn"](self.world, self)
 
     def _next_timer(self) -> Optional[float]:
         return min((t["next"] for t in self.timers), default=None)

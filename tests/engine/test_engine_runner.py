@@ -65,3 +65,15 @@ def test_runs_are_deterministic(fixture_pack):
                 for e in engine.runner.executions]
 
     assert trace() == trace()
+
+
+def test_scheduled_callbacks_run_at_their_virtual_time(fixture_pack, clock):
+    engine = make_engine(fixture_pack, clock)
+    seen = []
+    start = clock.now()
+    engine.schedule(95, lambda world, eng: seen.append(clock.now() - start), label="fault")
+    try:
+        engine.sleep(100)
+    finally:
+        engine.stop()
+    assert seen == [95]
