@@ -91,15 +91,17 @@ class Detector(object):
 
     def load_ratios(self, services: Iterable[str], window: str,
                     baseline_window: str = "1h") -> Dict[Tuple[str, str], float]:
-        """Request rate over `window` / rate over the baseline window one window earlier,
-        keyed by (namespace, service); services without traffic data are absent."""
+        """Peak request rate (over `window`) of the last 10 minutes / its average over the
+        baseline window one baseline window ago (subqueries, so a partly filled history does
+        not skew it), keyed by (namespace, service); services without traffic are absent.
+        Using the recent peak keeps a surge explaining latency while queues drain."""
         names = sorted(set(services))
         if not names:
             return {}
-        sel = selector({}, destination_workload=names)
-        query = "%s / on(destination_workload_namespace, destination_workload) (%s > 0)" % (
-            REQUESTS % (sel, window, ""),
-            REQUESTS % (sel, baseline_window, " offset " + baseline_window))
+        current = REQUESTS % (selector({}, destination_workload=names), window, "")
+        query = ("max_over_time((%s)[10m:1m]) / on(destination_workload_namespace,"
+                 " destination_workload) (avg_over_time((%s)[%s:1m] offset %s) > 0)" % (
+                     current, current, baseline_window, baseline_window))
         return {(s.labels.get("destination_workload_namespace", ""),
                  s.labels.get("destination_workload", "")): s.value
                 for s in self.prom.query(query)}
