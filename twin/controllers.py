@@ -44,7 +44,7 @@ CAPI_POOL_LABEL = "cluster.x-k8s.io/deployment-name"
 DELAY_ANNOTATION = "twin.self-healing.io/provision-delay-s"
 CAPACITY_PREFIX = "capacity.cluster-autoscaler.kubernetes.io/"
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
-FULL_RESYNC_STEPS = 40  # a full pass every N steps, change-driven passes in between
+FULL_RESYNC_STEPS = 240  # a full pass every N steps (1 h at 15 s), change-driven between
 
 
 # --------------------------------------------------------------------------- quantities
