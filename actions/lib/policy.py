@@ -16,7 +16,8 @@ Checks run in this order; the first one that objects decides (see CHECK_ORDER):
  11. risk       critical -> escalate; above the playbook's max autonomous risk -> escalate,
                 unless `approved` (a human approved the plan)
 Mode dry_run, or a dry_run request, turns an execute into `execute` with dry_run true and no
-side effects (no lock, cooldown or budget spent); `would` tells what autonomous mode would do.
+side effects (no lock, cooldown or budget spent); `would` tells what autonomous mode would do
+(also in observe mode, where the decision is always deny).
 A real execute of a mutating step takes the target lock, starts the target cooldown and spends
 eviction/rollback units. Every decision is audited (datastore + Kubernetes Event).
 """
@@ -137,6 +138,8 @@ class Gate(object):
             result["check"] = "risk"
         decision, reason = verdict
         result["would"] = decision
+        if result["check"] == "mode":
+            result["would"] = self._would(req, now, result)
         if decision in ("execute", "escalate") and result["dry_run"]:
             result["decision"] = "execute"
             result["reason"] = "dry run: would %s (%s)" % (decision, reason)
@@ -300,6 +303,15 @@ class Gate(object):
         return None
 
     # -- helpers ----------------------------------------------------------------------------
+    def _would(self, req: Request, now: float, result: Dict[str, Any]) -> str:
+        """In observe mode: what autonomous mode would decide (for the shadow report)."""
+        scratch = dict(result)
+        for name in CHECK_ORDER[CHECK_ORDER.index("mode") + 1:]:
+            verdict = getattr(self, "_check_" + name)(req, now, scratch)
+            if verdict is not None:
+                return verdict[0]
+        return "execute"
+
     def _cluster_nodes(self) -> List[Any]:
         """The node list, read once per decision."""
         if getattr(self, "_nodes", None) is None:

@@ -145,7 +145,9 @@ def shadow(records: List[Dict[str, Any]]) -> Dict[str, Any]:
                 "risk": rec.get("risk"), "target": rec.get("target") or {},
                 "incident_id": rec.get("incident_id"), "reason": rec.get("reason"),
                 "check": rec.get("check"), "mode": rec.get("mode")}
-        if rec.get("decision") == "execute" and rec.get("dry_run"):
+        shadowed = (rec.get("decision") == "execute" and rec.get("dry_run")) or \
+            (rec.get("check") == "mode" and rec.get("would") in ("execute", "escalate"))
+        if shadowed:
             (would_escalate if rec.get("would") == "escalate" else would_execute).append(line)
         elif rec.get("decision") == "deny":
             denied.append(line)

@@ -163,3 +163,15 @@ def test_shadow_report_groups_dry_runs_and_denials():
     text = reports.shadow_text(report, 24)
     assert "1 step(s) would have run, 1 would have needed a human, 1 denied" in text
     assert "03:17:25 Denied: drain_node on Node n1 (p, risk low) — storm" in text
+
+
+def test_shadow_report_counts_observe_mode_decisions():
+    base = {"type": "policy_decision", "at": "2026-11-28T03:17:25Z", "playbook": "p",
+            "risk": "low", "target": {"kind": "Node", "name": "n1"}, "reason": "observe",
+            "decision": "deny", "check": "mode", "dry_run": False}
+    report = reports.shadow([dict(base, step="cordon_node", would="execute"),
+                             dict(base, step="rollback", would="escalate"),
+                             dict(base, step="drain_node", would="deny")])
+    assert [x["step"] for x in report["would_execute"]] == ["cordon_node"]
+    assert [x["step"] for x in report["would_escalate"]] == ["rollback"]
+    assert [x["step"] for x in report["denied"]] == ["drain_node"]

@@ -338,3 +338,18 @@ def test_nodes_are_listed_once_per_decision():
     cluster = FakeCluster([node("node-1"), node("node-2")])
     policy.Gate(settings(), store(), cluster, FakeKube()).decide(policy.Request(**BASE))
     assert cluster.node_calls == 1
+
+
+@pytest.mark.parametrize("risk,stored,would", [
+    ("low", {}, "execute"),
+    ("high", {}, "escalate"),
+    ("low", {"lock.node._.node-1": {"incident_id": "inc-0"}}, "deny"),
+])
+def test_observe_mode_records_what_autonomous_mode_would_do(risk, stored, would):
+    ds = store()
+    for key, value in stored.items():
+        ds.set_json(key, value)
+    result = policy.Gate(settings(mode="observe"), ds, FakeCluster(), FakeKube()).decide(
+        policy.Request(**dict(BASE, risk=risk)))
+    assert (result["decision"], result["check"], result["would"]) == ("deny", "mode", would)
+    assert len(ds.list_json("lock.")) == len(stored) and ds.list_json("cooldown.") == {}
