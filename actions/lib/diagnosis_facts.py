@@ -110,7 +110,9 @@ class ClusterFacts(object):
 def guess_service(pod: str) -> str:
     """`analytics-worker-7f8d9c5b6-x2x4z` -> `analytics-worker` (last resort naming guess)."""
     parts = pod.split("-")
-    if len(parts) > 2 and len(parts[-1]) == 5 and 6 <= len(parts[-2]) <= 10:
+    hashy = len(parts) > 2 and 6 <= len(parts[-2]) <= 10 and \
+        any(c.isdigit() for c in parts[-2])
+    if hashy and len(parts[-1]) == 5:
         return "-".join(parts[:-2])
     return "-".join(parts[:-1]) if len(parts) > 1 else pod
 
