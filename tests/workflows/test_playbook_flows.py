@@ -45,7 +45,7 @@ CASES = {
     "connection_pool_exhaustion": (
         signal("connection_pool", "Service", "orders", service="orders", utilization_pct=100),
         {}, ["restart_idle_connections", "increase_pool_size_temporarily",
-             "wait_pool_below_80", "create_fix_task"],
+             "wait_no_pending_connections", "create_fix_task"],
         "increase_pool_size_temporarily", "wait_for_condition", [], "resolved"),
     "cascade_protection": (
         signal("error_rate", "Service", "payments", service="payments"),
@@ -176,14 +176,38 @@ def test_latency_hands_over_to_the_root_cause_playbook(pack, manual_clock):
         "identify_top_memory_pods": {"top_service": ""}})
     execution, runner = run(pack, manual_clock, "latency_anomaly", recorded)
     assert execution.status == "succeeded", execution.result
-    refs = [e.ref for e in runner.executions if e.ref.startswith("self_healing.")
-            and e.runner_type == "orquesta"]
-    assert "self_healing.cascade_protection" in refs
+    refs = [e.ref for e in runner.executions if e.runner_type == "orquesta"]
     assert "self_healing.memory_pressure_node" in refs
-    assert recorded.called("configure_circuit_breaker")[0]["service"] == "checkout"
+    assert "self_healing.cascade_protection" not in refs
     assert recorded.called("cordon_node")[0]["node"] == "node-1"
     assert any("hand over to playbook memory_pressure_node" in e["message"]
                for e in recorded.timeline)
+    assert len(recorded.statuses) == 1
+
+
+def test_degraded_upstream_protects_dependents_then_rolls_back(pack, manual_clock):
+    recorded = Recorded(pack, {
+        "diagnose": {"playbook": "cascade_protection",
+                     "playbook_params": {"dependents": ["checkout", "frontend"]}},
+        "check_recent_deploys": RECENT})
+    execution, runner = run(pack, manual_clock, "error_rate", recorded)
+    assert execution.status == "succeeded", execution.result
+    breakers = recorded.called("configure_circuit_breaker")
+    assert [(b["service"], b["upstream"]) for b in breakers] == [
+        ("checkout", "analytics-worker"), ("frontend", "analytics-worker")]
+    assert recorded.called("notify_dependents")[0]["dependents"] == ["checkout", "frontend"]
+    assert recorded.called("rollback_deployment")[0]["deployment"] == "analytics-worker"
+    assert recorded.refs().index("self_healing.notify_dependents") < \
+        recorded.refs().index("self_healing.rollback_deployment")
+
+
+def test_symptom_joining_an_open_incident_does_nothing(pack, manual_clock):
+    recorded = Recorded(pack, {"diagnose": {"joined": True, "playbook": "cascade_protection",
+                                            "playbook_params": {"dependents": ["x"]}}})
+    execution, _ = run(pack, manual_clock, "error_rate", recorded)
+    assert execution.status == "succeeded"
+    assert execution.result["output"]["outcome"] == "joined"
+    assert recorded.refs() == ["self_healing.diagnose"]
 
 
 def test_error_rate_without_cause_or_recent_deploy_escalates(pack, manual_clock):
