@@ -66,6 +66,11 @@ def test_memory_leak_fires_on_linear_growth_only(promdata):
     warm = now - 3600
     _pod(promdata, "prod", "cache-5d6f7-xyz12", "cache",
          lambda t: 0.5 * GIB + min(t - warm, 1200) * (3.0 * GIB / 1200), warm)
+    # a model loaded over 6 minutes: flat, a step of 5.5 GiB, flat again (no leak)
+    step = now - 540
+    _pod(promdata, "prod", "ml-batch-6f7g8-ddddd", "ml-batch",
+         lambda t: 1 * GIB + min(max(t - step, 0), 360) * (5.5 * GIB / 360), now - 900,
+         limit=7 * GIB)
     # a young pod growing fast: not enough history yet
     _pod(promdata, "prod", "young-1a2b3-aaaaa", "young",
          lambda t: 1 * GIB + (t - (now - 300)) * 2e6, now - 300)

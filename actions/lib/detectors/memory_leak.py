@@ -8,9 +8,10 @@ KEY = ("namespace", "pod", "container")
 ON = "on(namespace, pod, container)"
 MIN_R_SQUARED = 0.8
 RECENT_SHARE = 0.5
-# Linear growth: the later half of the growth is at least this fast relative to the earlier
-# half (a warm-up curve slows down: its later half grows at under half the earlier rate).
-MIN_HALF_SLOPE_RATIO = 0.7
+# Sustained linear growth: each third of the growth rises at least this fast relative to the
+# whole (a warm-up slows down in its last third, a one-off step such as loading a model is
+# flat in its first or last third).
+MIN_PART_SLOPE_RATIO = 0.5
 
 
 class MemoryLeakDetector(Detector):
@@ -20,9 +21,10 @@ class MemoryLeakDetector(Detector):
     time_to_oom = (memory limit - usage) / rate; fire when under `horizon_s`. Filtering is
     done in PromQL (`bottomk` of time to OOM). A warm-up that plateaus must not fire, so the
     growth must also hold over the last quarter of the window at no less than half the
-    window's rate, the samples since the growth began must fit a line (R^2 >= 0.8) whose
-    later half rises at least 0.7x as fast as its earlier half (a warm-up decelerates), and
-    the container must have `min_history_s` of history. Onset: the lowest point of the working
+    window's rate; the growth itself (from the lowest point of the window to now) must last
+    at least `min_history_s`, fit a line (R^2 >= 0.8), and each third of it must rise at
+    least half as fast as the whole: a warm-up decelerates, a one-off step (a model being
+    loaded) is flat before or after the step. Onset: the lowest point of the working
     set in the window (where the growth began). Severity: high (as in the seed).
     """
 
@@ -89,13 +91,21 @@ class MemoryLeakDetector(Detector):
             return None
         low = min(range(len(points)), key=lambda i: points[i][1])
         growing = points[low:]
-        if len(growing) < 6 or r_squared(growing) < MIN_R_SQUARED:
+        start, end = growing[0][0], growing[-1][0]
+        if len(growing) < 6 or end - start < int(self.cfg["min_history_s"]):
             return None
-        middle = len(growing) // 2
-        early, late = slope(growing[:middle + 1]), slope(growing[middle:])
-        if early <= 0 or late < MIN_HALF_SLOPE_RATIO * early:
+        if r_squared(growing) < MIN_R_SQUARED:
             return None
-        return growing[0][0]
+        overall = slope(growing)
+        if overall <= 0:
+            return None
+        third = (end - start) / 3.0
+        for index in range(3):
+            part = [p for p in growing
+                    if start + index * third <= p[0] <= start + (index + 1) * third]
+            if len(part) < 2 or slope(part) < MIN_PART_SLOPE_RATIO * overall:
+                return None
+        return start
 
     def _signal(self, key: Tuple[str, ...], node: str, usage: float, limit: float,
                 rate: float, onset: float, query: str, now: float) -> Signal:
