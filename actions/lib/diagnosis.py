@@ -55,7 +55,6 @@ class Sig(object):
             target.setdefault(field, "")
         self.data["target"] = target
         self.target = target
-        self.id = data.get("signal_id") or ""
         self.detector = data.get("detector") or ""
         self.detected = _epoch(data.get("detected_at"))
         self.first = min(_epoch(data.get("first_detected") or data.get("detected_at")),
@@ -66,6 +65,9 @@ class Sig(object):
         self.node = target["node"] or (target["name"] if target["kind"] == "Node" else "")
         self.key = target_key(target["kind"], target["namespace"], target["name"])
         self.metadata = data.get("metadata") or {}
+        self.id = data.get("signal_id") or "%s.%s.%d" % (self.detector, self.key,
+                                                          int(self.first))
+        self.data["signal_id"] = self.id
 
     @property
     def summary(self) -> str:
@@ -596,11 +598,10 @@ def merge_joined(record: Dict[str, Any], signal: Dict[str, Any],
                  result: Dict[str, Any]) -> bool:
     """Fold a joined signal into its incident record (signals, services, node, refined root);
     return False when the signal was already part of it."""
-    signal_id = signal.get("signal_id")
-    if signal_id in (record.get("signals") or []):
-        return False
-    record.setdefault("signals", []).append(signal_id)
     sig = Sig(signal)
+    if sig.id in (record.get("signals") or []):
+        return False
+    record.setdefault("signals", []).append(sig.id)
     affected = record.setdefault("affected_services", [])
     if sig.service and sig.service not in affected:
         affected.append(sig.service)
