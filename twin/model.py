@@ -871,7 +871,7 @@ class Physics:
                 sigma ** 2 / 2)
             count_key = series_key("istio_request_duration_milliseconds_count", base)
             counters[count_key] = counters.get(count_key, 0.0) + count
-            sources = [("istio-ingressgateway", "istio-system", item["ext_rps"])]
+            sources = [("unknown", "unknown", item["ext_rps"])]  # callers outside the mesh
             for dep in item["dependents"]:
                 if dep in view:
                     sources.append((dep, view[dep]["namespace"], view[dep]["rps"]))
