@@ -76,3 +76,17 @@ def test_figures():
     assert figures["human_involvement"] == "none"
     escalated = outcome.figures([incident(status="escalated")], None, [], "auto")
     assert escalated["human_involvement"].startswith("escalated")
+
+
+def test_pod_truth_names_the_deployment_and_cause_service_counts():
+    truth = {"root_causes": [{"detector": "cpu_throttling",
+                              "target": {"kind": "Pod", "name": "search-api"}}]}
+    pod = {"root_cause": {"detector": "cpu_throttling", "service": "search-api",
+                          "target": {"kind": "Pod", "name": "search-api-6d9f-x2"}}}
+    other = {"root_cause": {"detector": "cpu_throttling", "service": "search",
+                            "target": {"kind": "Pod", "name": "search-7c-x"}}}
+    assert outcome.root_cause_matches(pod, truth)
+    assert not outcome.root_cause_matches(other, truth)
+    leak = {"root_cause": {"detector": "memory_leak", "service": "analytics-worker",
+                           "target": {"kind": "Pod", "name": "analytics-worker-1"}}}
+    assert outcome.root_cause_matches(leak, TRUTH)  # cause_service analytics-worker
