@@ -21,12 +21,11 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-import yaml
-
 from twin import controllers as ctl
 from twin.apiserver import ApiServer
 from twin.clock import VirtualClock, iso, next_time_of_day, rounded_future_start
 from twin.faults import ApiFaults
+from twin.kubeconfig import write_kubeconfigs
 from twin.model import Physics
 from twin.natsd import NatsServer
 from twin.prometheus import PrometheusServer
@@ -192,8 +191,8 @@ class World:
         admin_token = self.authorizer.add_token(ADMIN_USER, admin=True)
         self.apiserver = ApiServer(self.store, authorizer=self.authorizer,
                                    faults=self.api_faults).start()
-        _write_kubeconfig(self.kubeconfig_path, self.apiserver.url, sa_token, "self-healing")
-        _write_kubeconfig(self.admin_kubeconfig_path, self.apiserver.url, admin_token, "admin")
+        paths = write_kubeconfigs(self.workdir, self.apiserver.url, sa_token, admin_token)
+        self.kubeconfig_path, self.admin_kubeconfig_path = paths["pack"], paths["admin"]
 
     def stop(self) -> None:
         """Stop every service and remove the work directory (if the world made it)."""
@@ -600,18 +599,3 @@ def _default_key_metric(scenario: Scenario) -> Optional[Dict[str, Any]]:
             "certificate_expiry": "cert_days_left",
             "node_not_ready": "ready_nodes"}[cause["detector"]]
     return {"type": kind, "target": name}
-
-
-def _write_kubeconfig(path: str, url: str, token: str, user: str) -> None:
-    try:
-        from twin.kubeconfig import write_kubeconfig
-        write_kubeconfig(path, url, token)
-        return
-    except (ImportError, TypeError):
-        pass
-    config = {"apiVersion": "v1", "kind": "Config", "current-context": "twin",
-              "clusters": [{"name": "twin", "cluster": {"server": url}}],
-              "users": [{"name": user, "user": {"token": token}}],
-              "contexts": [{"name": "twin", "context": {"cluster": "twin", "user": user}}]}
-    with open(path, "w") as handle:
-        yaml.safe_dump(config, handle)
