@@ -79,8 +79,14 @@ def render_report(result: Any) -> List[str]:
     out.append("chat messages:     %d (%s)" % (len(result.chat), ", ".join(sorted(
         {m.get("channel", "?") for m in result.chat})) or "-"))
     verdict = "OK" if result.ok else "NOT OK"
-    out.append("outcome:           %s (expected %s, observed %s)  [%.1f s real time]" % (
-        verdict, result.assessment["expected"], result.assessment["observed"], result.wall_s))
+    if result.mode == "autonomous":
+        detail = "expected %s, observed %s" % (result.assessment["expected"],
+                                               result.assessment["observed"])
+    else:
+        detail = "%s mode: no real change allowed; the scenario alone would %s" % (
+            result.mode, result.assessment["expected"])
+    out.append("outcome:           %s (%s)  [%.1f s real time]" % (verdict, detail,
+                                                                   result.wall_s))
     for reason in result.assessment["reasons"]:
         out.append("  ! %s" % reason)
     for error in result.errors[:5]:
