@@ -77,3 +77,32 @@ def test_scheduled_callbacks_run_at_their_virtual_time(fixture_pack, clock):
     finally:
         engine.stop()
     assert seen == [95]
+
+
+def test_apply_faults_forms(fixture_pack, clock):
+    from engine.replay import apply_faults
+
+    class Recorder(object):
+        def __init__(self):
+            self.calls = []
+
+        def load(self, items):
+            self.calls.append(("load", items))
+
+        def inject(self, kind, **params):
+            self.calls.append(("inject", kind, params))
+
+    world = FakeWorld(clock)
+    world.api_faults, world.prom_faults = Recorder(), Recorder()
+    world.nats_down = lambda: world.api_faults.calls.append(("nats_down",))
+    engine = Engine(world, fixture_pack, action_latency_s=0)
+    apply_faults([{"verb": "patch", "resource": "nodes", "status": 500}], world, engine)
+    apply_faults({"prometheus": [{"kind": "down"}], "nats_down": True,
+                  "schedule": [(30, lambda w, e: None)]}, world, engine)
+    seen = []
+    apply_faults(lambda w, e: seen.append((w, e)), world, engine)
+    assert world.api_faults.calls == [
+        ("load", [{"verb": "patch", "resource": "nodes", "status": 500}]), ("nats_down",)]
+    assert world.prom_faults.calls == [("inject", "down", {})]
+    assert [round(item["at"] - clock.now()) for item in engine.scheduled] == [30]
+    assert seen == [(world, engine)]
