@@ -1,7 +1,7 @@
 """Workload physics and the kubelet: what happens on the nodes each virtual step.
 
 `Physics(scenario, store).step(now, dt)` reads cluster state from the store (pods, nodes,
-deployments, ConfigMaps, DestinationRules, Certificates, HPAs), advances every container
+deployments, ConfigMaps, DestinationRules, Certificates), advances every container
 (memory, CPU, restarts with CrashLoopBackOff back-off, OOMKill), writes pod/node status back to
 the store on transitions, and returns the step's samples as (SeriesKey, value) pairs under the
 exporters' metric names (docs/design.md). Remediations act only through cluster state: a pod
@@ -149,7 +149,6 @@ class Physics:
         self.node_down_since: Dict[str, float] = {}
         self.node_conditions: Dict[str, Dict[str, str]] = {}
         self.counters: Dict[SeriesKey, float] = {}
-        self.hpa_history: Dict[str, List[Tuple[float, int]]] = {}
         self.snapshot: Dict[str, Any] = {}
         self._profile_cache: Dict[Tuple[str, str], Dict[str, Any]] = {}
         self._info_keys: Dict[str, Tuple[str, SeriesKey]] = {}
@@ -205,7 +204,12 @@ class Physics:
             if st is None:
                 continue
             seen.add(st.uid)
-            if not st.node or not node_ready.get(st.node, False):
+            if not st.node:
+                continue
+            if not node_ready.get(st.node, False):
+                if st.ready:  # the node controller marks pods on an unreachable node unready
+                    st.ready = False
+                    st.dirty = True
                 continue
             self._advance_container(st, pod, now)
             if st.state in ("running", "waiting"):
@@ -220,7 +224,6 @@ class Physics:
         if self.emit_istio:
             self._istio(service_view, dt, samples)
         self._certificates(samples)
-        self._hpas(now)
         self._flush_status(now)
         self.snapshot = {"services": service_view, "now": now}
         return samples
@@ -905,52 +908,6 @@ class Physics:
                 "name": cert["metadata"]["name"], "namespace": cert["metadata"]["namespace"],
                 "issuer_name": ((cert.get("spec") or {}).get("issuerRef") or {}).get(
                     "name", "")}), epoch))
-
-    # ------------------------------------------------------------------ HPA
-    def _hpas(self, now: float) -> None:
-        try:
-            hpas, _ = self.store.list("horizontalpodautoscalers", copy=False)
-        except Exception:  # noqa: BLE001 - resource not served
-            return
-        for hpa in hpas:
-            md = hpa["metadata"]
-            spec = hpa.get("spec") or {}
-            target = (spec.get("scaleTargetRef") or {}).get("name")
-            svc = self.services.get(target)
-            if not svc:
-                continue
-            utilization = 70.0
-            for metric in spec.get("metrics") or []:
-                res = (metric.get("resource") or {})
-                if res.get("name") == "cpu":
-                    utilization = float((res.get("target") or {}).get(
-                        "averageUtilization", 70))
-            pods = [st for st in self.pods.values() if st.service == target and
-                    st.namespace == md["namespace"] and st.state == "running" and st.ready]
-            try:
-                dep = self.store.get_entry("deployments", md["namespace"], target).obj
-            except Exception:  # noqa: BLE001 - target missing
-                continue
-            current = int((dep.get("spec") or {}).get("replicas", 1))
-            if not pods:
-                continue
-            usage = sum(st.cpu_usage for st in pods) / len(pods)
-            ratio = usage / max(1e-6, svc["requests"]["cpu"]) * 100.0 / utilization
-            desired = current if abs(ratio - 1) <= 0.1 else math.ceil(len(pods) * ratio)
-            desired = max(int(spec.get("minReplicas", 1)),
-                          min(int(spec.get("maxReplicas", 10)), desired))
-            history = self.hpa_history.setdefault(md["name"], [])
-            history.append((now, desired))
-            history[:] = [(t, d) for t, d in history if now - t <= 300]
-            if desired < current:
-                desired = max(d for _, d in history)
-            if desired != current:
-                self.store.mutate("deployments", md["namespace"], target,
-                                  lambda obj, n=desired: obj["spec"].__setitem__("replicas", n))
-            self.store.mutate("horizontalpodautoscalers", md["namespace"], md["name"],
-                              lambda obj, c=current, d=desired: obj.__setitem__(
-                                  "status", dict(obj.get("status") or {}, currentReplicas=c,
-                                                 desiredReplicas=d)))
 
     def _pool_spec(self, node: Dict[str, Any]) -> Dict[str, Any]:
         """A node the pool added: same shape as the pool's scenario nodes, empty disk."""
