@@ -1,5 +1,7 @@
 """Each detector against a real Prometheus fed with hand-made series: positive cases,
 benign look-alikes that must stay silent, and the values/onset the signals carry."""
+import math
+
 import pytest
 
 from detector_fakes import FakeKube, settings
@@ -66,6 +68,10 @@ def test_memory_leak_fires_on_linear_growth_only(promdata):
     warm = now - 3600
     _pod(promdata, "prod", "cache-5d6f7-xyz12", "cache",
          lambda t: 0.5 * GIB + min(t - warm, 1200) * (3.0 * GIB / 1200), warm)
+    # a restarted cache refilling (exponential approach, tau 6 min), 10 minutes in
+    refill = now - 600
+    _pod(promdata, "prod", "session-cache-8b9c0-eeeee", "session-cache",
+         lambda t: 0.6 * GIB + 1.6 * GIB * (1 - math.exp(-(t - refill) / 360.0)), refill)
     # a model loaded over 6 minutes: flat, a step of 5.5 GiB, flat again (no leak)
     step = now - 540
     _pod(promdata, "prod", "ml-batch-6f7g8-ddddd", "ml-batch",

@@ -12,6 +12,8 @@ RECENT_SHARE = 0.5
 # whole (a warm-up slows down in its last third, a one-off step such as loading a model is
 # flat in its first or last third).
 MIN_PART_SLOPE_RATIO = 0.5
+# ... and the last third at least this fast relative to the first (no deceleration).
+MIN_LAST_TO_FIRST_RATIO = 0.7
 
 
 class MemoryLeakDetector(Detector):
@@ -23,9 +25,10 @@ class MemoryLeakDetector(Detector):
     growth must also hold over the last quarter of the window at no less than half the
     window's rate; the growth itself (from the lowest point of the window to now) must last
     at least `min_history_s`, fit a line (R^2 >= 0.8), and each third of it must rise at
-    least half as fast as the whole: a warm-up decelerates, a one-off step (a model being
-    loaded) is flat before or after the step. Onset: the lowest point of the working
-    set in the window (where the growth began). Severity: high (as in the seed).
+    least half as fast as the whole, the last at least 0.7x as fast as the first: a warm-up
+    decelerates, a one-off step (a model being loaded) is flat before or after the step.
+    Onset: the lowest point of the working set in the window (where the growth began).
+    Severity: high (as in the seed).
     """
 
     name = "memory_leak"
@@ -100,11 +103,17 @@ class MemoryLeakDetector(Detector):
         if overall <= 0:
             return None
         third = (end - start) / 3.0
+        slopes = []
         for index in range(3):
             part = [p for p in growing
                     if start + index * third <= p[0] <= start + (index + 1) * third]
-            if len(part) < 2 or slope(part) < MIN_PART_SLOPE_RATIO * overall:
+            if len(part) < 2:
                 return None
+            slopes.append(slope(part))
+        if min(slopes) < MIN_PART_SLOPE_RATIO * overall:
+            return None
+        if slopes[2] < MIN_LAST_TO_FIRST_RATIO * slopes[0]:
+            return None
         return start
 
     def _signal(self, key: Tuple[str, ...], node: str, usage: float, limit: float,
