@@ -213,3 +213,33 @@ class RemoteWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+def _bench(series: int = 1_000_000, steps: int = 3) -> None:
+    """`python -m twin.promwrite [SERIES] [STEPS]`: encode and write figures (prints them)."""
+    import time
+
+    from twin.prometheus import PrometheusServer
+    keys = [series_key("container_memory_working_set_bytes", {
+        "namespace": f"team-{i % 50:02d}", "pod": f"svc-{i // 10:05d}-x7k2p-{i % 10:05d}",
+        "container": f"svc-{i // 10:05d}", "node": f"node-{i // 30:05d}"})
+        for i in range(series)]
+    writer = RemoteWriter("http://127.0.0.1:1")
+    for label in ("cold", "warm"):
+        started = time.monotonic()
+        writer.encode_step(1_900_000_000_000, ((k, 1.0) for k in keys))
+        print(f"encode {series} series ({label} label cache): "
+              f"{time.monotonic() - started:.2f} s")
+    with PrometheusServer() as prom:
+        writer = RemoteWriter(prom.url)
+        for step in range(steps):
+            started = time.monotonic()
+            writer.write_step(1_900_000_000 + 15 * step, ((k, float(step)) for k in keys))
+            print(f"write step {step}: {time.monotonic() - started:.2f} s "
+                  f"({writer.bytes_sent / 2 ** 20:.0f} MiB sent so far)")
+        writer.close()
+
+
+if __name__ == "__main__":
+    import sys
+    _bench(*(int(arg) for arg in sys.argv[1:3]))
