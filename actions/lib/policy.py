@@ -74,10 +74,10 @@ class Request(object):
     def __init__(self, playbook: str, step: str, risk: str, target: Optional[Dict[str, Any]],
                  incident_id: str = "", dry_run: bool = False, budget: Optional[str] = None,
                  units: int = 1, approved: bool = False, workflow: str = "") -> None:
-        self.playbook = normalise_playbook(playbook)
-        self.step = (step or "").strip()
-        self.risk = (risk or "").strip().lower()
-        self.target = dict(target or {})
+        self.playbook = normalise_playbook(str(playbook or ""))
+        self.step = str(step or "").strip()
+        self.risk = str(risk or "").strip().lower()
+        self.target = dict(target) if isinstance(target, dict) else {}
         self.incident_id = incident_id or ""
         self.dry_run = bool(dry_run)
         self.budget = budget or default_budget(self.step)
@@ -115,12 +115,13 @@ class Gate(object):
         self.store = store
         self.cluster = cluster
         self.kube = kube
+        self._nodes = None  # type: Optional[List[Any]]
 
     # -- public ---------------------------------------------------------------------------
     def decide(self, req: Request) -> Dict[str, Any]:
         """Evaluate, apply side effects of a real execute, audit; return the output dict."""
         now = clock.now()
-        self._nodes = None  # type: Optional[List[Any]]
+        self._nodes = None
         mode = self.settings.mode
         max_risk = self._max_risk(req)
         result = {"decision": "deny", "reason": "", "dry_run": req.dry_run or mode == "dry_run",
@@ -314,7 +315,7 @@ class Gate(object):
 
     def _cluster_nodes(self) -> List[Any]:
         """The node list, read once per decision."""
-        if getattr(self, "_nodes", None) is None:
+        if self._nodes is None:
             self._nodes = list(self.cluster.nodes())
         return self._nodes or []
 
@@ -349,7 +350,7 @@ class Gate(object):
                   "approved": req.approved, "budget": req.budget}
         key = audit.append(self.store, record)
         result["audit_key"] = key
-        if req.target.get("kind") and req.target.get("name"):
+        if req.target.get("kind") in TARGET_KINDS and req.target.get("name"):
             message = "%s %s/%s (risk %s): %s%s" % (
                 result["decision"], req.playbook, req.step, req.risk, result["reason"],
                 " [incident %s]" % req.incident_id if req.incident_id else "")

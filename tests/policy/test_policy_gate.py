@@ -353,3 +353,12 @@ def test_observe_mode_records_what_autonomous_mode_would_do(risk, stored, would)
         policy.Request(**dict(BASE, risk=risk)))
     assert (result["decision"], result["check"], result["would"]) == ("deny", "mode", would)
     assert len(ds.list_json("lock.")) == len(stored) and ds.list_json("cooldown.") == {}
+
+
+@pytest.mark.parametrize("target", ["node-1", ["Node", "node-1"], 7])
+def test_malformed_target_is_denied(target):
+    kube = FakeKube()
+    result = policy.Gate(settings(), store(), FakeCluster(), kube).decide(
+        policy.Request(**dict(BASE, target=target)))
+    assert result["decision"] == "deny" and "missing target" in result["reason"]
+    assert kube.core.events == []
