@@ -9,7 +9,7 @@ from __future__ import annotations
 import http.client
 import struct
 import urllib.parse
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 SeriesKey = Tuple[Tuple[str, str], ...]
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
@@ -147,11 +147,22 @@ class RemoteWriter:
                              stale if value is STALE_NAN else pack(value), suffix)))
         return out
 
-    def encode_series(self, key: SeriesKey, points: Iterable[Tuple[int, float]]) -> bytes:
+    def encode_series(self, key: SeriesKey, points: Iterable[Tuple[int, float]],
+                      ts_cache: Optional[Dict[int, bytes]] = None) -> bytes:
         """One encoded TimeSeries with many (ts_ms, value) samples in time order."""
+        cache = ts_cache if ts_cache is not None else {}
+        pack = _pack_double
         parts = [self._labels(key)]
+        append = parts.append
         for ts_ms, value in points:
-            parts.append(_sample_bytes(value, _varint(int(ts_ms))))
+            tail = cache.get(ts_ms)
+            if tail is None:
+                ts_varint = _varint(int(ts_ms))
+                tail = b"\x10" + ts_varint
+                cache[ts_ms] = tail
+            append(b"\x12" + bytes([9 + len(tail)]) + b"\x09")
+            append(_STALE_BITS if value is STALE_NAN else pack(value))
+            append(tail)
         body = b"".join(parts)
         return b"\x0a" + _varint(len(body)) + body
 
@@ -163,7 +174,9 @@ class RemoteWriter:
 
     def write_series(self, series: Dict[SeriesKey, List[Tuple[int, float]]]) -> int:
         """Write many samples per series (ts_ms ascending); returns the sample count."""
-        encoded = [self.encode_series(key, points) for key, points in series.items() if points]
+        ts_cache: Dict[int, bytes] = {}
+        encoded = [self.encode_series(key, points, ts_cache)
+                   for key, points in series.items() if points]
         self._post_chunks(encoded)
         return sum(len(points) for points in series.values())
 
