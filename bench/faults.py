@@ -79,19 +79,10 @@ def on_action(engine: Any, name: str, event: str, fn: Callable[[Any], None],
     engine.runner.listeners.append(listener)
 
 
-def at_offset(world: Any, offset_s: float, fn: Callable[[], None]) -> None:
-    """Call `fn()` once the world's clock passes onset + offset_s (wraps advance_seconds)."""
-    original = world.advance_seconds
-    when = world.onset_epoch + offset_s
-    done = []
-
-    def advance(seconds: float) -> None:
-        original(seconds)
-        if not done and world.clock.now() >= when:
-            done.append(True)
-            fn()
-
-    world.advance_seconds = advance
+def at_offset(world: Any, engine: Any, offset_s: float, fn: Callable[[], None]) -> None:
+    """Call `fn()` once the virtual clock reaches onset + offset_s (the engine's scheduler)."""
+    delay = world.onset_epoch + offset_s - engine.now()
+    engine.schedule(delay, lambda _world, _engine: fn(), label="fault at %+ds" % offset_s)
 
 
 def fail_action(engine: Any, name: str, message: str, count: Optional[int] = None) -> None:
@@ -342,10 +333,10 @@ def _prom(kind: str, start_s: float, end_s: Optional[float], **params: Any
           ) -> Callable[[Any, Any, CaseState], None]:
     """A Prometheus fault from onset + start_s until onset + end_s (None: to the end)."""
     def inject(world: Any, engine: Any, state: CaseState) -> None:
-        at_offset(world, start_s, lambda: world.prom_faults.inject(kind, **params))
+        at_offset(world, engine, start_s, lambda: world.prom_faults.inject(kind, **params))
         if end_s is not None:
             # chain a second wrapper for the clearing time
-            at_offset(world, end_s, lambda: world.prom_faults.clear(kind))
+            at_offset(world, engine, end_s, lambda: world.prom_faults.clear(kind))
     return inject
 
 
@@ -435,7 +426,7 @@ def _dispatch_at(offset_s: float, make: Callable[[Any], List[Dict[str, Any]]],
                 engine.enqueue(item.get("_trigger") or trigger or
                                "self_healing." + item["detector"],
                                {k: v for k, v in item.items() if k != "_trigger"})
-        at_offset(world, offset_s, fire)
+        at_offset(world, engine, offset_s, fire)
     return inject
 
 
