@@ -71,7 +71,7 @@ def _effect_seen(detector, before, values):
         "error_rate": peak > 0.05,
         "disk_pressure": low < before - 10,
         "connection_pool": peak >= 0.9,
-        "certificate_expiry": peak < 14,
+        "certificate_expiry": low < 14 <= before,
         "node_not_ready": low < before,
     }[detector]
 
