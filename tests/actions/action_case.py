@@ -23,10 +23,11 @@ class TwinActionTestCase(BaseActionTestCase):
     action_cls = None
     action_name = ""
     with_workloads = True
+    tls = False
 
     def setUp(self):
         super(TwinActionTestCase, self).setUp()
-        self.twin = TwinCluster(with_workloads=self.with_workloads)
+        self.twin = TwinCluster(with_workloads=self.with_workloads, tls=self.tls)
         self.addCleanup(self.twin.stop)
 
     def action(self, **config):

@@ -70,3 +70,20 @@ class ScaleNodePoolTest(TwinActionTestCase):
         ok, result = self.run_action(pool="pool-1", delta=1, provider="openstack")
         self.assertFalse(ok)
         self.assertEqual(result["error_type"], "input")
+
+
+class ScaleNodePoolOverTlsTest(TwinActionTestCase):
+    """The playbook verifies the API server's certificate with the kubeconfig's CA."""
+
+    action_cls = ScaleNodePool
+    action_name = "scale_node_pool"
+    with_workloads = False
+    tls = True
+
+    def test_scales_over_https(self):
+        self.assertTrue(self.twin.api.url.startswith("https://"))
+        ok, result = self.run_action(pool="pool-1", delta=1, incident_id="inc-tls")
+        self.assertTrue(ok, result.get("error"))
+        self.assertTrue(result["changed"])
+        md = self.twin.store.get("machinedeployments", "default", "pool-1")
+        self.assertEqual(md["spec"]["replicas"], 3)

@@ -124,7 +124,7 @@ class TwinCluster:
     node-a, and a `kube-system` pod there too. ConfigMap `orders-db-pool` maximumPoolSize 10.
     """
 
-    def __init__(self, with_workloads: bool = True) -> None:
+    def __init__(self, with_workloads: bool = True, tls: bool = False) -> None:
         self.workdir = tempfile.mkdtemp(prefix="sh-actions-")
         self.time = VirtualTime()
         self.store = Store(now_fn=self.time.now, seed=11)
@@ -132,7 +132,7 @@ class TwinCluster:
                                node_provision_delay_s=60.0)
         self.time.ctl = self.ctl
         self.api = ServedApi.start(self.store, os.path.join(self.workdir, "kube"),
-                                   rbac_docs=PACK_RBAC)
+                                   rbac_docs=PACK_RBAC, tls=tls)
         self.kubeconfig = self.api.kubeconfigs["pack"]
         clock.set_time_source(self.time.now, self.time.sleep)
         self.store.create("nodes", node("node-a"))
