@@ -130,7 +130,8 @@ def test_observe_mode_denies_every_step(pack, manual_clock):
     execution, _ = run(pack, manual_clock, recorded)
     assert execution.status == "succeeded"
     assert not recorded.called("cordon_node")
-    assert recorded.types().count("DENY") == 6
+    assert recorded.types()[-2:] == ["DENY", "DENY"]  # cordon skipped, rollback stops the plan
+    assert "ROLLBACK" not in recorded.types()
     assert recorded.statuses[-1]["status"] == "escalated"
 
 
@@ -157,3 +158,15 @@ def test_diagnosed_root_cause_elsewhere_hands_over_with_the_same_incident(pack, 
     assert recorded.called("cordon_node")[0]["node"] == "n2"
     assert len(recorded.called("diagnose")) == 2
     assert recorded.statuses[-1]["status"] == "resolved" and len(recorded.statuses) == 1
+
+
+def test_gate_denying_the_rollback_stops_the_plan_and_uncordons(pack, manual_clock):
+    recorded = Recorded(pack, leak_results(), decisions={"rollback_deployment": "deny"})
+    execution, runner = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded"
+    assert not recorded.called("rollback_deployment")
+    assert not recorded.called("wait_for_condition")
+    assert recorded.types()[-2:] == ["DENY", "ROLLBACK"]
+    assert recorded.called("uncordon_node")[0]["node"] == NODE
+    assert recorded.statuses[-1]["status"] == "escalated"
+    assert not any("self-healed" in m["message"] for m in runner.chat.messages)
