@@ -44,8 +44,9 @@ class Execution(object):
     """One action execution, as the engine records it."""
 
     def __init__(self, ref: str, parameters: Dict[str, Any],
-                 context: Optional[Dict[str, Any]] = None) -> None:
-        self.id = "ex-%05d" % next(_ids)
+                 context: Optional[Dict[str, Any]] = None,
+                 execution_id: Optional[str] = None) -> None:
+        self.id = execution_id or "ex-%05d" % next(_ids)
         self.ref = ref
         self.parameters = dict(parameters or {})
         self.context = dict(context or {})
@@ -139,7 +140,8 @@ class ActionRunner(object):
     def run(self, ref: str, parameters: Optional[Dict[str, Any]] = None,
             context: Optional[Dict[str, Any]] = None) -> Execution:
         """Run `ref` to completion; a policy may cancel it or delay it (status `delayed`)."""
-        execution = Execution(ref, parameters or {}, context)
+        execution = Execution(ref, parameters or {}, context,
+                              "ex-%05d" % (len(self.executions) + 1))
         self.executions.append(execution)
         return self.start(execution)
 

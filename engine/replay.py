@@ -5,7 +5,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from engine import outcome
 from engine.pack import Pack
-from engine.runner import Engine
+from engine.runner import INTERVAL_TIMER, Engine
 
 
 class RunResult(object):
@@ -66,9 +66,11 @@ def settled(engine: Engine, quiet_s: float) -> bool:
         return False
     if any(inc.get("status") not in outcome.TERMINAL for inc in incidents):
         return False
-    last = max(e.finished_at or 0 for e in engine.runner.executions
-               if e.ref != "self_healing.revert_expired_changes") \
-        if engine.runner.executions else 0
+    # housekeeping started by interval timers does not count as activity
+    finished = [e.finished_at or 0 for e in engine.runner.executions
+                if not e.context.get("parent")
+                and e.context.get("trigger_type") != INTERVAL_TIMER]
+    last = max(finished) if finished else 0
     return engine.now() - last >= quiet_s
 
 

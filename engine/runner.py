@@ -5,7 +5,6 @@ the world (`Engine.sleep`), and sensors keep polling meanwhile; a trigger dispat
 workflow waits is enforced at once (nested), which is how concurrent executions appear here;
 `action.concurrency.attr` policies then delay (queue) or cancel the newcomer.
 """
-import itertools
 import json
 import math
 from typing import Any, Callable, Dict, List, Optional
@@ -22,7 +21,6 @@ INTERVAL_TIMER = "core.st2.IntervalTimer"
 TIMER_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400, "weeks": 604800}
 TERMINAL_INCIDENT = ("resolved", "escalated", "failed")
 INCIDENT_PREFIX = "self_healing.incident."
-_trigger_ids = itertools.count(1)
 
 
 class Engine(object):
@@ -178,7 +176,7 @@ class Engine(object):
         if self._poll_buffer is not None and only_rule is None:
             self._poll_buffer.append((trigger, payload, trace_tag))
             return
-        instance = {"id": "trigger-%05d" % next(_trigger_ids), "type": trigger,
+        instance = {"id": "trigger-%05d" % (len(self.triggers) + 1), "type": trigger,
                     "payload": json.loads(json.dumps(payload, default=str)),
                     "at": self.now(), "trace_tag": trace_tag, "rules": []}
         problem = self._payload_problem(trigger, instance["payload"])
@@ -223,7 +221,8 @@ class Engine(object):
                 self.errors.append(str(error))
                 continue
             execution = self.runner.run(rule.action_ref, params,
-                                        {"rule": rule.ref, "trigger_instance": instance["id"]})
+                                        {"rule": rule.ref, "trigger_instance": instance["id"],
+                                         "trigger_type": instance["type"]})
             record["execution"] = execution.id
             record["status"] = execution.status
 
@@ -259,7 +258,7 @@ class Engine(object):
             if self.action_latency_s > 0:
                 self.sleep(self.action_latency_s)  # a python runner is not instantaneous
         if top and event in ("started", "finished", "delayed") and \
-                execution.ref != "self_healing.revert_expired_changes":
+                execution.context.get("trigger_type") != INTERVAL_TIMER:
             self.echo("%s  %s %s %s" % (_hms(self.now()), event, execution.ref,
                                         "" if event == "started" else execution.status))
 

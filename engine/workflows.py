@@ -118,6 +118,8 @@ def run_workflow(ref_or_path: str, parameters: Optional[Dict[str, Any]],
         parameters = param_utils.prepare(meta.parameters, parameters, "orquesta")
     run = WorkflowRun(ref, path, parameters)
     run.execution_id = context.get("parent_execution") if context else None
+    if run.execution_id:
+        run.id = "wf-" + run.execution_id  # one workflow per action execution
     context = dict(context or {})
     sleep = sleep_fn or _default_sleep
     try:
