@@ -233,3 +233,25 @@ def test_cascade_without_dependents_changes_nothing(pack, manual_clock):
     assert execution.status == "succeeded"
     assert not recorded.called("configure_circuit_breaker")
     assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_joined_signal_that_refines_the_root_cause_runs_its_playbook(pack, manual_clock):
+    recorded = Recorded(pack, {"diagnose": {"joined": True, "refined": True,
+                                            "refined_playbook": "connection_pool_exhaustion",
+                                            "playbook": "latency_anomaly"}})
+    execution, _ = run(pack, manual_clock, "connection_pool_exhaustion", recorded)
+    assert execution.status == "succeeded"
+    assert recorded.called("increase_pool_size_temporarily")
+    assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_joined_symptom_with_a_refined_cause_hands_over(pack, manual_clock):
+    pool = signal("connection_pool", "Service", "orders", service="orders")
+    recorded = Recorded(pack, {"diagnose": {"joined": True, "refined": True,
+                                            "refined_playbook": "connection_pool_exhaustion",
+                                            "root_cause": pool}})
+    execution, runner = run(pack, manual_clock, "error_rate", recorded)
+    assert execution.status == "succeeded"
+    child = [e for e in runner.executions if e.ref == "self_healing.connection_pool_exhaustion"]
+    assert len(child) == 1 and child[0].parameters["signal"]["target"]["name"] == "orders"
+    assert recorded.called("restart_idle_connections")[0]["service"] == "orders"
