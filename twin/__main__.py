@@ -1,8 +1,9 @@
 """`python -m twin --scenario NAME_OR_FILE`: run the twin until Ctrl-C.
 
 Prints the kubeconfig paths, the Prometheus URL (fault proxy) and the NATS URL, then advances
-the virtual clock by `--step-every` real seconds per step (default 1.0) until interrupted or,
-with `--stop-at-end`, until the scenario's end.
+the virtual clock by one step every `--step-every` real seconds (default 1.0) until interrupted
+or, with `--stop-at-end`, until the scenario's end. With `--realtime` virtual time is wall-clock
+time (the onset comes `lead` after start), so a pack running on real time can watch the twin.
 """
 from __future__ import annotations
 
@@ -25,13 +26,16 @@ def main(argv=None) -> int:
                         help="real seconds between virtual steps (0 = as fast as possible)")
     parser.add_argument("--stop-at-end", action="store_true",
                         help="exit when the scenario's duration has elapsed")
+    parser.add_argument("--realtime", action="store_true",
+                        help="virtual time = wall-clock time (for a pack on real time)")
     parser.add_argument("--workdir", default=None, help="keep files here (default: temp dir)")
     parser.add_argument("--list", action="store_true", help="list shipped scenarios and exit")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(list_scenarios()))
         return 0
-    world = World.from_scenario(args.scenario, seed=args.seed, workdir=args.workdir)
+    world = World.from_scenario(args.scenario, seed=args.seed, workdir=args.workdir,
+                                realtime=args.realtime)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     world.start()
@@ -47,11 +51,17 @@ def main(argv=None) -> int:
         while not stopping:
             if args.stop_at_end and world.finished:
                 break
-            world.step()
-            if world.steps % 20 == 0:
+            before = world.steps
+            if args.realtime:
+                world.run_until(time.time())
+            else:
+                world.step()
+            if world.steps != before and world.steps % 20 == 0:
                 print(f"{iso(world.clock.now())} key metric "
                       f"{world.key_metric_value():.2f}", flush=True)
-            if args.step_every > 0:
+            if args.realtime:
+                time.sleep(0.5)
+            elif args.step_every > 0:
                 time.sleep(args.step_every)
     except KeyboardInterrupt:
         pass

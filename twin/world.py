@@ -44,7 +44,7 @@ class World:
 
     def __init__(self, scenario: Scenario, seed: int = 0, workdir: Optional[str] = None,
                  start_prometheus: bool = True, start_nats: bool = True,
-                 not_before: Optional[float] = None) -> None:
+                 not_before: Optional[float] = None, realtime: bool = False) -> None:
         self.scenario = scenario
         self.seed = seed if seed else scenario.seed
         self._own_workdir = workdir is None
@@ -53,7 +53,10 @@ class World:
         self._want_nats = start_nats
         lead = scenario.history_s
         floor = not_before or time.time()
-        if scenario.onset_time_of_day:
+        self.realtime = realtime
+        if realtime:  # virtual time = wall time: the pack may run on real time against us
+            self.onset_epoch = float(math.ceil(floor + scenario.lead_s))
+        elif scenario.onset_time_of_day:
             self.onset_epoch = next_time_of_day(scenario.onset_time_of_day, floor, lead)
         else:
             self.onset_epoch = rounded_future_start(floor + lead, 3600.0)
@@ -83,6 +86,7 @@ class World:
         self.steps = 0
         self.started = False
         self._prebind = False
+        self.event_errors: List[str] = []
         self.kubeconfig_path = os.path.join(self.workdir, "kubeconfig-pack.yaml")
         self.admin_kubeconfig_path = os.path.join(self.workdir, "kubeconfig-admin.yaml")
 
@@ -305,7 +309,7 @@ class World:
             try:
                 getattr(self, "_event_" + kind)(spec)
             except Exception as exc:  # noqa: BLE001 - a scenario event must not kill the twin
-                self.store_event_error = f"{kind}: {exc}"
+                self.event_errors.append(f"{iso(now)} {kind}: {exc}")
 
     def _event_deploy(self, spec: Dict[str, Any]) -> None:
         svc = self.scenario.service(spec["service"])

@@ -56,3 +56,18 @@ def test_python_m_twin_prints_connection_details_and_stops_at_end():
     assert "kubeconfig (pack): " in out.stdout and "kubeconfig-pack.yaml" in out.stdout
     assert "prometheus:        http://127.0.0.1:" in out.stdout
     assert "nats:              nats://127.0.0.1:" in out.stdout
+
+
+def test_realtime_world_tracks_the_wall_clock():
+    import time
+    world = World.from_scenario("benign-steady-state", start_prometheus=False,
+                                start_nats=False, realtime=True)
+    try:
+        world.start()
+        assert abs(world.clock.now() - time.time()) < 3
+        assert world.onset_epoch - world.clock.now() == pytest.approx(
+            world.scenario.lead_s, abs=2)
+        world.run_until(time.time() + 15)
+        assert world.steps > 0 and world.event_errors == []
+    finally:
+        world.stop()
