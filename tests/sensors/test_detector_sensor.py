@@ -50,6 +50,8 @@ class World(object):
         now = clock.now()
         if query.startswith("time() - max(timestamp("):
             return [] if self.age is None else [vector({}, self.age)]
+        if self.age is None or self.age > 300:
+            return []  # beyond Prometheus' 5 minute lookback: instant queries see nothing
         if params["path"].endswith("query_range"):
             if "node_memory" in query:
                 return [matrix({"node": n}, [(now - 60 + 15 * i, u) for i in range(5)])
@@ -59,7 +61,8 @@ class World(object):
             return [vector({"node": n}, u) for n, u in self.hot.items()]
         if query.startswith("-100 * 60 * deriv(node_memory"):
             return [vector({"node": n}, 1.0) for n in self.hot]
-        if "kube_pod_container_status_restarts_total" in query and query.startswith("topk"):
+        if "kube_pod_container_status_restarts_total" in query and (
+                query.startswith("topk") or query.startswith("max_over_time")):
             return [vector({"namespace": ns, "pod": p, "container": c}, 9)
                     for ns, p, c in self.crashing]
         return []

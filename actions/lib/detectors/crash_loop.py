@@ -20,33 +20,49 @@ class CrashLoopDetector(Detector):
     CrashLoopBackOff with at least 3 restarts in three windows (the kubelet's back-off grows
     to 5 minutes, so a long crash loop restarts only twice per 10 minutes).
 
-    Restarts are counted exactly as max - min of the restart counter over the window (no
-    `increase()` extrapolation). The last termination reason comes from kube-state-metrics;
-    the exit code from its exit-code series or the pod's containerStatuses (API, only for
-    the few matching pods). Onset: the first restart of the current streak (restarts no more
-    than one window apart). Severity: critical at three times the threshold, else high.
+    A cheap first pass (`changes()` of the counter >= restarts/2, or CrashLoopBackOff) picks
+    candidates; restarts are then counted exactly for those, as max - min of the counter
+    over the window (no `increase()` extrapolation). The last termination reason comes from
+    kube-state-metrics; the exit code from its exit-code series or the pod's
+    containerStatuses (API, only for the few matching pods). Onset: the first restart of the
+    current streak (restarts no more than one window apart). Severity: critical at three
+    times the threshold, else high.
     """
 
     name = "crash_loop"
     kind = "Pod"
     freshness_query = "time() - max(timestamp(kube_pod_container_status_restarts_total))"
 
-    def candidate_query(self) -> str:
-        window = self.cfg["window"]
-        long_window = "%ds" % (3 * self.duration("window"))
-        counted = "(max_over_time(%s[%s]) - min_over_time(%s[%s]))" % (
-            RESTARTS % "", window, RESTARTS % "", window)
-        counted_long = "(max_over_time(%s[%s]) - min_over_time(%s[%s]))" % (
-            RESTARTS % "", long_window, RESTARTS % "", long_window)
+    def prefilter_query(self) -> str:
+        """Cheap first pass (one read of the restart series): containers whose counter
+        changed at least restarts/2 times in the window, or in CrashLoopBackOff now."""
         backoff = 'kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"} > 0'
-        return "topk(%d, (%s > %d) or (%s >= %d and %s (%s)))" % (
-            MAX_TARGETS, counted, int(self.cfg["restarts"]), counted_long,
-            MIN_RESTARTS_WITH_BACKOFF, ON, backoff)
+        return "topk(%d, (changes(%s[%s]) >= %d) or on(namespace, pod, container) (%s))" % (
+            4 * MAX_TARGETS, RESTARTS % "", self.cfg["window"],
+            max(1, int(self.cfg["restarts"]) // 2), backoff)
+
+    def _counted(self, sel: str, window: str) -> Dict[Tuple[str, ...], float]:
+        """Exact restarts within `window` (max - min of the counter) for the selection."""
+        return self._values_of("max_over_time(%s[%s]) - min_over_time(%s[%s])" % (
+            RESTARTS % sel, window, RESTARTS % sel, window))
 
     def detect(self, now: float) -> List[Signal]:
-        query = self.candidate_query()
-        found = {tuple(s.labels.get(k, "") for k in KEY): s.value
-                 for s in self.prom.query(query)}
+        query = self.prefilter_query()
+        rough = {tuple(s.labels.get(k, "") for k in KEY) for s in self.prom.query(query)}
+        if not rough:
+            return []
+        rough_sel = selector({}, pod=[k[1] for k in rough])
+        backoff = set(self._labels_of(
+            'kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff",%s} > 0'
+            % rough_sel, "reason"))
+        in_window = self._counted(rough_sel, self.cfg["window"])
+        in_long = self._counted(rough_sel, "%ds" % (3 * self.duration("window")))
+        threshold = int(self.cfg["restarts"])
+        found = {}
+        for key in rough:
+            if in_window.get(key, 0) > threshold or (
+                    key in backoff and in_long.get(key, 0) >= MIN_RESTARTS_WITH_BACKOFF):
+                found[key] = in_window.get(key, 0.0)
         if not found:
             return []
         sel = selector({}, pod=[k[1] for k in found])
@@ -59,12 +75,10 @@ class CrashLoopDetector(Detector):
         nodes = {(s.labels.get("namespace", ""), s.labels.get("pod", "")): s.labels.get(
             "node", "") for s in self.prom.query("kube_pod_info{%s}" % sel)}
         window_s = self.duration("window")
-        in_window = self._values_of("max_over_time(%s[%s]) - min_over_time(%s[%s])" % (
-            RESTARTS % sel, self.cfg["window"], RESTARTS % sel, self.cfg["window"]))
         onsets = self._streak_starts(sel, window_s)
         signals = []
         for index, key in enumerate(sorted(found)):
-            restarts = in_window.get(key, found[key])
+            restarts = found[key]
             namespace, pod, container = key
             reason, code = last_reason.get(key, ""), exit_codes.get(key)
             node = nodes.get((namespace, pod), "")

@@ -7,7 +7,6 @@ from lib.signals import Signal, make_target
 KEY = ("namespace", "pod", "container")
 ON = "on(namespace, pod, container)"
 MIN_R_SQUARED = 0.8
-RECENT_SHARE = 0.5
 # Sustained linear growth: each third of the growth rises at least this fast relative to the
 # whole (a warm-up slows down in its last third, a one-off step such as loading a model is
 # flat in its first or last third).
@@ -21,14 +20,13 @@ class MemoryLeakDetector(Detector):
 
     The seed's rule: rate = `deriv(container_memory_working_set_bytes[window])` > 0;
     time_to_oom = (memory limit - usage) / rate; fire when under `horizon_s`. Filtering is
-    done in PromQL (`bottomk` of time to OOM). A warm-up that plateaus must not fire, so the
-    growth must also hold over the last quarter of the window at no less than half the
-    window's rate; the growth itself (from the lowest point of the window to now) must last
-    at least `min_history_s`, fit a line (R^2 >= 0.8), and each third of it must rise at
-    least half as fast as the whole, the last at least 0.7x as fast as the first: a warm-up
-    decelerates, a one-off step (a model being loaded) is flat before or after the step.
-    Onset: the lowest point of the working set in the window (where the growth began).
-    Severity: high (as in the seed).
+    done in PromQL (`bottomk` of time to OOM, one read of each series). A warm-up that
+    plateaus must not fire, so for those candidates the growth (from the lowest point of the
+    window to now) must last at least `min_history_s`, fit a line (R^2 >= 0.8), and each
+    third of it must rise at least half as fast as the whole, the last at least 0.7x as fast
+    as the first: a warm-up decelerates, a one-off step (a model being loaded) is flat
+    before or after the step. Onset: the lowest point of the working set in the window
+    (where the growth began). Severity: high (as in the seed).
     """
 
     name = "memory_leak"
@@ -45,16 +43,14 @@ class MemoryLeakDetector(Detector):
     def candidate_query(self) -> str:
         """PromQL returning time to OOM (s) of the containers that qualify."""
         window = self.duration("window")
-        recent = max(300, window // 4)
         mem = "container_memory_working_set_bytes{%s}" % self._base_selector()
         limit = 'kube_pod_container_resource_limits{resource="memory",%s}' % (
             self._base_selector())
         return (
             "bottomk(%(n)d, ((%(limit)s > 0) - %(on)s %(mem)s)"
-            " / %(on)s (deriv(%(mem)s[%(w)ds]) > 0) < %(h)d"
-            " and %(on)s (deriv(%(mem)s[%(r)ds]) > %(share)g * deriv(%(mem)s[%(w)ds])))" % {
+            " / %(on)s (deriv(%(mem)s[%(w)ds]) > 0) < %(h)d)" % {
                 "n": MAX_TARGETS, "limit": limit, "mem": mem, "on": ON, "w": window,
-                "r": recent, "h": int(self.cfg["horizon_s"]), "share": RECENT_SHARE})
+                "h": int(self.cfg["horizon_s"])})
 
     def detect(self, now: float) -> List[Signal]:
         query = self.candidate_query()

@@ -21,6 +21,9 @@ CLEARED_TRIGGER = PACK + ".signal_cleared"
 DEGRADED_TRIGGER = PACK + ".sensor_degraded"
 # Input data older than this (seconds) is stale: the detector does not judge from it.
 STALE_AFTER_S = 180.0
+# The freshness of a detector's input is checked (one read of its biggest metric family)
+# whenever a quiet poll would clear an open condition, and on every Nth poll otherwise.
+FRESHNESS_EVERY = 10
 
 
 class DataUnavailable(Exception):
@@ -59,13 +62,18 @@ class DetectorPoller(object):
         self.outages: Dict[str, Dict[str, Any]] = {}
         self.had_data: Dict[str, bool] = {}
         self.kube_error = kube_error
+        self.polls = 0
 
     def poll(self) -> PollResult:
         """Run every detector once; dispatch fired/cleared/degraded triggers."""
         result = PollResult()
         now = clock.now()
-        outcomes = self._run_all(now)
         records = self.state.load()
+        open_detectors = {r.get("detector") for r in records.values()
+                          if r.get("state") == "open"}
+        periodic = self.polls % FRESHNESS_EVERY == 0
+        self.polls += 1
+        outcomes = self._run_all(now, open_detectors, periodic)
         failed: Dict[str, Tuple[str, str]] = {}
         if self.kube_error:
             failed["kubernetes"] = ("", self.kube_error)
@@ -90,42 +98,53 @@ class DetectorPoller(object):
         self._track_outages(failed, now, result)
         return result
 
-    def _run_all(self, now: float) -> Dict[str, Tuple[List[Signal], Optional[Exception]]]:
+    def _run_all(self, now: float, open_detectors: Any, periodic: bool
+                 ) -> Dict[str, Tuple[List[Signal], Optional[Exception]]]:
         """Each detector's signals or error, run on a small thread pool."""
         outcomes: Dict[str, Tuple[List[Signal], Optional[Exception]]] = {}
         if self.max_workers == 1:
             for detector in self.detectors:
-                outcomes[detector.name] = self._run_one(detector, now)
+                outcomes[detector.name] = self._run_one(
+                    detector, now, periodic, detector.name in open_detectors)
             return outcomes
         with concurrent.futures.ThreadPoolExecutor(self.max_workers) as pool:
-            futures = {d.name: pool.submit(self._run_one, d, now) for d in self.detectors}
+            futures = {d.name: pool.submit(self._run_one, d, now, periodic,
+                                           d.name in open_detectors)
+                       for d in self.detectors}
             for name, future in futures.items():
                 outcomes[name] = future.result()
         return outcomes
 
-    def _run_one(self, detector: Detector, now: float
+    def _run_one(self, detector: Detector, now: float, periodic: bool, has_open: bool
                  ) -> Tuple[List[Signal], Optional[Exception]]:
-        """Check the detector's data is present and fresh, then detect."""
+        """Detect; check the input is present and fresh when a quiet poll would clear an
+        open condition, on the first poll and periodically."""
         detector.degraded = []
         detector.kube_ok = False
         try:
-            age = detector.data_age()
-            if age is None:
-                if self.had_data.get(detector.name):
-                    raise DataUnavailable("%s: input series vanished (%s returned nothing)" % (
-                        detector.name, detector.freshness_query))
-                return [], None  # the metric family does not exist here: nothing to judge
-            self.had_data[detector.name] = True
-            if age > STALE_AFTER_S:
-                raise DataUnavailable("%s: input data is stale (newest sample %.0f s old)" % (
-                    detector.name, age))
-            return detector.detect(now), None
+            signals = detector.detect(now)
+            if periodic or (has_open and not signals):
+                self._check_freshness(detector)
+            return signals, None
         except (PrometheusError, KubeError, DataUnavailable) as error:
             return [], error
         except Exception as error:  # a bug or an unexpected answer: keep the sensor alive
             self.log.exception("detector %s failed", detector.name)
             return [], PrometheusError("%s: %s: %s" % (detector.name, type(error).__name__,
                                                        error))
+
+    def _check_freshness(self, detector: Detector) -> None:
+        """Raise DataUnavailable when the detector's input vanished or went stale."""
+        age = detector.data_age()
+        if age is None:
+            if self.had_data.get(detector.name):
+                raise DataUnavailable("%s: input series vanished (%s returned nothing)" % (
+                    detector.name, detector.freshness_query))
+            return  # the metric family does not exist here: nothing to judge
+        self.had_data[detector.name] = True
+        if age > STALE_AFTER_S:
+            raise DataUnavailable("%s: input data is stale (newest sample %.0f s old)" % (
+                detector.name, age))
 
     def _fire(self, signal: Signal, result: PollResult) -> None:
         payload = signal.to_dict()
