@@ -1,11 +1,16 @@
-"""Drain a node: cordon it, evict every movable pod (Eviction API), wait until they are gone."""
+"""Drain a node: cordon it, evict every movable pod (Eviction API), wait until they are gone.
+
+Like `kubectl drain` without --force, pods no controller would recreate (bare pods) are left
+in place by default (criteria `restartable == true`) and reported, so the drain is incomplete.
+"""
 from lib import k8s_nodes
 from lib.base_action import SelfHealingAction, require
 from lib.eviction_report import summarise
 
 
 class DrainNode(SelfHealingAction):
-    def execute(self, node: str = "", criteria: str = "all", max_evictions: int = 50,
+    def execute(self, node: str = "", criteria: str = "restartable == true",
+                max_evictions: int = 50,
                 timeout_s: float = 300, poll_s: float = 5, eviction_attempts: int = 5,
                 backoff_s: float = 5.0, incident_id: str = "", dry_run: bool = False):
         require(node, "node")

@@ -207,6 +207,7 @@ class DrainNodeTest(TwinActionTestCase):
         self.assertTrue(any(p.startswith("prod/web-") for p in result["refused"]))
         self.assertIn("prod/node-exporter-x1", left)
         self.assertIn("kube-system/coredns-1", left)
+        self.assertIn("prod/debug-shell", left)  # a bare pod would be lost: not evicted
         self.assertFalse(result["complete"])  # the PDB kept web's pods
 
     def test_dry_run_changes_nothing(self):
