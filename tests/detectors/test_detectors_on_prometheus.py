@@ -1,8 +1,11 @@
 """Each detector against a real Prometheus fed with hand-made series: positive cases,
 benign look-alikes that must stay silent, and the values/onset the signals carry."""
 import math
+import os
 
+import jsonschema
 import pytest
+import yaml
 
 from detector_fakes import FakeKube, settings
 from lib import clock
@@ -11,6 +14,11 @@ from lib.prom import Prom
 from lib.signals import validate_payload
 
 GIB = 1024.0 ** 3
+SENSOR_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "sensors", "detector_sensor.yaml")
+with open(SENSOR_YAML) as _handle:
+    SCHEMAS = {t["name"]: t["payload_schema"]
+               for t in yaml.safe_load(_handle)["trigger_types"]}
 
 
 def run(name, data, kube=None, **cfg):
@@ -20,6 +28,7 @@ def run(name, data, kube=None, **cfg):
     signals = detector.detect(data.now)
     for signal in signals:
         validate_payload(signal.to_dict())
+        jsonschema.Draft4Validator(SCHEMAS[name]).validate(signal.to_dict())
     return {s.target["name"]: s for s in signals}, detector
 
 
