@@ -61,7 +61,8 @@ class ScaleNodePool(SelfHealingAction):
                 "pool": pool, "delta": -int(delta), "provider": provider,
                 "namespace": namespace}} if changed else None)
         if failed:
-            failures = [e for e in run["events"] if e["event"] in ("failed", "unreachable")]
+            failures = [e for e in run["events"]
+                        if e["event"] in ("failed", "unreachable", "error")]
             result["error"] = "scale_node_pool playbook %s (rc %s)%s" % (
                 run["status"], run["rc"], ": " + failures[-1]["msg"] if failures else "")
             return False, result

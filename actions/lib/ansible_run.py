@@ -1,5 +1,6 @@
 """Run one of the pack's Ansible playbooks through ansible-runner and summarise the run."""
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -8,7 +9,8 @@ from typing import Any, Dict, List, Optional
 PLAYBOOK_DIR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                              os.pardir, os.pardir, "playbooks"))
 TASK_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable",
-               "runner_item_on_failed")
+               "runner_item_on_failed", "error")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MAX_EVENTS = 50
 
 
@@ -36,6 +38,8 @@ def summarise_events(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         msg = res.get("msg") if isinstance(res, dict) else ""
         if isinstance(res, dict) and res.get("censored"):
             msg = "(output hidden: no_log)"
+        if event["event"] == "error":  # e.g. a provider's collection is not installed
+            msg = " ".join(ANSI.sub("", event.get("stdout") or "").split())
         summary.append({"event": event["event"].replace("runner_on_", ""),
                         "task": data.get("task", ""), "changed": bool(
                             isinstance(res, dict) and res.get("changed")),

@@ -71,6 +71,13 @@ class ScaleNodePoolTest(TwinActionTestCase):
         self.assertFalse(ok)
         self.assertEqual(result["error_type"], "input")
 
+    def test_cloud_provider_without_its_collection_fails_clearly(self):
+        ok, result = self.run_action(pool="pool-1", delta=1, provider="gke", cluster="c",
+                                     region="europe-west1", project="p")
+        self.assertFalse(ok)
+        self.assertIn("google.cloud.gcp_container_node_pool_info", result["error"])
+        self.assertEqual(self.md()["spec"]["replicas"], 2)
+
 
 class ScaleNodePoolOverTlsTest(TwinActionTestCase):
     """The playbook verifies the API server's certificate with the kubeconfig's CA."""
