@@ -13,10 +13,13 @@ Rules, in order:
              (and breaks ties between candidate roots);
  6. earliest otherwise the earliest `first_detected` wins (the seed's starting point).
 """
+import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 from lib import clock
 from lib.datastore import target_key
+
+LOG = logging.getLogger(__name__)
 
 CORRELATION_WINDOW_S = 1800
 CHANGE_WINDOW_S = 3600
@@ -31,6 +34,8 @@ PLAYBOOK_BY_DETECTOR = {
     "cpu_throttling": "cpu_throttling", "latency_anomaly": "latency_anomaly",
     "error_rate": "error_rate", "node_not_ready": "node_not_ready"}
 SYMPTOMS = ("latency_anomaly", "error_rate")
+# What losing a node does to the services that ran on it (their load moves elsewhere).
+NODE_LOSS_SYMPTOMS = SYMPTOMS + ("cpu_throttling",)
 CAUSE_RANK = {"node_not_ready": 0, "memory_leak": 1, "crash_loop": 2, "connection_pool": 3,
               "memory_pressure": 4, "disk_pressure": 5, "cpu_throttling": 6,
               "certificate_expiry": 7, "error_rate": 8, "latency_anomaly": 9}
@@ -203,7 +208,7 @@ class Diagnoser(object):
                     same_family(sig.detector, root_detector):
                 return incident, "same node %s" % sig.node
             on_node = self.services_on(sig) & set(incident.get("affected_services") or [])
-            if on_node and root_detector in SYMPTOMS:
+            if on_node and root_detector in NODE_LOSS_SYMPTOMS:
                 return incident, "%s runs on node %s (%s)" % (
                     ", ".join(sorted(on_node)), sig.node, sig.summary)
             affected = incident.get("affected_services") or []
@@ -223,8 +228,12 @@ class Diagnoser(object):
 
     def refines(self, sig: Sig, root: Dict[str, Any]) -> bool:
         """A joining signal replaces a symptom root (latency/errors) when it explains it: a
-        cause-type signal of the same incident, or a degraded upstream of the root service."""
+        cause-type signal of the same incident, or a degraded upstream of the root service; a
+        NotReady node also explains CPU throttling of its services (their load moved)."""
         detector = root.get("detector") or ""
+        if sig.detector == "node_not_ready" and detector in NODE_LOSS_SYMPTOMS and \
+                (root.get("service") or "") in self.services_on(sig):
+            return True
         if detector not in SYMPTOMS:
             return False
         if sig.detector not in SYMPTOMS and \
@@ -480,7 +489,9 @@ class Diagnoser(object):
             try:
                 self._history[key] = self.facts.deploy_history(namespace, service) \
                     if namespace and service else []
-            except Exception:
+            except Exception as exc:
+                LOG.warning("deploy history of %s/%s unavailable: %s", namespace, service, exc)
+                self.reasoning.append("deploy history of %s unavailable (%s)" % (service, exc))
                 self._history[key] = []
         return self._history[key]
 

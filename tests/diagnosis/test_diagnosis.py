@@ -304,3 +304,24 @@ def test_upstream_cause_joins_a_downstream_symptom_incident_and_refines_it():
     result = diagnosis.diagnose(pool, facts, [], [incident])
     assert result["joined"] is True and "a is upstream of c (c -> b -> a)" in result["summary"]
     assert result["refined"] is True and result["root_cause"]["service"] == "a"
+
+
+def test_not_ready_node_joins_and_refines_cpu_throttling_of_its_services():
+    facts = FakeFacts(placement={"node-3": ["catalog"]})
+    incident = {"id": "inc-5", "status": "open", "signals": [], "nodes": ["node-1"],
+                "targets": [], "affected_services": ["catalog"],
+                "root_cause": {"detector": "cpu_throttling", "service": "catalog"}}
+    not_ready = signal("node_not_ready", "Node", "node-3", T0, node="node-3")
+    result = diagnosis.diagnose(not_ready, facts, [], [incident])
+    assert result["joined"] is True and result["refined"] is True
+    assert result["refined_playbook"] == "node_not_ready"
+
+
+def test_missing_deploy_history_is_said_not_hidden():
+    class Broken(FakeFacts):
+        def deploy_history(self, namespace, deployment):
+            raise ImportError("no st2common")
+
+    crash = signal("crash_loop", "Pod", "search-1", T0, namespace=NS, service="search")
+    result = diagnosis.diagnose(crash, Broken(), [], [])
+    assert "deploy history of search unavailable (no st2common)" in result["reasoning"]

@@ -12,6 +12,10 @@ ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pa
 for _path in (os.path.join(ROOT, "actions"), ROOT):
     if _path not in sys.path:
         sys.path.insert(0, _path)
+try:  # lib.k8s_workloads needs st2common; outside pytest use the stand-in like conftest does
+    import st2common  # noqa: F401
+except ImportError:
+    sys.path.append(os.path.join(ROOT, "tests", "st2_standin"))
 
 from lib import clock, diagnosis  # noqa: E402
 from lib.config import load_settings  # noqa: E402
