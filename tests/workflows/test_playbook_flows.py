@@ -255,3 +255,17 @@ def test_joined_symptom_with_a_refined_cause_hands_over(pack, manual_clock):
     child = [e for e in runner.executions if e.ref == "self_healing.connection_pool_exhaustion"]
     assert len(child) == 1 and child[0].parameters["signal"]["target"]["name"] == "orders"
     assert recorded.called("restart_idle_connections")[0]["service"] == "orders"
+
+
+def test_protected_dependents_without_rollback_watch_the_symptom_recover(pack, manual_clock):
+    recorded = Recorded(pack, {
+        "diagnose": {"playbook": "cascade_protection",
+                     "playbook_params": {"dependents": ["checkout"]}},
+        "check_recent_deploys": OLD})
+    execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["plan"] == ["notify_channel", "wait_symptom_recovered",
+                                                  "create_fix_task"]
+    wait = recorded.called("wait_for_condition")[0]
+    assert "histogram_quantile(0.99" in wait["query"] and wait["comparator"] == "<"
+    assert recorded.statuses[-1]["status"] == "resolved"
