@@ -149,7 +149,7 @@ class InquiryPolicy(object):
         if reader is None:
             if not sys.stdin.isatty():
                 return False
-            reader = input
+            reader = _terminal_input
         answer = reader("Inquiry %s (%s) %s\napprove? [y/N/e=expire] "
                         % (inquiry.id, inquiry.route, inquiry.schema.get("description", "")))
         answer = (answer or "").strip().lower()
@@ -217,6 +217,13 @@ class InquiryPolicy(object):
             times.append(inquiry.answer_at if inquiry.answer_at is not None
                          else inquiry.created_at + inquiry.ttl * 60)
         return min(times) if times else None
+
+
+def _terminal_input(prompt: str) -> str:
+    """Prompt on the real terminal (an action's captured stdout must not swallow it)."""
+    sys.__stdout__.write(prompt)
+    sys.__stdout__.flush()
+    return sys.stdin.readline()
 
 
 def validate_response(schema: Dict[str, Any], response: Dict[str, Any]) -> Optional[str]:
