@@ -144,3 +144,27 @@ def test_bad_deploy_crash_loops_with_backoff_logs_and_events():
         assert later.status.container_statuses[0].restart_count - restarts <= 3
     finally:
         world.stop()
+
+
+def test_bigger_node_pool_adds_a_ready_node_with_metrics():
+    world = World.from_scenario("node-memory-pressure", start_prometheus=False,
+                                start_nats=False)
+    try:
+        world.start()
+        _, core, custom = api_clients(world)
+        custom.patch_namespaced_custom_object_scale(
+            "cluster.x-k8s.io", "v1beta1", "default", "machinedeployments", "prod-pool-1",
+            {"spec": {"replicas": 4}})
+        world.advance_seconds(30)
+        assert len(core.list_node().items) == 3  # still provisioning
+        world.advance_seconds(150)
+        nodes = core.list_node(label_selector="node-pool=prod-pool-1").items
+        assert len(nodes) == 4
+        new = [n for n in nodes if n.metadata.name not in
+               {spec["name"] for spec in world.scenario.nodes}][0]
+        ready = {c.type: c.status for c in new.status.conditions}
+        assert ready["Ready"] == "True" and ready["MemoryPressure"] == "False"
+        world.advance_seconds(15)
+        assert world.physics.snapshot_nodes[new.metadata.name]["mem_pct"] < 20
+    finally:
+        world.stop()
