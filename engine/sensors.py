@@ -88,8 +88,9 @@ class SensorContainer(object):
                                    poll_interval=interval)
                 except TypeError:  # a passive Sensor
                     instance = cls(sensor_service=service, config=self.config)
-                interval = float(_interval_of(instance, interval))
                 instance.setup()
+                # PollingSensor.run() sleeps self._poll_interval, so setup() may change it
+                interval = float(_interval_of(instance, interval))
             except Exception as error:
                 self.load_errors.append("%s: %s\n%s" % (spec.class_name, error,
                                                         traceback.format_exc()))
