@@ -26,7 +26,7 @@ class Diagnose(SelfHealingAction):
             return self._existing(book.get(incident_id))
         recent = [v for v in store.list_json(RECENT_PREFIX).values() if isinstance(v, dict)]
         result = diagnosis.diagnose(signal, self._facts(), recent, book.open_incidents())
-        if result["joined"]:
+        if result["joined"] or result.get("refined"):
             return self._join(book, signal, result)
         return self._open(book, signal, result, incident_id)
 
@@ -56,7 +56,8 @@ class Diagnose(SelfHealingAction):
                 incidents.append_entry(record, "DIAGNOSE", result["reasoning"][-1])
             book.save(record)
         out = self._output(record)
-        out.update(joined=True, reasoning=result["reasoning"], summary=result["summary"],
+        out.update(joined=result["joined"], reasoning=result["reasoning"],
+                   summary=result["summary"],
                    refined=bool(result.get("refined")),
                    refined_playbook=result.get("refined_playbook") or "")
         return out

@@ -2,7 +2,10 @@
 
 Rules, in order:
  1. join     a symptom of an open incident (same signal, target, node or service, or a service
-             downstream of the incident's root service) joins it: no second remediation;
+             downstream of the incident's root service) joins it: no second remediation; a
+             newcomer that explains the incident's symptom root (a cause on the same service,
+             a degraded upstream, a NotReady node under its services) refines the root instead:
+             same incident, `refined: true`, `joined: false`, the cause's playbook to run;
  2. correlate recent signals related to the trigger (same service, same node, or connected in
              the dependency graph; transitively) within CORRELATION_WINDOW_S;
  3. attribute node memory pressure to its top memory consumer (a memory_leak signal of that pod,
@@ -182,11 +185,16 @@ class Diagnoser(object):
                       "summary": "joined %s (%s)" % (incident["id"], why), "refined": False}
             root = incident.get("root_cause") or {}
             if self.refines(sig, root):
-                result.update(refined=True, root_cause=sig.data,
-                              refined_playbook=PLAYBOOK_BY_DETECTOR.get(sig.detector, ""))
+                # The newcomer is the cause: the incident continues under it, and its
+                # playbook (not the symptom's) is the one to run, so this is no mere join.
+                playbook = PLAYBOOK_BY_DETECTOR.get(sig.detector, "")
+                result.update(joined=False, refined=True, root_cause=sig.data,
+                              refined_playbook=playbook, playbook=playbook,
+                              playbook_params=self.params_for(sig, sig.first))
                 result["reasoning"].append(
                     "root cause refined: %s explains the earlier %s" % (
                         sig.summary, root.get("summary") or root.get("detector")))
+                result["summary"] = "root cause of %s refined (%s)" % (incident["id"], why)
             return result
         taken = set()
         for incident in open_incidents:
@@ -625,6 +633,9 @@ def merge_joined(record: Dict[str, Any], signal: Dict[str, Any],
     if result.get("refined"):
         record["root_cause"] = result["root_cause"]
         record["reasoning"] = list(record.get("reasoning") or []) + result["reasoning"][1:]
+        record.setdefault("playbook_history", []).append(record.get("playbook") or "")
+        record["playbook"] = result["playbook"]
+        record["playbook_params"] = result["playbook_params"]
     return True
 
 

@@ -10,6 +10,8 @@ from lib import dependency_graph
 
 LOG = logging.getLogger(__name__)
 
+RECENT_PODS_S = 1800
+
 
 class ClusterFacts(object):
     """Facts from the official Kubernetes client (`lib.kube.Kube`) and `lib.prom.Prom`."""
@@ -72,8 +74,26 @@ class ClusterFacts(object):
         return list(series[0].points) if series else []
 
     def services_on_node(self, node: str) -> List[str]:
-        """Services with pods scheduled on the node (from the API server)."""
-        return sorted({s for s in self._services_on_node(node).values() if s})
+        """Services with pods on the node now (API server) or in the last RECENT_PODS_S
+        (kube_pod_info): a NotReady node's pods are often already evicted."""
+        found = {s for s in self._services_on_node(node).values() if s}
+        if self.prom is not None:
+            try:
+                samples = self.prom.query(
+                    'max by (namespace, pod, created_by_kind, created_by_name) '
+                    '(max_over_time(kube_pod_info{node="%s"}[%ds]))' % (node, RECENT_PODS_S))
+            except Exception as exc:
+                LOG.warning("recent pods of %s unavailable: %s", node, exc)
+                samples = []
+            for sample in samples:
+                owner = sample.labels.get("created_by_name") or ""
+                if sample.labels.get("created_by_kind") == "ReplicaSet" and "-" in owner:
+                    found.add(owner.rsplit("-", 1)[0])
+                elif owner:
+                    found.add(owner)
+                else:
+                    found.add(guess_service(sample.labels.get("pod", "")))
+        return sorted(found)
 
     def graph(self) -> Any:
         if self._graph is None:

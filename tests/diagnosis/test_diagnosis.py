@@ -279,8 +279,17 @@ def test_a_cause_joining_a_symptom_incident_refines_its_root():
     pool = signal("connection_pool", "Service", "orders-api", T0, namespace=NS,
                   service="orders-api", summary="pool of orders-api full")
     result = diagnosis.diagnose(pool, FakeFacts(), [], [incident])
-    assert result["joined"] is True and result["refined"] is True
+    assert result["joined"] is False and result["refined"] is True
+    assert result["incident_id"] == "inc-3"
+    assert result["playbook"] == "connection_pool_exhaustion"
+    assert result["playbook_params"]["service"] == "orders-api"
     assert result["root_cause"]["signal_id"] == pool["signal_id"]
+    record = dict(incident, signals=list(incident["signals"]),
+                  affected_services=list(incident["affected_services"]))
+    assert diagnosis.merge_joined(record, pool, result)
+    assert record["playbook"] == "connection_pool_exhaustion"
+    assert record["playbook_history"] == ["latency_anomaly"]
+    assert not diagnosis.merge_joined(record, pool, result), "second time is a no-op"
     assert "root cause refined: pool of orders-api full explains the earlier latency" in \
         result["reasoning"][-1]
 
@@ -302,7 +311,7 @@ def test_upstream_cause_joins_a_downstream_symptom_incident_and_refines_it():
                 "root_cause": {"detector": "error_rate", "service": "c", "summary": "errors c"}}
     pool = signal("connection_pool", "Service", "a", T0, namespace=NS, service="a")
     result = diagnosis.diagnose(pool, facts, [], [incident])
-    assert result["joined"] is True and "a is upstream of c (c -> b -> a)" in result["summary"]
+    assert result["joined"] is False and "a is upstream of c (c -> b -> a)" in result["summary"]
     assert result["refined"] is True and result["root_cause"]["service"] == "a"
 
 
@@ -313,8 +322,8 @@ def test_not_ready_node_joins_and_refines_cpu_throttling_of_its_services():
                 "root_cause": {"detector": "cpu_throttling", "service": "catalog"}}
     not_ready = signal("node_not_ready", "Node", "node-3", T0, node="node-3")
     result = diagnosis.diagnose(not_ready, facts, [], [incident])
-    assert result["joined"] is True and result["refined"] is True
-    assert result["refined_playbook"] == "node_not_ready"
+    assert result["joined"] is False and result["refined"] is True
+    assert result["incident_id"] == "inc-5" and result["playbook"] == "node_not_ready"
 
 
 def test_missing_deploy_history_is_said_not_hidden():

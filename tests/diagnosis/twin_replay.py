@@ -59,7 +59,7 @@ def replay(name: str, minutes_after_onset: float = 6.0, poll_s: float = 30.0
                     result = diagnosis.diagnose(payload, facts, list(seen.values()),
                                                 [i for i in incidents])
                     seen[key] = payload
-                    if result["joined"]:
+                    if result["joined"] or result.get("refined"):
                         joined.append(result)
                         for inc in incidents:
                             if inc["id"] == result["incident_id"]:

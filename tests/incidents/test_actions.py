@@ -176,6 +176,25 @@ class TestSeedStory(PackActionCase):
         listed = self.run_action(ListIncidents, status="active")
         assert listed["count"] == 1
 
+    def test_a_cause_arriving_later_refines_the_incident_and_names_its_playbook(self):
+        base = {"target": {"kind": "Service", "namespace": NS, "name": "orders-api",
+                           "node": ""}, "service": "orders-api", "severity": "high",
+                "first_detected": "2026-11-28T03:10:00Z",
+                "detected_at": "2026-11-28T03:10:00Z"}
+        latency = dict(base, signal_id="lat.1", detector="latency_anomaly",
+                       summary="p99 of orders-api 3x baseline")
+        pool = dict(base, signal_id="pool.1", detector="connection_pool",
+                    summary="pool of orders-api full", detected_at="2026-11-28T03:12:00Z")
+        first = self.run_action(Diagnose, signal=latency)
+        second = self.run_action(Diagnose, signal=pool)
+        assert second["incident_id"] == first["incident_id"]
+        assert (second["joined"], second["refined"]) == (False, True)
+        assert second["playbook"] == "connection_pool_exhaustion"
+        record = self.run_action(ShowIncident, incident_id=first["incident_id"])["incident"]
+        assert record["root_cause"]["signal_id"] == "pool.1"
+        assert record["timeline"][-1]["type"] == "DIAGNOSE"
+        assert record["timeline"][-1]["message"].startswith("root cause refined")
+
     def test_bad_signal_is_refused(self):
         ok, result = self.run_action(Diagnose, signal={"target": "x"})
         assert ok is False and "signal" in result["error"]
