@@ -47,6 +47,16 @@ class RunResult(object):
         """Executions whose ref ends with `name` (e.g. "cordon_node")."""
         return [e for e in self.executions if e["ref"].split(".", 1)[-1] == name]
 
+    def timeline(self, index: int = 0) -> List[str]:
+        """An incident's timeline in the seed's form (`03:17:22 DETECT: ...`)."""
+        from engine.demo import timeline_lines
+        return timeline_lines(self.incidents[index]) if len(self.incidents) > index else []
+
+    def report(self) -> str:
+        """The demo's closing report for this run."""
+        from engine.demo import render_report
+        return "\n".join(render_report(self))
+
     def signal_triggers(self) -> List[Dict[str, Any]]:
         return [t for t in self.triggers if t["type"].startswith("self_healing.")]
 

@@ -39,9 +39,11 @@ def test_incident_recorded_with_a_timeline(seed_run):
 
 
 def test_report_renders_the_seed_form(seed_run):
-    from engine.demo import render_report
-    text = "\n".join(render_report(seed_run))
-    assert "DETECT: " in text and "time to detect:" in text and "human involvement:" in text
+    text = seed_run.report()
+    assert "time to detect:" in text and "human involvement:" in text
+    lines = seed_run.timeline()
+    assert lines[0][8:].startswith(" DETECT: memory pressure on node gke-prod-pool-1-abc123")
+    assert all(line in text for line in lines)
 
 
 def test_seed_reaches_the_expected_outcome(seed_run):
