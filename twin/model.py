@@ -298,6 +298,7 @@ class Physics:
                 continue
             crash = profile["crash"]
             if st.state == "running" and crash and \
+                    (crash["times"] is None or st.restarts < crash["times"]) and \
                     now >= st.container_start + crash["after"]:
                 self._terminate(st, st.container_start + crash["after"], crash["reason"],
                                 crash["exit_code"], crash["log"])

@@ -293,6 +293,7 @@ def _version_profile(spec: Dict[str, Any], where: str) -> Dict[str, Any]:
             "exit_code": int(crash.get("exit_code", 1)),
             "reason": crash.get("reason", "Error"),
             "log": crash.get("log", "panic: runtime error"),
+            "times": int(crash["times"]) if crash.get("times") is not None else None,
         },
         "leak_log": spec.get("leak_log", ""),
     }
