@@ -133,3 +133,33 @@ def test_pack_rules_load_and_are_enabled():
     loaded = rules.load_rules(Pack().resources("rules"))
     assert loaded, "the pack ships rules"
     assert all(r.enabled for r in loaded), [r.ref for r in loaded if not r.enabled]
+
+
+def _sample(trigger_type):
+    detector = trigger_type.split(".", 1)[1]
+    if trigger_type == "core.st2.generic.inquiry":
+        return {"id": "ex-00007", "route": "self_healing", "ttl": 30, "users": [], "roles": [],
+                "schema": {}}
+    if detector == "sensor_degraded":
+        return {"source": "prometheus", "detector": "memory_pressure", "error": "down",
+                "since": "2026-11-28T03:17:22Z"}
+    if detector == "signal_cleared":
+        return {"detector": "memory_pressure", "target": SIGNAL["target"],
+                "signal_id": SIGNAL["signal_id"], "cleared_at": "2026-11-28T03:20:00Z"}
+    kinds = {"memory_pressure": "Node", "disk_pressure": "Node", "node_not_ready": "Node",
+             "latency_anomaly": "Service", "error_rate": "Service", "connection_pool": "Service",
+             "certificate_expiry": "Certificate"}
+    payload = dict(SIGNAL, detector=detector, severity="critical")
+    payload["target"] = {"kind": kinds.get(detector, "Pod"), "namespace": "production",
+                         "name": "x-1", "node": "n1"}
+    return payload
+
+
+def test_every_pack_rule_matches_a_sample_and_renders_its_parameters(matcher):
+    loaded = [r for r in rules.load_rules(Pack().resources("rules"))
+              if r.trigger_type != "core.st2.IntervalTimer"]
+    for rule_ in loaded:
+        payload = _sample(rule_.trigger_type)
+        assert matcher.matches(rule_, rule_.trigger_type, payload), rule_.ref
+        rendered = matcher.render_parameters(rule_, payload)
+        assert all("{{" not in str(value) for value in rendered.values()), rule_.ref
