@@ -1,7 +1,8 @@
 """`python -m engine.demo`: replay a scenario on the twin and tell the incident's story.
 
     python -m engine.demo [--scenario NAME_OR_FILE] [--mode autonomous|dry_run|observe]
-                          [--approve auto|deny|expire|ask] [--seed N] [--quiet] [--json FILE]
+                          [--approve auto|deny|expire|ask|chat] [--seed N] [--quiet]
+                          [--json FILE] [--list]
 
 Exit status 0 when the run reaches the scenario's expected outcome, 1 otherwise, 2 on error.
 """
@@ -110,7 +111,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument("--json", help="also write the run summary to this file")
+    parser.add_argument("--list", action="store_true", help="list the shipped scenarios")
     args = parser.parse_args(argv)
+    if args.list:
+        from twin.scenario import list_scenarios
+        print("\n".join(list_scenarios()))
+        return 0
 
     from engine.pack import Pack
     Pack().add_to_sys_path()
