@@ -495,8 +495,8 @@ def _alias_formats(doc: Dict[str, Any]) -> List[str]:
     result = []
     for fmt in doc.get("formats") or []:
         if isinstance(fmt, dict):
-            result.extend(fmt.get("representation") or ([fmt["display"]] if "display" in fmt
-                                                          else []))
+            # A display-only format is help text; commands match its representations.
+            result.extend(str(r) for r in fmt.get("representation") or [])
         else:
             result.append(str(fmt))
     return result
