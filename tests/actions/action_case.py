@@ -29,6 +29,11 @@ class TwinActionTestCase(BaseActionTestCase):
         super(TwinActionTestCase, self).setUp()
         self.twin = TwinCluster(with_workloads=self.with_workloads, tls=self.tls)
         self.addCleanup(self.twin.stop)
+        self.addCleanup(self.assert_nothing_forbidden)
+
+    def assert_nothing_forbidden(self):
+        """The actions never needed a permission the pack's ClusterRole lacks."""
+        self.assertEqual(self.twin.api.authorizer.denied(), [])
 
     def action(self, **config):
         return self.get_action_instance(config=self.twin.config(**config))
