@@ -38,6 +38,8 @@ class IdentifyTopMemoryPods(SelfHealingAction):
             return {}, "spec", str(error)
         finally:
             prom.close()
+        if not samples:
+            return {}, "spec", "prometheus has no working-set samples for node %s" % node
         return ({(s.labels.get("namespace", ""), s.labels.get("pod", "")): s.value
                  for s in samples}, "prometheus", "")
 

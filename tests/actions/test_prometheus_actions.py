@@ -137,6 +137,12 @@ class IdentifyTopMemoryPodsTest(PrometheusCase):
         self.assertEqual(result["pods"][0]["usage_pct_of_limit"], 90.0)
         self.assertTrue(result["pods"][0]["restartable"])
 
+    def test_no_samples_for_the_node_falls_back_to_limits(self):
+        ok, result = self.run_action(config=self.config(), node="node-b")
+        self.assertTrue(ok)
+        self.assertEqual(result["source"], "spec")
+        self.assertIn("no working-set samples", result["error"])
+
     def test_falls_back_to_limits_when_prometheus_is_down(self):
         ok, result = self.run_action(config={"prometheus": {"url": "http://127.0.0.1:9",
                                                             "timeout_s": 1}}, node="node-a")
