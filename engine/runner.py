@@ -78,6 +78,10 @@ class Engine(object):
         expressions.set_datastore(self.store)
         self.sensors.start()
         self.errors.extend(self.sensors.load_errors)
+        for error in self.sensors.load_errors:
+            self.echo("sensor failed to start: %s" % error.splitlines()[0])
+        if not self.sensors.sensors:
+            self.echo("warning: no sensor is running (sensors/*.yaml)")
         for rule in self.rules:
             if rule.enabled and rule.trigger_type == INTERVAL_TIMER:
                 params = rule.trigger_parameters
