@@ -124,7 +124,7 @@ class DetectorPoller(object):
         try:
             signals = detector.detect(now)
             if periodic or (has_open and not signals):
-                self._check_freshness(detector)
+                self._check_freshness(detector, has_open)
             return signals, None
         except (PrometheusError, KubeError, DataUnavailable) as error:
             return [], error
@@ -133,11 +133,12 @@ class DetectorPoller(object):
             return [], PrometheusError("%s: %s: %s" % (detector.name, type(error).__name__,
                                                        error))
 
-    def _check_freshness(self, detector: Detector) -> None:
-        """Raise DataUnavailable when the detector's input vanished or went stale."""
+    def _check_freshness(self, detector: Detector, has_open: bool) -> None:
+        """Raise DataUnavailable when the detector's input vanished or went stale (an open
+        condition means the data existed, even before this process started)."""
         age = detector.data_age()
         if age is None:
-            if self.had_data.get(detector.name):
+            if has_open or self.had_data.get(detector.name):
                 raise DataUnavailable("%s: input series vanished (%s returned nothing)" % (
                     detector.name, detector.freshness_query))
             return  # the metric family does not exist here: nothing to judge
