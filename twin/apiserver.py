@@ -530,6 +530,8 @@ class _Handler(BaseHTTPRequestHandler):
                 wait = min(deadline - now, 0.5)
                 item = w.next_entry(wait)
                 if item is None:
+                    if w.closed:  # overflowed: end the stream, the client re-lists
+                        break
                     continue
                 etype, entry = item
                 self._chunk(b'{"type":"%s","object":%s}\n' % (etype.encode(), entry.json))

@@ -53,6 +53,7 @@ from twin import patches, resources, selectors
 Key = Tuple[str, str]  # (namespace, name)
 HISTORY_LIMIT = 200000
 LOG_LINES_LIMIT = 5000
+WATCH_QUEUE_LIMIT = 200000
 
 
 # --------------------------------------------------------------------------- errors
@@ -211,11 +212,18 @@ class Watch:
         self._queue: Deque[Tuple[str, Entry]] = collections.deque()
         self._cond = threading.Condition(threading.Lock())
         self.closed = False
-        self.last_rv = 0
+        self.overflowed = False
 
     def _push(self, etype: str, entry: Entry) -> None:
         with self._cond:
-            self._queue.append((etype, entry))
+            if self.closed:
+                return
+            if len(self._queue) >= WATCH_QUEUE_LIMIT:
+                # a consumer this far behind is cut off (it re-lists), like the real server
+                self.closed = True
+                self.overflowed = True
+            else:
+                self._queue.append((etype, entry))
             self._cond.notify()
 
     def next_entry(self, timeout: Optional[float] = None) -> Optional[Tuple[str, Entry]]:

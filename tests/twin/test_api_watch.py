@@ -107,3 +107,14 @@ def test_dropped_watch_fault_cuts_the_stream(twin):
     # the fault was used up: the next watch is whole
     events = _collect(twin.admin.core.list_node, timeout_seconds=1)
     assert len(events) == 4
+
+
+def test_a_watcher_far_behind_is_cut_off(twin, monkeypatch):
+    from twin import store as store_module
+    monkeypatch.setattr(store_module, "WATCH_QUEUE_LIMIT", 3)
+    w = twin.store.watch("nodes", resource_version=twin.store.resource_version)
+    for name in ("node-b", "node-c", "node-d", "node-e"):
+        twin.admin.core.create_node(node(name))
+    assert w.closed and w.overflowed
+    assert [obj["metadata"]["name"] for _t, obj in w.events(timeout=0.1)] == [
+        "node-b", "node-c", "node-d"]
