@@ -217,6 +217,19 @@ class DetectorSensorTest(BaseSensorTestCase):
         self.assertIn("stale", degraded[0]["error"])
         self.assertEqual(self.triggers("self_healing.signal_cleared"), [])
 
+    def test_restarted_sensor_does_not_clear_on_vanished_data(self):
+        self.world.hot = {"n1": 92.0}
+        self.sensor().poll()
+        self.world.age = None  # exporter gone while the sensor restarts
+        restarted = self.sensor()
+        for _ in range(3):
+            self.advance()
+            restarted.poll()
+        self.assertEqual(self.triggers("self_healing.signal_cleared"), [])
+        degraded = self.triggers("self_healing.sensor_degraded")
+        self.assertEqual(len(degraded), 1)
+        self.assertIn("vanished", degraded[0]["error"])
+
     def test_nan_only_answers_fabricate_nothing(self):
         sensor = self.sensor()
         self.prom.handler = lambda q, p: ([vector({}, 5)] if q.startswith("time()")
