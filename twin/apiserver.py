@@ -3,6 +3,9 @@
     server = ApiServer(store, authorizer=authz, faults=ApiFaults()).start()
     server.url            # http://127.0.0.1:PORT ; kubeconfig.write_kubeconfig(path, url, token)
     server.stop()
+    ApiServer(..., tls=True)   # https with a fresh self-signed CA (server.ca_pem); kubectl only
+                               # sends bearer tokens over TLS: write_kubeconfig(..., ca_pem=...)
+    ServedApi.start(store, workdir, deploy_dir="deploy")   # server + tokens + both kubeconfigs
 
 Paths: /api/v1/..., /apis/<group>/<version>/..., [namespaces/<ns>/]<plural>[/<name>[/<sub>]],
 legacy /api/v1/watch/...; discovery /api, /apis, /api/v1, /apis/<g>/<v>, /version, /healthz.
@@ -11,7 +14,9 @@ ADDED/MODIFIED/DELETED/ERROR, timeoutSeconds, resourceVersion), create (201), up
 patch (json-patch, merge-patch, strategic-merge-patch; the latter refused on custom resources
 with 415 like a CRD), delete (DeleteOptions: propagationPolicy, preconditions, dryRun),
 deletecollection. Subresources: status, scale (autoscaling/v1 Scale), pods/log, pods/eviction,
-pods/binding. Errors are Status objects.
+pods/binding. Errors are Status objects. `Accept: ...;as=Table` (kubectl get) gets a
+meta.k8s.io Table (twin.tables). Every request is authorized (twin.rbac) and then checked
+against the fault rules (twin.faults) before it is served.
 """
 import json
 import os
