@@ -1,0 +1,118 @@
+"""lib.signals (payload contract) and lib.signal_state (dedupe, clear, TTL, flaps)."""
+import pytest
+
+from lib import clock
+from lib.datastore import Datastore
+from lib.signal_state import SignalState
+from lib.signals import Signal, make_target, validate_payload
+
+NOW = 1795835842.0
+
+
+class Service(object):
+    def __init__(self):
+        self.items = {}
+
+    def get_value(self, name, local=True):
+        return self.items.get(name)
+
+    def set_value(self, name, value, ttl=None, local=True):
+        self.items[name] = value
+
+    def delete_value(self, name, local=True):
+        return self.items.pop(name, None) is not None
+
+    def list_values(self, local=True, prefix=None):
+        return [{"name": k, "value": v} for k, v in self.items.items()
+                if k.startswith(prefix or "")]
+
+
+@pytest.fixture
+def now():
+    current = {"t": NOW}
+    clock.set_time_source(lambda: current["t"])
+    yield current
+    clock.reset()
+
+
+def signal(first=NOW - 60, detected=NOW, name="gke-prod-pool-1-abc123"):
+    return Signal("memory_pressure", make_target("Node", name, node=name), "high", first,
+                  detected, "memory pressure", {"query": "q", "values": {"x": 1.0}},
+                  {"utilization_pct": 91.0})
+
+
+def test_payload_round_trip_and_id():
+    payload = signal().to_dict()
+    assert payload["signal_id"] == "memory_pressure.node._.gke-prod-pool-1-abc123.%d" % (
+        NOW - 60)
+    assert payload["first_detected"] == clock.isoformat(NOW - 60)
+    assert validate_payload(payload).to_dict() == payload
+
+
+def test_first_detected_never_after_detection():
+    assert signal(first=NOW + 100).first_detected == NOW
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("detector", "nope", "detector"),
+    ("severity", "urgent", "severity"),
+    ("first_detected", "yesterday", "first_detected"),
+    ("evidence", {"values": {}}, "evidence.query"),
+    ("metadata", [], "metadata"),
+])
+def test_validate_payload_names_the_bad_field(field, value, message):
+    payload = signal().to_dict()
+    payload[field] = value
+    with pytest.raises(ValueError, match=message):
+        validate_payload(payload)
+
+
+def test_validate_payload_target_and_missing_fields():
+    payload = signal().to_dict()
+    payload["target"]["kind"] = "Cluster"
+    with pytest.raises(ValueError, match="target.kind"):
+        validate_payload(payload)
+    payload = signal().to_dict()
+    del payload["summary"]
+    with pytest.raises(ValueError, match="summary: is required"):
+        validate_payload(payload)
+
+
+def test_state_dedupes_until_cleared_then_rearms(now):
+    state = SignalState(Datastore(Service()), ttl_s=3600, clear_after=2, flap_window_s=600)
+    fire, cleared = state.update("memory_pressure", [signal()])
+    assert len(fire) == 1 and cleared == []
+    fire, _ = state.update("memory_pressure", [signal(first=NOW - 30)])
+    assert fire == []
+    now["t"] += 30
+    assert state.update("memory_pressure", []) == ([], [])
+    now["t"] += 30
+    fire, cleared = state.update("memory_pressure", [])
+    assert [c["signal_id"] for c in cleared] == [signal().signal_id]
+    now["t"] += 601
+    fire, _ = state.update("memory_pressure", [signal(first=now["t"], detected=now["t"])])
+    assert len(fire) == 1 and fire[0].signal_id.endswith(str(int(now["t"])))
+
+
+def test_state_keeps_the_original_onset_and_id(now):
+    state = SignalState(Datastore(Service()))
+    state.update("memory_pressure", [signal(first=NOW - 60)])
+    later = signal(first=NOW - 10)
+    state.update("memory_pressure", [later])
+    assert later.signal_id == signal(first=NOW - 60).signal_id
+    assert later.first_detected == NOW - 60
+
+
+def test_expired_record_fires_again(now):
+    service = Service()
+    state = SignalState(Datastore(service), ttl_s=120)
+    state.update("memory_pressure", [signal()])
+    now["t"] += 121  # the sensor was gone; the datastore mock does not expire keys itself
+    fire, _ = state.update("memory_pressure", [signal(first=now["t"], detected=now["t"])])
+    assert len(fire) == 1
+
+
+def test_recent_signal_recorded_with_ttl(now):
+    service = Service()
+    SignalState(Datastore(service), ttl_s=86400).update("memory_pressure", [signal()])
+    assert "self_healing.recent_signal." + signal().signal_id in service.items
