@@ -269,3 +269,32 @@ def test_protected_dependents_without_rollback_watch_the_symptom_recover(pack, m
     wait = recorded.called("wait_for_condition")[0]
     assert "histogram_quantile(0.99" in wait["query"] and wait["comparator"] == "<"
     assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_run_playbook_from_chat_is_a_dry_run_by_default(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT})
+    runner = make_runner(recorded, manual_clock)
+    execution = runner.run("self_healing.run_playbook", {
+        "playbook": "pod_crash_loop", "kind": "pod", "namespace": "production",
+        "name": "analytics-worker-7f8d9", "service": "analytics-worker",
+        "requested_by": "alice"})
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["dry_run"] is True
+    sig = recorded.called("diagnose")[0]["signal"]
+    assert sig["target"] == {"kind": "Pod", "namespace": "production",
+                             "name": "analytics-worker-7f8d9", "node": ""}
+    assert sig["detector"] == "crash_loop" and "alice" in sig["summary"]
+    assert all(g["dry_run"] is True for g in recorded.gate_calls)
+    assert recorded.called("rollback_deployment")[0]["dry_run"] is True
+    assert recorded.statuses[-1]["status"] == "escalated"
+
+
+def test_run_playbook_for_real_on_a_node(pack, manual_clock):
+    recorded = Recorded(pack, {})
+    runner = make_runner(recorded, manual_clock)
+    execution = runner.run("self_healing.run_playbook", {
+        "playbook": "disk_pressure", "name": "node-9", "dry_run": False})
+    assert execution.status == "succeeded", execution.result
+    assert recorded.called("cordon_node")[0] == {"node": "node-9", "incident_id": INCIDENT,
+                                                 "dry_run": False}
+    assert recorded.statuses[-1]["status"] == "resolved"
