@@ -33,7 +33,7 @@ import zlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from twin import selectors
-from twin.store import (Conflict, InternalError, NotFound, Store, TooManyRequests,
+from twin.store import (ApiError, Conflict, InternalError, NotFound, Store, TooManyRequests,
                         copy_obj, iso)
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -424,7 +424,7 @@ class Controllers:
         for dep in self._targets("deployments", "deployments", "replicasets"):
             try:
                 self._reconcile_deployment(dep)
-            except (NotFound, Conflict):
+            except ApiError:  # gone or changed meanwhile: the next pass sees the new state
                 continue
 
     def _reconcile_deployment(self, dep: Dict[str, Any]) -> None:
@@ -463,7 +463,16 @@ class Controllers:
     def _create_rs(self, dep: Dict[str, Any], revision: int, replicas: int) -> Dict[str, Any]:
         md, spec = dep["metadata"], dep.get("spec") or {}
         template = copy_obj(spec.get("template") or {})
-        h = template_hash(template)
+        collisions = int((dep.get("status") or {}).get("collisionCount") or 0)
+        while True:
+            h = template_hash(template, collisions)
+            if not self.store.exists("replicasets", md["namespace"], "%s-%s" % (md["name"], h)):
+                break
+            collisions += 1  # a different template already owns that name: rehash
+        if collisions:
+            self.store.mutate("deployments", md["namespace"], md["name"],
+                              lambda o: o.setdefault("status", {}).__setitem__(
+                                  "collisionCount", collisions))
         tmd = template.setdefault("metadata", {})
         tmd.setdefault("labels", {})[HASH_LABEL] = h
         selector = copy_obj(spec.get("selector") or {"matchLabels": {}})
@@ -599,6 +608,8 @@ class Controllers:
                 conds = _set_condition(conds, "Progressing", "True", "ReplicaSetUpdated",
                                        'ReplicaSet "%s" is progressing.' % rs_name, now)
             status["conditions"] = conds
+            if (dep.get("status") or {}).get("collisionCount"):
+                status["collisionCount"] = dep["status"]["collisionCount"]
             for k in ("readyReplicas", "availableReplicas", "unavailableReplicas",
                       "updatedReplicas"):
                 if not status[k]:
