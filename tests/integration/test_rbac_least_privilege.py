@@ -12,8 +12,8 @@ import pytest
 pytestmark = [pytest.mark.orquesta, pytest.mark.twin]
 
 SCENARIOS = ("seed-0317-memory-leak", "node-memory-pressure", "crash-loop-bad-deploy",
-             "connection-pool-exhaustion", "cascading-slowdown-abc", "node-not-ready",
-             "disk-filling", "certificate-expiry")
+             "cascading-slowdown-abc", "node-not-ready")
+TOUR_WORLD = "connection-pool-exhaustion"
 
 
 def _tour(world, engine):
@@ -25,6 +25,9 @@ def _tour(world, engine):
     pod = pods[0]["metadata"]
     node = pods[-1]["spec"].get("nodeName")
     pools = store.list("machinedeployments")[0]
+    pool_maps = [c["metadata"] for c in store.list("configmaps")[0]
+                 if c["metadata"]["name"].endswith("-db-pool")]
+    upstream = deployments[-1]["metadata"]["name"]
     run = engine.runner.run
     calls = [
         ("capture_logs", {"namespace": pod["namespace"], "pod": pod["name"]}),
@@ -37,16 +40,21 @@ def _tour(world, engine):
                               "timeout_s": 120}),
         ("rollback_deployment", {"namespace": dep["namespace"], "deployment": dep["name"]}),
         ("configure_circuit_breaker", {"namespace": dep["namespace"], "service": dep["name"],
-                                       "upstream": deployments[-1]["metadata"]["name"]}),
+                                       "upstream": upstream}),
         ("configure_circuit_breaker", {"namespace": dep["namespace"], "service": dep["name"],
-                                       "upstream": deployments[-1]["metadata"]["name"],
-                                       "revert": True}),
+                                       "upstream": upstream, "consecutive_errors": 5}),
+        ("configure_circuit_breaker", {"namespace": dep["namespace"], "service": dep["name"],
+                                       "upstream": upstream, "revert": True}),
         ("identify_top_memory_pods", {"node": node}),
         ("cordon_node", {"node": node}),
         ("drain_node", {"node": node, "max_evictions": 2, "backoff_s": 1, "timeout_s": 60}),
         ("uncordon_node", {"node": node}),
         ("revert_expired_changes", {"include_pending": True}),
     ]
+    for cm in pool_maps[:1]:
+        calls.insert(0, ("increase_pool_size_temporarily", {
+            "namespace": cm["namespace"], "service": cm["name"][:-len("-db-pool")],
+            "duration_minutes": 1}))
     if pools:
         calls.append(("scale_node_pool", {"pool": pools[0]["metadata"]["name"],
                                           "namespace": pools[0]["metadata"]["namespace"],
@@ -74,7 +82,7 @@ def usage():
         used |= authz.used_permissions()
         denied += authz.denied()
         granted = authz.granted_rules()
-    world = World.from_scenario("seed-0317-memory-leak", seed=0)
+    world = World.from_scenario(TOUR_WORLD, seed=0)
     world.start()
     engine = Engine(world, Pack(), mode="autonomous")
     engine.start()
