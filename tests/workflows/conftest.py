@@ -7,7 +7,10 @@ _SPECS = {}
 @pytest.fixture(autouse=True)
 def cached_workflow_specs(monkeypatch):
     """Parse and inspect each workflow file once per session (the engine re-reads it per run)."""
-    from engine import workflows
+    try:
+        from engine import workflows
+    except ImportError:  # no orquesta (Python 3.11 track): the orquesta tests are deselected
+        return
 
     original = workflows.load_spec
 
