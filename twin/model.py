@@ -734,7 +734,8 @@ class Physics:
                     st.mem = value
                     if rate and profile["leak_log"] and now - st.logged_at >= 300:
                         st.logged_at = now
-                        self.store_log(st, f"{iso(now)} WARN {profile['leak_log']}")
+                        self.store_log(st, f"{iso(now)} WARN " + _leak_text(
+                            profile["leak_log"], value, mem_limit))
                     if mem_limit and value > mem_limit:
                         self._terminate(st, now, "OOMKilled", 137)
                         st.mem = 0.0
@@ -923,6 +924,15 @@ class Physics:
     # ------------------------------------------------------------------ views
     def node_memory_pct(self, node: str) -> float:
         return getattr(self, "snapshot_nodes", {}).get(node, {}).get("mem_pct", float("nan"))
+
+
+def _leak_text(template: str, usage: float, limit: Optional[float]) -> str:
+    """The leak log text with `{usage_mib}` / `{usage_pct}` filled in."""
+    try:
+        return template.format(usage_mib=int(usage / 2 ** 20),
+                               usage_pct=int(100 * usage / limit) if limit else 0)
+    except (KeyError, IndexError, ValueError):
+        return template
 
 
 def _qos(container: Dict[str, Any]) -> str:
