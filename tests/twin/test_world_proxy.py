@@ -121,3 +121,43 @@ def test_nats_down_and_up_keeps_port():
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     finally:
         server.stop()
+
+
+def test_scenario_infra_faults_switch_on_and_off_on_the_virtual_clock():
+    from twin.world import World
+    world = World.from_scenario("error-rate-spike", start_prometheus=False, start_nats=False)
+    try:
+        world.start()
+        world.run_until(world.onset_epoch + 90)
+        assert [f.status for f in world.api_faults.rules] == [503]
+        world.run_until(world.onset_epoch + 200)
+        assert world.api_faults.rules == []
+    finally:
+        world.stop()
+    world = World.from_scenario("cascading-slowdown-abc", start_prometheus=False)
+    try:
+        world.start()
+        port = world.nats.port
+        world.run_until(world.onset_epoch + 200)
+        assert not world.nats.running
+        world.run_until(world.onset_epoch + 320)
+        assert world.nats.running and world.nats.port == port
+    finally:
+        world.stop()
+
+
+def test_scenario_prometheus_fault_goes_through_the_proxy():
+    from twin.world import World
+    world = World.from_scenario("certificate-expiry", start_nats=False)
+    try:
+        world.start()
+        world.run_until(world.onset_epoch + 150)
+        assert world.prom_faults.active() == {"slow": {"delay_s": 1.5}}
+        world.run_until(world.onset_epoch + 250)
+        assert world.prom_faults.active() == {}
+        status, body = get(world.proxy, "certmanager_certificate_expiration_timestamp_seconds",
+                           world.clock.now())
+        names = {r["metric"]["name"] for r in json.loads(body)["data"]["result"]}
+        assert names == {"api-tls", "internal-mtls"}
+    finally:
+        world.stop()
