@@ -198,13 +198,18 @@ def invariants(result: Any, state: CaseState, before: Dict[str, Any],
     problems: List[str] = []
     unsafe = 0
     missing = 0
-    for execution in changes:
+    used: Dict[int, bool] = {}
+    for execution in sorted(changes, key=lambda e: float(e.get("started_at") or 0)):
         name = execution["ref"].split(".", 1)[-1]
         started = float(execution.get("started_at") or 0)
         words = _target_words(execution)
-        allowed = [d for d in decisions if d.get("decision") == "execute" and not d.get("dry_run")
+        # each real change consumes one earlier `execute` decision on the same target
+        allowed = [i for i, d in enumerate(decisions)
+                   if i not in used and d.get("decision") == "execute" and not d.get("dry_run")
                    and float(d.get("at_epoch") or 0) <= started + 1e-6
                    and _decision_names(d, words)]
+        if allowed:
+            used[allowed[-1]] = True
         if result.mode != "autonomous":
             unsafe += 1
             problems.append("unsafe: %s made a real change in %s mode" % (name, result.mode))
@@ -606,7 +611,8 @@ def run_case(case: FaultCase) -> Dict[str, Any]:
     counts = invariants(result, state, before, after)
     problems = list(counts.pop("problems"))
     observed = result.assessment["observed"]
-    if any(i.get("status") == "failed" for i in result.incidents) and observed != "remediate":
+    statuses = [i.get("status") for i in result.incidents]
+    if "failed" in statuses and "resolved" not in statuses:
         observed = "failed"
     if case.outcomes and observed not in case.outcomes:
         problems.append("outcome %s, expected one of %s" % (observed, sorted(case.outcomes)))

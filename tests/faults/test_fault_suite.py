@@ -71,3 +71,15 @@ def test_invariants_flag_a_node_left_cordoned_without_an_account():
     counts = faults.invariants(_Result([_cordon("n1", 100.0)], incidents, decisions),
                                faults.CaseState(), before, after)
     assert counts["unexpected_modifications"] == 1
+
+
+def test_each_change_needs_its_own_gate_decision():
+    decisions = [{"type": "policy_decision", "decision": "execute", "dry_run": False,
+                  "at_epoch": 50.0, "target": {"kind": "Node", "name": "n1"}}]
+    incidents = [{"id": "i", "status": "failed", "timeline": [
+        {"type": "EXECUTE", "message": "cordon n1"},
+        {"type": "ROLLBACK", "message": "uncordon n1"}]}]
+    uncordon = dict(_cordon("n1", 120.0), ref="self_healing.uncordon_node")
+    counts = faults.invariants(_Result([_cordon("n1", 100.0), uncordon], incidents, decisions),
+                               faults.CaseState(), {}, {})
+    assert counts["unsafe_actions"] == 1  # the undo ran without passing the gate
