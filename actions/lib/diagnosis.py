@@ -530,11 +530,18 @@ class Diagnoser(object):
         if not change:
             return {"recent_deploy": False}
         self.confidence += 0.15
-        prev = " (previous %s)" % change["previous_version"] if change["previous_version"] \
-            else ""
-        self.reasoning.append("%s %s deployed %d min before onset%s" % (
-            change["service"], change["version"], change["minutes_before"], prev))
-        return {"recent_deploy": True, "version": change["version"],
+        config_only = change["version"] == change["previous_version"]
+        if config_only:
+            self.reasoning.append(
+                "configuration of %s changed %d min before onset (revision %d, same image %s)"
+                % (change["service"], change["minutes_before"], change["revision"],
+                   change["version"]))
+        else:
+            prev = " (previous %s)" % change["previous_version"] \
+                if change["previous_version"] else ""
+            self.reasoning.append("%s %s deployed %d min before onset%s" % (
+                change["service"], change["version"], change["minutes_before"], prev))
+        return {"recent_deploy": True, "config_change": config_only, "version": change["version"],
                 "previous_version": change["previous_version"],
                 "previous_revision": change["previous_revision"],
                 "deployed_at": clock.isoformat(change["at"]),
@@ -600,7 +607,8 @@ class Diagnoser(object):
             parts.append("top consumer %s (%s%s)" % (
                 params["pod"], gigabytes(params["top_consumer_bytes"]), limit))
         if params.get("recent_deploy"):
-            parts.append("recent deploy %s %s, %d minutes earlier" % (
+            parts.append("recent %s %s %s, %d minutes earlier" % (
+                "configuration change of" if params.get("config_change") else "deploy",
                 params["service"], params["version"], params["deployed_minutes_before_onset"]))
         leak_like = root.detector == "memory_leak"
         if params.get("linear_growth") or (leak_like and params.get("growing")):

@@ -334,3 +334,13 @@ def test_missing_deploy_history_is_said_not_hidden():
     crash = signal("crash_loop", "Pod", "search-1", T0, namespace=NS, service="search")
     result = diagnosis.diagnose(crash, Broken(), [], [])
     assert "deploy history of search unavailable (no st2common)" in result["reasoning"]
+
+
+def test_a_new_revision_with_the_same_image_is_a_configuration_change():
+    facts = FakeFacts(deploys={(NS, "search"): revisions((8, T0 - 15 * 60, "v2.1.0"),
+                                                         (7, T0 - 9 * 86400, "v2.1.0"))})
+    crash = signal("crash_loop", "Pod", "search-1", T0, namespace=NS, service="search")
+    result = diagnosis.diagnose(crash, facts, [], [])
+    assert result["playbook_params"]["config_change"] is True
+    assert "configuration of search changed 15 min before onset (revision 8, same image " \
+        "v2.1.0)" in result["reasoning"]
