@@ -91,3 +91,14 @@ def test_dict_form_rejects_rules_without_an_effect():
         fault_from_dict({"verb": "get", "resource": "pods"})
     assert fault_from_dict({"resource": "pods", "drop_after_s": 1}).verb == "watch"
     assert fault_from_dict({"resource": "nodes", "timeout": True}).effect == "timeout"
+
+
+def test_the_client_ignores_a_float_request_timeout(twin):
+    """kubernetes v35 honours `_request_timeout` only as int or (connect, read) tuple: a float
+    means no timeout at all, so a held request comes back only when the server answers."""
+    twin.api.faults.timeout("get", "nodes", hold_s=1.5, count=1)
+    t0 = time.monotonic()
+    with pytest.raises(ApiException) as exc:
+        twin.sa.core.read_node("node-a", _request_timeout=0.3)
+    assert exc.value.status == 504
+    assert time.monotonic() - t0 >= 1.5
