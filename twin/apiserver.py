@@ -104,6 +104,7 @@ class ApiServer:
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self.request_count = 0
+        self.bookmark_interval_s = 60.0  # wall clock, for watches with allowWatchBookmarks
 
     @property
     def url(self) -> str:
@@ -524,15 +525,25 @@ class _Handler(BaseHTTPRequestHandler):
         drop_at = (time.monotonic() + fault.drop_after_s
                    if fault is not None and fault.drop_after_s is not None else None)
         deadline = time.monotonic() + timeout
+        bookmarks = _flag(q.get("allowWatchBookmarks"))
+        next_bookmark = time.monotonic() + self.api.bookmark_interval_s
         sent = 0
         try:
             while not self.api.stopping:
                 now = time.monotonic()
                 if now >= deadline:
                     break
+                if bookmarks and now >= next_bookmark:
+                    next_bookmark = now + self.api.bookmark_interval_s
+                    mark = {"type": "BOOKMARK", "object": {
+                        "kind": req.rt.kind, "apiVersion": req.rt.api_version,
+                        "metadata": {"resourceVersion": self.api.store.resource_version}}}
+                    self._chunk(json.dumps(mark, separators=(",", ":")).encode() + b"\n")
                 if drop_at is not None and now >= drop_at:
                     return self._drop()
                 wait = min(deadline - now, 0.5)
+                if bookmarks:
+                    wait = max(min(wait, next_bookmark - now), 0.01)
                 item = w.next_entry(wait)
                 if item is None:
                     if w.closed:  # overflowed: end the stream, the client re-lists

@@ -118,3 +118,14 @@ def test_a_watcher_far_behind_is_cut_off(twin, monkeypatch):
     assert w.closed and w.overflowed
     assert [obj["metadata"]["name"] for _t, obj in w.events(timeout=0.1)] == [
         "node-b", "node-c", "node-d"]
+
+
+def test_bookmarks_only_when_asked(twin):
+    twin.api.server.bookmark_interval_s = 0.3
+    w = watch.Watch()
+    types = [ev["type"] for ev in w.stream(twin.admin.core.list_node, timeout_seconds=1,
+                                            allow_watch_bookmarks=True)]
+    assert types[0] == "ADDED" and "BOOKMARK" in types
+    assert "BOOKMARK" not in [t for t, _o in _collect(twin.admin.core.list_node,
+                                                       timeout_seconds=1)]
+    assert int(w.resource_version) >= 1
