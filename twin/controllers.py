@@ -26,9 +26,12 @@
   overrides); capacity copied from a pool node or from the `capacity.cluster-autoscaler.
   kubernetes.io/{cpu,memory,maxPods}` annotations. Scale-down removes cordoned/NotReady/newest.
 - HPAs: static unless `hpa_metric_fn(hpa) -> current utilization %` is given.
+- Node lifecycle (opt-in, `node_lifecycle=True`): cordon/not-ready/unreachable taints and
+  taint-based eviction after tolerationSeconds (300 s default, as admission adds).
 """
 import hashlib
 import math
+import time
 import zlib
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -340,8 +343,9 @@ class Controllers:
     def __init__(self, store: Store, now_fn: Optional[Callable[[], float]] = None,
                  seed: int = 0, node_provision_delay_s: float = 120.0, start_pods: bool = True,
                  emit_events: bool = True, event_ttl_s: float = 3600.0,
-                 hpa_metric_fn: Optional[Callable[[Dict[str, Any]], Optional[float]]] = None
-                 ) -> None:
+                 hpa_metric_fn: Optional[Callable[[Dict[str, Any]], Optional[float]]] = None,
+                 node_lifecycle: bool = False) -> None:
+        self.node_lifecycle_enabled = node_lifecycle
         self.store = store
         self.now_fn = now_fn or store.now_fn
         self.seed = seed
@@ -403,6 +407,8 @@ class Controllers:
         self.reconcile_deployments()
         self.reconcile_replicasets()
         self.reconcile_node_pools()
+        if self.node_lifecycle_enabled:
+            self.reconcile_node_lifecycle()
         self.schedule()
         if self.start_pods_enabled:
             self.start_pods()
@@ -919,6 +925,57 @@ class Controllers:
             self.store.mutate("machinedeployments", md["namespace"], md["name"],
                               lambda o: o.__setitem__("status", status))
 
+    # ----------------------------------------------------------------- node lifecycle
+    def reconcile_node_lifecycle(self) -> int:
+        """Taints like the node lifecycle controller (unschedulable:NoSchedule on cordon,
+        not-ready/unreachable:NoExecute while not Ready) and taint-based eviction: pods that
+        do not tolerate a NoExecute taint go at once, the rest after their tolerationSeconds
+        (DEFAULT_TOLERATION_S for pods without a toleration for it, as the admission plugin
+        adds). Returns the number of pods evicted."""
+        now = self.now_fn()
+        evicted = 0
+        for node in self.store.list("nodes", copy=False)[0]:
+            name = node["metadata"]["name"]
+            wanted = _lifecycle_taints(node)
+            current = (node.get("spec") or {}).get("taints") or []
+            managed = [t for t in current if t.get("key") in _LIFECYCLE_KEYS]
+            if sorted((t["key"], t["effect"]) for t in managed) != sorted(wanted):
+                others = [t for t in current if t.get("key") not in _LIFECYCLE_KEYS]
+                keep = [t for t in managed if (t["key"], t["effect"]) in wanted]
+                have = {(t["key"], t["effect"]) for t in keep}
+                added = [{"key": k, "effect": e, "timeAdded": iso(now)}
+                         for k, e in wanted if (k, e) not in have]
+                taints = others + keep + added
+
+                def set_taints(obj: Dict[str, Any], taints: List[Dict[str, Any]] = taints
+                               ) -> None:
+                    spec = obj.setdefault("spec", {})
+                    if taints:
+                        spec["taints"] = taints
+                    else:
+                        spec.pop("taints", None)
+                node = self.store.mutate("nodes", None, name, set_taints, copy_result=False)
+            for taint in (node.get("spec") or {}).get("taints") or []:
+                if taint.get("effect") != "NoExecute":
+                    continue
+                since = _epoch_of(taint.get("timeAdded", "")) or now
+                for pod in list(self.store.pods_on_node(name)):
+                    if pod_terminal(pod):
+                        continue
+                    grace = _toleration_seconds(pod, taint)
+                    if grace is None or now < since + grace:
+                        continue
+                    md = pod["metadata"]
+                    try:
+                        self.store.delete("pods", md["namespace"], md["name"])
+                    except NotFound:
+                        continue
+                    evicted += 1
+                    self._event(pod, "TaintManagerEviction", "Marking for deletion Pod %s/%s"
+                                % (md["namespace"], md["name"]),
+                                component="taint-eviction-controller")
+        return evicted
+
     # ----------------------------------------------------------------- HPAs
     def reconcile_hpas(self) -> None:
         for hpa in self.store.list("horizontalpodautoscalers", copy=False)[0]:
@@ -965,6 +1022,48 @@ class Controllers:
             except NotFound:
                 pass
         return len(old)
+
+
+DEFAULT_TOLERATION_S = 300
+_LIFECYCLE_KEYS = ("node.kubernetes.io/unschedulable", "node.kubernetes.io/not-ready",
+                   "node.kubernetes.io/unreachable")
+
+
+def _lifecycle_taints(node: Dict[str, Any]) -> List[Tuple[str, str]]:
+    out = []
+    if (node.get("spec") or {}).get("unschedulable"):
+        out.append(("node.kubernetes.io/unschedulable", "NoSchedule"))
+    ready = _cond(node, "Ready")
+    status = ready.get("status") if ready else "Unknown"
+    if status == "False":
+        out.append(("node.kubernetes.io/not-ready", "NoExecute"))
+    elif status != "True":
+        out.append(("node.kubernetes.io/unreachable", "NoExecute"))
+    return out
+
+
+def _epoch_of(ts: str) -> float:
+    import calendar
+    try:
+        return float(calendar.timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _toleration_seconds(pod: Dict[str, Any], taint: Dict[str, Any]) -> Optional[float]:
+    """Seconds the pod may stay under a NoExecute taint (None = forever)."""
+    for t in (pod.get("spec") or {}).get("tolerations") or []:
+        if t.get("effect") not in (None, "", "NoExecute"):
+            continue
+        matches = (t.get("operator") == "Exists" and t.get("key") in (None, "", taint["key"])
+                   ) or (t.get("key") == taint["key"] and
+                         t.get("value", "") == taint.get("value", ""))
+        if matches:
+            seconds = t.get("tolerationSeconds")
+            return None if seconds is None else max(float(seconds), 0.0)
+    if taint["key"] in _LIFECYCLE_KEYS:
+        return float(DEFAULT_TOLERATION_S)
+    return 0.0
 
 
 def _hpa_target(spec: Dict[str, Any]) -> Optional[float]:

@@ -109,3 +109,30 @@ def test_not_ready_node_gets_no_pods(twin):
     twin.steps(3)
     assert not _pods(twin, field_selector="spec.nodeName=node-d")
     assert len(_pods(twin, field_selector="status.phase=Running")) == 9
+
+
+def test_node_lifecycle_taints_and_evicts_after_toleration(twin):
+    twin.ctl.node_lifecycle_enabled = True
+    twin.admin.apps.create_namespaced_deployment("prod", deployment("web", replicas=6))
+    twin.steps(3)
+    twin.admin.core.patch_node("node-c", {"spec": {"unschedulable": True}})
+    twin.steps(1)
+    taints = twin.admin.core.read_node("node-c").spec.taints
+    assert [(t.key, t.effect) for t in taints] == [("node.kubernetes.io/unschedulable",
+                                                    "NoSchedule")]
+    twin.admin.core.patch_node("node-c", {"spec": {"unschedulable": False}})
+    on_a = {p.metadata.name for p in _pods(twin, field_selector="spec.nodeName=node-a")}
+    assert on_a
+    twin.admin.core.patch_node_status("node-a", {"status": {"conditions": [
+        {"type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown"}]}})
+    twin.steps(1)
+    node_a = twin.admin.core.read_node("node-a")
+    assert [(t.key, t.effect) for t in node_a.spec.taints] == [
+        ("node.kubernetes.io/unreachable", "NoExecute")]
+    assert twin.admin.core.read_node("node-c").spec.taints is None
+    twin.steps(18)  # 270 s: still within the default 300 s toleration
+    assert {p.metadata.name for p in _pods(twin, field_selector="spec.nodeName=node-a")} == on_a
+    twin.steps(4)
+    assert not _pods(twin, field_selector="spec.nodeName=node-a")
+    pods = _pods(twin)
+    assert len(pods) == 6 and all(p.spec.node_name in ("node-b", "node-c") for p in pods)
