@@ -250,7 +250,23 @@ def evict(store: Store, namespace: str, name: str, dry_run: bool = False) -> Non
     if len(pdbs) > 1:
         raise InternalError("This pod has more than one PodDisruptionBudget, which the "
                             "eviction subresource does not support.")
-    if pdbs and not pod_terminal(pod) and pod_ready(pod):
+    phase = (pod.get("status") or {}).get("phase", "Pending")
+    ignore_pdb = pod_terminal(pod) or phase == "Pending" or bool(
+        pod["metadata"].get("deletionTimestamp"))
+    if pdbs and not ignore_pdb and not pod_ready(pod):
+        # unhealthy pods: unhealthyPodEvictionPolicy IfHealthyBudget (default) / AlwaysAllow
+        pdb = pdbs[0]
+        status = _pdb_status(store, pdb)
+        policy = (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy", "IfHealthyBudget")
+        if policy != "AlwaysAllow" and status["currentHealthy"] < status["desiredHealthy"]:
+            raise TooManyRequests(
+                "Cannot evict pod as it would violate the pod's disruption budget.",
+                {"causes": [{"reason": "DisruptionBudget",
+                             "message": "The disruption budget %s needs %d healthy pods and "
+                                        "has %d currently" % (pdb["metadata"]["name"],
+                                                              status["desiredHealthy"],
+                                                              status["currentHealthy"])}]})
+    elif pdbs and not ignore_pdb:
         pdb = pdbs[0]
         status = _pdb_status(store, pdb)
         if status["disruptionsAllowed"] <= 0:

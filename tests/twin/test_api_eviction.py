@@ -136,3 +136,22 @@ def test_node_lifecycle_taints_and_evicts_after_toleration(twin):
     assert not _pods(twin, field_selector="spec.nodeName=node-a")
     pods = _pods(twin)
     assert len(pods) == 6 and all(p.spec.node_name in ("node-b", "node-c") for p in pods)
+
+
+def test_unhealthy_pods_follow_if_healthy_budget(twin):
+    twin.admin.apps.create_namespaced_deployment("prod", deployment("web", replicas=3))
+    twin.admin.policy.create_namespaced_pod_disruption_budget("prod", {
+        "metadata": {"name": "web"},
+        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}})
+    twin.steps(3)
+    a, b, _c = [p.metadata.name for p in _pods(twin)]
+    for name in (a, b):  # two of three turn unready: the budget is not met
+        twin.admin.core.patch_namespaced_pod_status(name, "prod", {"status": {"conditions": [
+            {"type": "Ready", "status": "False"}]}})
+    with pytest.raises(ApiException) as exc:
+        twin.sa.core.create_namespaced_pod_eviction(a, "prod", _eviction(a))
+    assert exc.value.status == 429
+    twin.admin.policy.patch_namespaced_pod_disruption_budget(
+        "web", "prod", {"spec": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}})
+    twin.sa.core.create_namespaced_pod_eviction(a, "prod", _eviction(a))
+    assert a not in [p.metadata.name for p in _pods(twin)]
