@@ -298,3 +298,34 @@ def test_run_playbook_for_real_on_a_node(pack, manual_clock):
     assert recorded.called("cordon_node")[0] == {"node": "node-9", "incident_id": INCIDENT,
                                                  "dry_run": False}
     assert recorded.statuses[-1]["status"] == "resolved"
+
+
+class RefinedLater(Recorded):
+    """The second diagnosis (after the grace period) finds a refined root cause."""
+
+    def diagnose(self, params):
+        result = super(RefinedLater, self).diagnose(params)
+        if params.get("incident_id"):
+            result["root_cause"] = signal("node_not_ready", "Node", "node-3")
+        return result
+
+
+def test_unexplained_symptom_waits_for_a_cause_before_escalating(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": OLD})
+    start = manual_clock.now()
+    execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
+    assert execution.status == "succeeded"
+    assert recorded.statuses == [{"status": "escalated",
+                                  "reason": recorded.statuses[0]["reason"]}]
+    assert manual_clock.now() - start >= 300
+    assert len(recorded.called("diagnose")) == 2
+
+
+def test_symptom_explained_during_the_grace_period_leaves_the_incident_alone(pack,
+                                                                           manual_clock):
+    recorded = RefinedLater(pack, {"check_recent_deploys": OLD})
+    execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
+    assert execution.status == "succeeded"
+    assert execution.result["output"]["outcome"] == "refined"
+    assert not recorded.statuses  # the refined cause's own workflow closes the incident
+    assert not recorded.gate_calls
