@@ -15,11 +15,12 @@ def st2_client() -> Any:
     except ImportError:
         raise ActionInputError("st2client is not installed: answer the Inquiry with "
                                "`st2 inquiry respond <id>` or install st2client") from None
-    url = os.environ.get("ST2_API_URL")
-    token = os.environ.get("ST2_AUTH_TOKEN")
+    # the Python runner exports ST2_ACTION_API_URL / ST2_ACTION_AUTH_TOKEN to every action
+    url = os.environ.get("ST2_ACTION_API_URL") or os.environ.get("ST2_API_URL")
+    token = os.environ.get("ST2_ACTION_AUTH_TOKEN") or os.environ.get("ST2_AUTH_TOKEN")
     if not url or not token:
-        raise ActionInputError("ST2_API_URL / ST2_AUTH_TOKEN are not set: this action must "
-                               "run inside StackStorm to answer an Inquiry")
+        raise ActionInputError("ST2_ACTION_API_URL / ST2_ACTION_AUTH_TOKEN are not set: this "
+                               "action must run inside StackStorm to answer an Inquiry")
     return Client(api_url=url, token=token)
 
 

@@ -374,4 +374,4 @@ class TestRespondToPlan(PackActionCase):
         inc = self.diagnose_seed()["incident_id"]
         ok, result = self.run_action(RespondToPlan, incident_id=inc, approve=True)
         assert ok is False
-        assert "st2client" in result["error"] or "ST2_API_URL" in result["error"]
+        assert "st2client" in result["error"] or "ST2_ACTION_API_URL" in result["error"]
