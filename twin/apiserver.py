@@ -73,6 +73,15 @@ def _flag(value: Optional[str]) -> bool:
     return (value or "").lower() in ("true", "1")
 
 
+def _single_name(req: "Request") -> str:
+    """The object a list/watch is limited to by fieldSelector=metadata.name=X (RBAC uses it
+    for resourceNames, as the real authorizer does)."""
+    fs = req.query.get("fieldSelector") or ""
+    if req.verb in ("list", "watch") and fs.startswith("metadata.name=") and "," not in fs:
+        return fs[len("metadata.name="):]
+    return ""
+
+
 def parse_path(path: str) -> Optional[Tuple[str, str, List[str], bool]]:
     """(group, version, rest parts, legacy watch) for a resource path, or None."""
     parts = [p for p in path.split("/") if p]
@@ -246,7 +255,8 @@ class _Handler(BaseHTTPRequestHandler):
         if authz is None or req.rt is None:
             return
         ok, message = authz.authorize(user[0], user[1], req.verb, req.rt.group, req.rt.plural,
-                                      req.subresource, req.namespace, req.name)
+                                      req.subresource, req.namespace,
+                                      req.name or _single_name(req))
         if not ok:
             raise Forbidden(message, {"name": req.name, "kind": req.rt.plural,
                                       "group": req.rt.group} if req.name else

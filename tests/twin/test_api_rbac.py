@@ -3,7 +3,7 @@ import json
 import urllib.request
 
 import pytest
-from api_harness import Twin, deployment, node
+from api_harness import RBAC_FIXTURE, Twin, deployment, node
 from kubernetes.client.rest import ApiException
 
 from twin.rbac import Authorizer
@@ -155,3 +155,23 @@ def test_the_packs_deploy_manifests_load_and_bind_the_service_account():
     assert not authz.authorize(sa, False, "get", "", "secrets", "", "prod", "s")[0]
     assert not authz.authorize(sa, False, "escalate", "rbac.authorization.k8s.io",
                                "clusterroles")[0]
+
+
+def test_resource_names_apply_to_a_list_or_watch_of_that_one_object(tmp_path):
+    docs = [dict(RBAC_FIXTURE[0], rules=[{"apiGroups": [""], "resources": ["configmaps"],
+                                          "verbs": ["list", "watch"],
+                                          "resourceNames": ["web-db-pool"]}]),
+            RBAC_FIXTURE[1]]
+    t = Twin(str(tmp_path), rbac_docs=docs)
+    try:
+        for name in ("web-db-pool", "other"):
+            t.admin.core.create_namespaced_config_map("prod", {"metadata": {"name": name}})
+        got = t.sa.core.list_namespaced_config_map(
+            "prod", field_selector="metadata.name=web-db-pool")
+        assert [c.metadata.name for c in got.items] == ["web-db-pool"]
+        for selector in ("metadata.name=other", None):
+            with pytest.raises(ApiException) as exc:
+                t.sa.core.list_namespaced_config_map("prod", field_selector=selector)
+            assert exc.value.status == 403
+    finally:
+        t.stop()
