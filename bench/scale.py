@@ -61,29 +61,62 @@ def poll_once(prometheus_url: str, kubeconfig: str, now: float) -> Dict[str, Any
     poller = DetectorPoller(settings, Datastore(MemoryDatastore()),
                             lambda trigger, payload: dispatched.append(trigger),
                             kube=Kube(settings["kubernetes"], attempts=1))
+    timings: Dict[str, float] = {}
+    for detector in poller.detectors:
+        detector.detect = _timed(detector.detect, detector.name, timings)
     started = time.perf_counter()
     first = poller.poll()
     first_wall = time.perf_counter() - started
     cpu_before = time.process_time()
+    timings.clear()
     started = time.perf_counter()
     result = poller.poll()
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu_before
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_mb = peak_rss_mb()
+    series = poller.prom.query("count(container_memory_working_set_bytes)")
     return {"poll_wall_s": round(wall, 3), "poll_cpu_s": round(cpu, 3),
-            "peak_rss_mb": round(peak_kb / 1024.0, 1), "first_poll_wall_s": round(first_wall, 3),
+            "peak_rss_mb": round(peak_mb, 1), "first_poll_wall_s": round(first_wall, 3),
             "signals": sum(first.seen.values()), "triggers": len(dispatched),
+            "pod_memory_series": int(series[0].value) if series else 0,
+            "detector_wall_s": {k: round(v, 3) for k, v in sorted(timings.items())},
             "errors": dict(first.errors, **result.errors)}
 
 
-def run_world(nodes: int, pods_per_node: int) -> Dict[str, Any]:
-    """In the world process: start a synthetic twin, run the poll process against it."""
+def _timed(fn: Any, name: str, timings: Dict[str, float]) -> Any:
+    """Wrap a detector's detect() to record its wall time (threads run them concurrently)."""
+    def timed(now: float) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(now)
+        finally:
+            timings[name] = time.perf_counter() - started
+    return timed
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process since its exec (VmHWM; ru_maxrss would include the memory
+    of the parent it was forked from)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_world(nodes: int, pods_per_node: int, minutes: float) -> Dict[str, Any]:
+    """In the world process: start a synthetic twin, let it run `minutes` of virtual time
+    (so the detectors' windows hold data), then run the poll process against it."""
     sys.path.insert(0, REPO_ROOT)
     from twin.world import World
 
     started = time.perf_counter()
     world = World.synthetic(nodes=nodes, pods_per_node=pods_per_node, start_nats=False)
     world.start()
+    world.advance_seconds(60 * minutes)
     build_s = time.perf_counter() - started
     try:
         child = subprocess.run(
@@ -106,6 +139,8 @@ def main(argv: Any = None) -> int:
     parser.add_argument("--sizes", default="100,1000,5000")
     parser.add_argument("--pods-per-node", type=int, default=30)
     parser.add_argument("--out", default=DEFAULT_OUT)
+    parser.add_argument("--minutes", type=float, default=5.0,
+                        help="virtual minutes the twin runs before the poll")
     parser.add_argument("--world", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--poll", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--prometheus", help=argparse.SUPPRESS)
@@ -116,7 +151,7 @@ def main(argv: Any = None) -> int:
         print(json.dumps(poll_once(args.prometheus, args.kubeconfig, args.now)))
         return 0
     if args.world:
-        print(json.dumps(run_world(args.world, args.pods_per_node)))
+        print(json.dumps(run_world(args.world, args.pods_per_node, args.minutes)))
         return 0
     points = []
     print("%7s %8s %12s %11s %12s %14s %s" % ("nodes", "pods", "poll_wall_s", "poll_cpu_s",
@@ -124,7 +159,7 @@ def main(argv: Any = None) -> int:
     for size in [int(s) for s in args.sizes.split(",") if s]:
         child = subprocess.run(
             [sys.executable, "-m", "bench.scale", "--world", str(size),
-             "--pods-per-node", str(args.pods_per_node)],
+             "--pods-per-node", str(args.pods_per_node), "--minutes", str(args.minutes)],
             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
             universal_newlines=True, timeout=3600)
         if child.returncode != 0:

@@ -20,11 +20,12 @@ class MemoryLeakDetector(Detector):
 
     The seed's rule: rate = `deriv(container_memory_working_set_bytes[window])` > 0;
     time_to_oom = (memory limit - usage) / rate; fire when under `horizon_s`. Filtering is
-    done in PromQL (`bottomk` of time to OOM, one read of each series). A warm-up that
-    plateaus must not fire, so for those candidates the growth (from the lowest point of the
-    window to now) must last at least `min_history_s`, fit a line (R^2 >= 0.8), and each
-    third of it must rise at least half as fast as the whole, the last at least 0.7x as fast
-    as the first: a warm-up decelerates, a one-off step (a model being loaded) is flat
+    done in PromQL: `predict_linear` over the window reaching the limit within the horizon
+    (one read of each series), then the seed's figures for those candidates only. A warm-up
+    that plateaus must not fire, so for those candidates the growth (from the lowest point
+    of the window to now) must last at least `min_history_s`, fit a line (R^2 >= 0.8), and
+    each third of it must rise at least half as fast as the whole, the last at least 0.7x as
+    fast as the first: a warm-up decelerates, a one-off step (a model being loaded) is flat
     before or after the step. Onset: the lowest point of the working set in the window
     (where the growth began). Severity: high (as in the seed).
     """
@@ -41,16 +42,15 @@ class MemoryLeakDetector(Detector):
         return base
 
     def candidate_query(self) -> str:
-        """PromQL returning time to OOM (s) of the containers that qualify."""
-        window = self.duration("window")
+        """PromQL: containers whose working set, projected linearly over `window`, reaches
+        the memory limit within `horizon_s` (two reads per container: usage history and
+        limit). The seed's exact figures are then computed for these few."""
         mem = "container_memory_working_set_bytes{%s}" % self._base_selector()
         limit = 'kube_pod_container_resource_limits{resource="memory",%s}' % (
             self._base_selector())
-        return (
-            "bottomk(%(n)d, ((%(limit)s > 0) - %(on)s %(mem)s)"
-            " / %(on)s (deriv(%(mem)s[%(w)ds]) > 0) < %(h)d)" % {
-                "n": MAX_TARGETS, "limit": limit, "mem": mem, "on": ON, "w": window,
-                "h": int(self.cfg["horizon_s"])})
+        return "topk(%d, predict_linear(%s[%ds], %d) - %s (%s > 0) > 0)" % (
+            4 * MAX_TARGETS, mem, self.duration("window"), int(self.cfg["horizon_s"]), ON,
+            limit)
 
     def detect(self, now: float) -> List[Signal]:
         query = self.candidate_query()
@@ -60,7 +60,7 @@ class MemoryLeakDetector(Detector):
         window = self.duration("window")
         sel = selector({}, pod=[k[1] for k in candidates])
         rates = _by_key(self.prom.query(
-            "deriv(container_memory_working_set_bytes{%s}[%ds])" % (sel, window)))
+            "deriv(container_memory_working_set_bytes{%s}[%ds]) > 0" % (sel, window)))
         limit_samples = self.prom.query(
             'kube_pod_container_resource_limits{resource="memory",%s}' % sel)
         limits = _by_key(limit_samples)
@@ -76,6 +76,8 @@ class MemoryLeakDetector(Detector):
             points = history.get(key, [])
             if rate is None or rate <= 0 or limit is None or not points:
                 continue
+            if (limit - points[-1][1]) / rate >= int(self.cfg["horizon_s"]):
+                continue  # the seed's rule on the latest sample
             onset = self._growth_onset(points)
             if onset is None:
                 continue
