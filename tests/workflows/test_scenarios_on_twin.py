@@ -16,6 +16,7 @@ SCENARIOS = {
     "error-rate-spike": {"error_rate", "cascade_protection"},
     "cascading-slowdown-abc": {"cascade_protection"},
     "latency-anomaly": {"latency_anomaly"},
+    "node-not-ready": {"node_not_ready"},
     "certificate-expiry": {"certificate_expiry"},
 }
 TERMINAL = ("resolved", "escalated", "failed")
