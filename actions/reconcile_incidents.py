@@ -3,13 +3,15 @@
 A workflow can stop without reaching its rollback steps: the StackStorm node running it
 restarted, or someone cancelled it. Run by a timer rule, this action finds incidents still in
 open/remediating/verifying whose record has not moved for `stale_after_s`, uncordons the nodes
-the healer cordoned for them, releases their target locks and closes them as failed with a
-timeline that says what was undone. Cordons left by the healer for incidents that are already
-closed (or unknown) are undone as well. Escalated incidents belong to a human and are left alone.
+the healer cordoned for them, releases their target locks, closes them as failed with a timeline
+that says what was undone, and re-arms the signals behind them so that a problem that is still
+there is taken up again by a new workflow. Cordons the healer left for incidents that are
+already closed (or unknown) are undone too. Escalated incidents belong to a human.
 """
 from typing import Any, Dict, List
 
 from lib import clock, incidents, k8s_nodes, policy
+from lib.signal_state import STATE_PREFIX
 from lib.base_action import HEALER, SelfHealingAction, mutation_result
 from lib.k8s_events import record_event
 
@@ -17,7 +19,8 @@ STALLED = ("open", "remediating", "verifying")
 
 
 class ReconcileIncidents(SelfHealingAction):
-    def execute(self, stale_after_s: int = 1800, dry_run: bool = False):
+    def execute(self, stale_after_s: int = 0, dry_run: bool = False):
+        stale_after_s = int(stale_after_s or self.settings.reconcile_stale_after_s)
         store = self.datastore()
         records = incidents.Incidents(store, int(self.settings.incident_ttl_s))
         now = clock.now()
@@ -62,9 +65,25 @@ class ReconcileIncidents(SelfHealingAction):
                                        idle, record.get("playbook") or "the incident"))
             incidents.apply_transition(record, "failed", "workflow stopped making progress")
             records.save(record)
-            policy.release_incident(store, record["id"], self.settings)
+            policy.release_incident(store, record["id"])  # interrupted: no cooldown
+            rearm_signals(store, record)
             closed.append(record["id"])
         changed = bool(closed) or any(u["changed"] for u in undone)
         would = "; ".join(["close %s" % i for i in closed] + [u["would"] for u in undone]) \
             or "nothing stalled"
         return mutation_result(changed, dry_run, would, closed=closed, undone=undone)
+
+
+def rearm_signals(store: Any, record: Dict[str, Any]) -> List[str]:
+    """Forget the open conditions behind a closed incident so that, if the problem is still
+    there, the sensors fire again and a new workflow takes it up (the incident resumes)."""
+    ids = set(record.get("signals") or [])
+    root = (record.get("root_cause") or {}).get("signal_id")
+    if root:
+        ids.add(root)
+    rearmed = []
+    for key, state in store.list_json(STATE_PREFIX).items():
+        if isinstance(state, dict) and state.get("signal_id") in ids:
+            store.delete(key)
+            rearmed.append(key)
+    return rearmed

@@ -30,12 +30,13 @@ class Engine(object):
                  approve: str = "auto", config_overrides: Optional[Dict[str, Any]] = None,
                  echo: Optional[Callable[[str], None]] = None,
                  action_latency_s: float = 0.3, sensors: Optional[List[str]] = None,
-                 validate_payloads: bool = True) -> None:
+                 validate_payloads: bool = True, store: Optional[Datastore] = None) -> None:
+        """`store`: a datastore to carry over (a restarted StackStorm keeps its MongoDB)."""
         self.world = world
         self.pack = pack or Pack()
         self.echo = echo or (lambda text: None)
         self.now = world.clock.now
-        self.store = Datastore(self.now)
+        self.store = store if store is not None else Datastore(self.now)
         self.config = self.pack.config(deep_merge(_world_config(world, mode),
                                                   config_overrides or {}))
         self.runner = ex.ActionRunner(self.pack, self.config, self.store, now_fn=self.now,

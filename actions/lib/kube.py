@@ -64,7 +64,8 @@ class Kube:
         """Call an API method with a request timeout; retry transient failures."""
         from kubernetes.client.exceptions import ApiException
 
-        kwargs.setdefault("_request_timeout", self.timeout_s)
+        # the client honours an int or a (connect, read) tuple; a bare float is ignored
+        kwargs.setdefault("_request_timeout", (self.timeout_s, self.timeout_s))
         attempts = self.attempts if retry else 1
         last: Optional[KubeError] = None
         for attempt in range(attempts):

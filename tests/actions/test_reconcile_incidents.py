@@ -49,6 +49,25 @@ class ReconcileIncidentsTest(TwinActionTestCase):
         self.assertEqual(record["status"], "failed")
         self.assertIn("uncordoned node-a", " ".join(e["message"] for e in record["timeline"]))
 
+    def test_closing_a_stalled_incident_re_arms_its_signal(self):
+        records = self.records()
+        self.open_incident(records, "inc-stalled")
+        record = records.get("inc-stalled")
+        record["signals"] = ["sig-1"]
+        records.save(record)
+        store = Datastore(self.action_service)
+        store.set_json("self_healing.signal.memory_pressure.node._.node-a",
+                       {"state": "open", "signal_id": "sig-1"})
+        store.set_json("self_healing.signal.disk_pressure.node._.node-b",
+                       {"state": "open", "signal_id": "sig-other"})
+        clock.sleep(1900)
+        ok, result = self.run_with(records)
+        self.assertTrue(ok, result)
+        self.assertIsNone(store.get_json("self_healing.signal.memory_pressure.node._.node-a",
+                                         None))
+        self.assertIsNotNone(store.get_json("self_healing.signal.disk_pressure.node._.node-b",
+                                            None))
+
     def test_a_live_incident_and_a_human_cordon_are_left_alone(self):
         records = self.records()
         self.open_incident(records, "inc-live")
