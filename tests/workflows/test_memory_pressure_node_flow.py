@@ -170,3 +170,13 @@ def test_gate_denying_the_rollback_stops_the_plan_and_uncordons(pack, manual_clo
     assert recorded.called("uncordon_node")[0]["node"] == NODE
     assert recorded.statuses[-1]["status"] == "escalated"
     assert not any("self-healed" in m["message"] for m in runner.chat.messages)
+
+
+def test_a_failing_gate_fails_closed(pack, manual_clock):
+    recorded = Recorded(pack, leak_results(check_policy=Failure({"error": "datastore down"})))
+    execution, _ = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded"
+    assert not recorded.called("cordon_node") and not recorded.called("rollback_deployment")
+    denies = [e["message"] for e in recorded.timeline if e["type"] == "DENY"]
+    assert denies and all("fail closed" in m for m in denies)
+    assert recorded.statuses[-1]["status"] == "escalated"
