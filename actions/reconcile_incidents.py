@@ -22,6 +22,10 @@ class ReconcileIncidents(SelfHealingAction):
     def execute(self, stale_after_s: int = 0, dry_run: bool = False):
         stale_after_s = int(stale_after_s or self.settings.reconcile_stale_after_s)
         store = self.datastore()
+        switch = store.get_json(policy.KILL_SWITCH_KEY, None) or {}
+        if switch.get("engaged") and not dry_run:
+            return mutation_result(False, dry_run, "nothing: the kill switch is engaged",
+                                   closed=[], undone=[])
         records = incidents.Incidents(store, int(self.settings.incident_ttl_s))
         now = clock.now()
         by_id = {r["id"]: r for r in records.all()}

@@ -40,8 +40,10 @@ class FaultCase(object):
                  config: Optional[Dict[str, Any]] = None,
                  outcomes: Optional[Set[str]] = None,
                  check: Optional[Callable[[Any, "CaseState"], List[str]]] = None,
-                 world_kwargs: Optional[Dict[str, Any]] = None) -> None:
+                 world_kwargs: Optional[Dict[str, Any]] = None,
+                 interrupt: Optional[str] = None) -> None:
         self.name = name
+        self.interrupt = interrupt  # "restart" or "cancel" right after the first cordon
         self.scenario = scenario
         self.faults = faults
         self.inject = inject
@@ -360,6 +362,13 @@ def _all(*injectors: Callable[[Any, Any, CaseState], None]
     return inject
 
 
+def _closed_cleanly(result: Any, state: CaseState) -> List[str]:
+    """The interrupted incident was closed by reconcile (or finished); none stays open."""
+    stuck = [i["id"] for i in result.incidents
+             if i.get("status") in ("open", "remediating", "verifying")]
+    return ["incident(s) left in progress after the interruption: %s" % stuck] if stuck else []
+
+
 def _nothing_cordoned(result: Any, state: CaseState) -> List[str]:
     left = [n["metadata"]["name"] for n in result.world.store.list("nodes")[0]
             if (n.get("spec") or {}).get("unschedulable") and
@@ -546,6 +555,14 @@ CASES: List[FaultCase] = [
     FaultCase("action-raises-mid-workflow", SEED, ["rollback_deployment raises"],
               _fail("rollback_deployment"), outcomes={"escalate", "failed"},
               check=_nothing_cordoned),
+    FaultCase("engine-restarted-mid-incident", SEED,
+              ["StackStorm killed right after the cordon; restarted with its datastore"],
+              None, config={"reconcile_stale_after_s": 600}, interrupt="restart",
+              outcomes={"remediate", "failed"}, check=_checks(_nothing_cordoned, _closed_cleanly)),
+    FaultCase("workflow-cancelled-mid-run", SEED,
+              ["the playbook execution cancelled right after the cordon"],
+              None, config={"reconcile_stale_after_s": 600}, interrupt="cancel",
+              outcomes={"remediate", "failed"}, check=_checks(_nothing_cordoned, _closed_cleanly)),
     FaultCase("verification-action-raises", SEED, ["wait_for_condition raises"],
               _fail("wait_for_condition"), outcomes={"escalate", "failed", "remediate"},
               check=_checks(_not_resolved, _nothing_cordoned)),
@@ -590,6 +607,70 @@ CASES: List[FaultCase] = [
 
 
 # ----------------------------------------------------------------------------- running
+class _Interrupted(BaseException):
+    """Unwinds the engine's whole call stack, as a killed StackStorm process would stop."""
+
+
+def _run_interrupted(case: FaultCase, state: CaseState, before: Dict[str, Any]) -> Any:
+    """Replay with the run cut right after the first cordon: either the engine is restarted
+    with the same datastore (`restart`) or the running workflow is abandoned (`cancel`)."""
+    import time as _time
+
+    from engine.pack import Pack
+    from engine.replay import RunResult, settled
+    from engine.runner import Engine
+    from twin.world import World
+
+    started = _time.monotonic()
+    world = World.from_scenario(case.scenario, seed=0)
+    world.start()
+    engines: List[Any] = []
+
+    def new_engine(store: Any = None) -> Any:
+        engine = Engine(world, Pack(), mode=case.mode, approve=case.approve,
+                        config_overrides=case.config or None, store=store)
+        engines.append(engine)
+        return engine
+
+    def cut(event: str, execution: Any) -> None:
+        if event == "finished" and execution.ref == "self_healing.cordon_node" and \
+                not state.injected:
+            state.injected.append("%s at %.0f" % (case.interrupt, world.clock.now()))
+            raise _Interrupted()
+
+    engine = new_engine()
+    before.update(snapshot(world.store))
+    engine.runner.listeners.append(cut)
+    engine.start()
+    try:
+        end = world.end_epoch
+        engine.tick()
+        while world.clock.now() < end - 1e-6:
+            try:
+                engine.sleep(min(world.scenario.step_s, end - world.clock.now()))
+            except _Interrupted:
+                if case.interrupt == "restart":
+                    engine.stop()
+                    engine = new_engine(engine.store)
+                    engine.start()
+                else:  # cancel: what was running is abandoned, the engine goes on
+                    for execution in engine.runner.executions:
+                        if execution.status in ("running", "delayed"):
+                            execution.finish("canceled", {"error": "canceled"}, engine.now())
+                    engine.runner.delayed = []
+                continue
+            if settled(engine, 60.0) and state.injected:
+                break
+        result = RunResult(engine, world, case.mode, case.approve, _time.monotonic() - started)
+        if len(engines) > 1:  # what the first engine did before it died counts too
+            result.executions = [e.to_dict() for e in engines[0].runner.executions] + \
+                result.executions
+        return result
+    finally:
+        engine.stop()
+        world.stop()
+
+
 def run_case(case: FaultCase) -> Dict[str, Any]:
     """Run one case; returns its table row (with `problems`, empty when it passed)."""
     from engine.replay import run_scenario
@@ -603,10 +684,13 @@ def run_case(case: FaultCase) -> Dict[str, Any]:
         if case.inject is not None:
             case.inject(world, engine, state)
 
-    result = run_scenario(case.scenario, mode=case.mode, seed=0,
-                          approve_policy=case.approve, faults=setup,
-                          config_overrides=case.config or None,
-                          world_kwargs=case.world_kwargs)
+    if case.interrupt:
+        result = _run_interrupted(case, state, before)
+    else:
+        result = run_scenario(case.scenario, mode=case.mode, seed=0,
+                              approve_policy=case.approve, faults=setup,
+                              config_overrides=case.config or None,
+                              world_kwargs=case.world_kwargs)
     after = snapshot(result.world.store)
     counts = invariants(result, state, before, after)
     problems = list(counts.pop("problems"))

@@ -100,3 +100,14 @@ class ReconcileIncidentsTest(TwinActionTestCase):
         self.assertTrue(ok, result)
         self.assertTrue(self.unschedulable("node-a"))
         self.assertEqual(records.get("inc-stalled")["status"], "remediating")
+
+    def test_the_kill_switch_stops_reconcile_too(self):
+        records = self.records()
+        self.open_incident(records, "inc-stalled")
+        self.cordon("node-a", "inc-stalled")
+        Datastore(self.action_service).set_json("self_healing.kill_switch", {"engaged": True})
+        clock.sleep(1900)
+        ok, result = self.run_with(records)
+        self.assertTrue(ok, result)
+        self.assertEqual(result["closed"], [])
+        self.assertTrue(self.unschedulable("node-a"))
