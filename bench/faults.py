@@ -17,6 +17,7 @@ checked on every case, independently of the pack's own gate:
     python -m bench.faults [--only NAME ...]     # prints the table, writes build/bench/faults.json
 """
 import argparse
+import logging
 import json
 import os
 import sys
@@ -718,6 +719,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--out", default=os.path.join("build", "bench"))
     args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    logging.basicConfig(filename=os.path.join(args.out, "faults.log"), level=logging.INFO,
+                        force=True)  # the pack's own logs: kept, out of the table's way
     cases = [c for c in CASES if not args.only or c.name in args.only]
     started = time.monotonic()
     rows = []

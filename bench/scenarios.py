@@ -9,6 +9,7 @@ build/bench/results.json and one PNG per scenario; prints the table and the goal
     python -m bench.scenarios [--scenarios DIR] [--only NAME ...] [--out build/bench]
 """
 import argparse
+import logging
 import glob
 import json
 import os
@@ -45,20 +46,35 @@ def _root_cause_label(cause: Optional[Dict[str, Any]]) -> Optional[str]:
     return "%s %s/%s" % (cause.get("detector"), target.get("kind", ""), target.get("name", ""))
 
 
-def _first_root_trigger(result: Any, truth: Dict[str, Any]) -> Optional[float]:
-    """Virtual time of the first trigger of a ground-truth root-cause detector on its target."""
-    causes = truth.get("root_causes") or ([truth["root_cause"]] if truth.get("root_cause")
-                                          else [])
-    times = []
+def _root_triggers(result: Any, truth: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Triggers of the ground truth's root cause (same matching as the engine's judgement:
+    detector and target, a Deployment's pods for Pod truths, or the cause service)."""
+    from engine import outcome
+    found = []
     for trig in result.signal_triggers():
-        if trig.get("rejected"):
-            continue
         payload = trig.get("payload") or {}
-        for cause in causes:
-            want = (cause.get("target") or {}).get("name")
-            got = (payload.get("target") or {}).get("name")
-            if payload.get("detector") == cause.get("detector") and (not want or want == got):
-                times.append(float(trig["at"]))
+        if trig.get("rejected") or not payload.get("detector"):
+            continue
+        if outcome.root_cause_matches({"root_cause": payload}, truth):
+            found.append(trig)
+    return sorted(found, key=lambda t: float(t["at"]))
+
+
+def _detection_latency(trigger: Dict[str, Any]) -> Optional[float]:
+    """Seconds from when the condition began according to the data to its trigger."""
+    began = _epoch((trigger.get("payload") or {}).get("first_detected"))
+    return round(float(trigger["at"]) - began, 1) if began is not None else None
+
+
+def _recovered_at(result: Any) -> Optional[float]:
+    """When the metrics were first back in bounds, for the verification that then held."""
+    times = []
+    for execution in result.executions_of("wait_for_condition"):
+        value = (execution.get("result") or {}).get("result") or {}
+        if isinstance(value, dict) and value.get("met"):
+            first = _epoch(value.get("first_met_at"))
+            if first is not None:
+                times.append(first)
     return min(times) if times else None
 
 
@@ -116,8 +132,10 @@ def run_one(path: str, out_dir: str) -> Dict[str, Any]:
         truth = result.ground_truth
         kind = truth.get("kind", "fault")
         onset = float(result.onset_epoch)
-        first_trigger = _first_root_trigger(result, truth)
+        root_triggers = _root_triggers(result, truth)
+        first_trigger = float(root_triggers[0]["at"]) if root_triggers else None
         verified = _verified_at(result)
+        recovered = _recovered_at(result) or verified
         alert_times = baseline_alerts(path)
         after_onset = {k: v for k, v in alert_times.items() if v is not None and v >= onset}
         alert_name = min(after_onset, key=lambda k: after_onset[k]) if after_onset else None
@@ -128,8 +146,11 @@ def run_one(path: str, out_dir: str) -> Dict[str, Any]:
             "detected": first_trigger is not None if kind == "fault" else bool(
                 result.signal_triggers()),
             "mttd_s": round(first_trigger - onset, 1) if first_trigger is not None else None,
+            "detect_latency_s": _detection_latency(root_triggers[0]) if root_triggers else None,
             "mttr_s": round(verified - onset, 1) if verified is not None and kind == "fault"
             else None,
+            "recovered_s": round(recovered - onset, 1) if recovered is not None and
+            kind == "fault" else None,
             "root_cause_expected": _root_cause_label(truth.get("root_cause")),
             "root_cause_found": found["label"],
             "root_cause_correct": found["correct"] if kind == "fault" else None,
@@ -175,6 +196,8 @@ def summarise(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
                                      len(faults), 1) if faults else None,
         "mttd_median_s": _median([r["mttd_s"] for r in faults]),
         "mttr_median_s": _median([r["mttr_s"] for r in faults]),
+        "detect_latency_median_s": _median([r.get("detect_latency_s") for r in faults]),
+        "recovered_median_s": _median([r.get("recovered_s") for r in faults]),
         "baseline_ttd_median_s": _median([r["baseline_ttd_s"] for r in faults]),
         "baseline_missed": sum(1 for r in faults if r["baseline_alert"] is None),
         "baseline_false_pages": sum(1 for r in benign if r["baseline_alert"]),
@@ -196,8 +219,15 @@ def goals(summary: Dict[str, Any]) -> List[Dict[str, Any]]:
          "value": "%s/%s" % (summary["incidents_detected"], summary["faults"])},
         {"goal": "median MTTD <= %.0f s (scrape + poll)" % budget,
          "met": mttd is not None and mttd <= budget, "value": mttd},
-        {"goal": "median MTTR <= 120 s", "met": mttr is not None and mttr <= 120,
-         "value": mttr},
+        {"goal": "median detection latency <= %.0f s (condition in data -> trigger)" % budget,
+         "met": summary["detect_latency_median_s"] is not None and
+         summary["detect_latency_median_s"] <= budget,
+         "value": summary["detect_latency_median_s"]},
+        {"goal": "median MTTR <= 120 s (onset -> recovery verified, incl. hold)",
+         "met": mttr is not None and mttr <= 120, "value": mttr},
+        {"goal": "median onset -> metrics recovered <= 120 s",
+         "met": summary["recovered_median_s"] is not None and
+         summary["recovered_median_s"] <= 120, "value": summary["recovered_median_s"]},
         {"goal": "root-cause accuracy 100%", "met": summary["root_cause_accuracy"] == 100.0,
          "value": summary["root_cause_accuracy"]},
         {"goal": "no false positive on benign scenarios",
@@ -219,26 +249,35 @@ def _fmt(value: Any) -> str:
 
 def print_table(rows: List[Dict[str, Any]], summary: Dict[str, Any],
                 goal_rows: List[Dict[str, Any]]) -> None:
-    header = ("%-30s %-6s %-4s %6s %6s %-4s %-10s %-10s %-24s %6s"
-              % ("scenario", "kind", "det", "MTTD", "MTTR", "RC", "expected", "outcome",
-                 "baseline alert", "TTA"))
+    header = ("%-30s %-6s %-4s %6s %5s %6s %6s %-4s %-10s %-10s %-24s %6s"
+              % ("scenario", "kind", "det", "MTTD", "lat.", "recov", "MTTR", "RC", "expected",
+                 "outcome", "baseline alert", "TTA"))
     print(header)
     print("-" * len(header))
     for r in rows:
         rc = "-" if r["root_cause_correct"] is None else ("ok" if r["root_cause_correct"]
                                                           else "NO")
-        print("%-30s %-6s %-4s %6s %6s %-4s %-10s %-10s %-24s %6s" % (
+        print("%-30s %-6s %-4s %6s %5s %6s %6s %-4s %-10s %-10s %-24s %6s" % (
             r["name"][:30], r["kind"], "yes" if r["detected"] else "no", _fmt(r["mttd_s"]),
-            _fmt(r["mttr_s"]), rc, r["expected_outcome"], r["outcome"]
-            + ("" if r["outcome"] == r["expected_outcome"] else "!"),
+            _fmt(r.get("detect_latency_s")), _fmt(r.get("recovered_s")), _fmt(r["mttr_s"]), rc,
+            r["expected_outcome"],
+            r["outcome"] + ("" if r["outcome"] == r["expected_outcome"] else "!"),
             (r["baseline_alert"] or "none")[:24], _fmt(r["baseline_ttd_s"])))
     print()
+    print("MTTD: fault onset -> first root-cause trigger; lat.: condition visible in the data ->"
+          " trigger;\nrecov: onset -> metrics back in bounds; MTTR: onset -> recovery verified"
+          " (after the hold);\nTTA: onset -> first standard alert on the untouched twin (a human"
+          " responds after that).\n")
     print("summary (virtual seconds)         pack      baseline alerts   seed's figures")
     print("  median time to detect           %-9s %-17s %s" % (
         _fmt(summary["mttd_median_s"]), _fmt(summary["baseline_ttd_median_s"]) + " (+human)",
         "34 s"))
+    print("  median detection latency        %-9s %-17s %s" % (
+        _fmt(summary["detect_latency_median_s"]), "-", "-"))
     print("  median time to recover          %-9s %-17s %s" % (
-        _fmt(summary["mttr_median_s"]), "human", "167 s"))
+        _fmt(summary["recovered_median_s"]), "human", "167 s"))
+    print("  median time to verified         %-9s %-17s %s" % (
+        _fmt(summary["mttr_median_s"]), "human", "-"))
     print("  auto-remediated                 %-9s %-17s %s" % (
         _fmt(summary["auto_remediated_pct"]) + "%", "0%", "87%"))
     print("  false positives (benign)        %-9s %-17s %s" % (
@@ -263,6 +302,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--only", nargs="*", help="scenario names to run")
     parser.add_argument("--out", default=os.path.join("build", "bench"))
     args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    logging.basicConfig(filename=os.path.join(args.out, "bench.log"), level=logging.INFO,
+                        force=True)  # the pack's own logs: kept, out of the table's way
     paths = sorted(glob.glob(os.path.join(args.scenarios, "*.yaml")) +
                    glob.glob(os.path.join(args.scenarios, "*.yml")))
     if args.only:
