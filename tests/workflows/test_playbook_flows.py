@@ -137,12 +137,15 @@ def test_escalation_denied_stops_and_undoes(pack, manual_clock, name):
     recorded = Recorded(pack, results, decisions={step: "escalate"})
     execution, _ = run(pack, manual_clock, name, recorded, approve="deny")
     assert execution.status == "succeeded"
-    assert [g["step"] for g in recorded.gate_calls] == plan[:plan.index(step) + 1]
+    forward = [g["step"] for g in recorded.gate_calls if not g["step"].startswith("revert_")]
+    assert forward == plan[:plan.index(step) + 1]
     assert recorded.statuses[-1]["status"] == "escalated"
     executed = plan[:plan.index(step)]
     if "cordon_node" in executed:
         assert recorded.called("uncordon_node")[-1]["dry_run"] is False
         assert recorded.types()[-1] == "ROLLBACK"
+        # the undo passed the gate too, as a restoring step, before it ran
+        assert "revert_cordon" in [g["step"] for g in recorded.gate_calls]
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -329,3 +332,17 @@ def test_symptom_explained_during_the_grace_period_leaves_the_incident_alone(pac
     assert execution.result["output"]["outcome"] == "refined"
     assert not recorded.statuses  # the refined cause's own workflow closes the incident
     assert not recorded.gate_calls
+
+
+def test_an_undo_the_gate_refuses_is_left_in_place_and_said(pack, manual_clock):
+    name = "disk_pressure"
+    _, results, plan, _, failing, undo, _ = CASES[name]
+    assert ("uncordon_node", {"node": "node-7"}) in undo
+    results = dict(results)
+    results[failing] = Failure({"error": "injected failure of %s" % failing})
+    recorded = Recorded(pack, results, decisions={"revert_cordon": "deny"})
+    execution, _ = run(pack, manual_clock, name, recorded)
+    assert execution.status == "failed"
+    assert recorded.called("uncordon_node") == []
+    assert any(e["type"] == "ROLLBACK" and e["message"].startswith("left in place")
+               for e in recorded.timeline)
