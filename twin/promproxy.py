@@ -170,11 +170,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._reply(status, answer, content_type)
 
     def _reply(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout is shorter than an injected delay)
 
 
 class _ProxyHTTPServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
