@@ -78,14 +78,21 @@ def resolve(ref_or_path: str, pack: Optional[Pack] = None) -> (str, str, Any):
     return meta.ref, meta.entry_path, meta
 
 
+_SPECS: Dict[str, Any] = {}
+
+
 def load_spec(path: str) -> Any:
-    """The inspected workflow spec; raises WorkflowError listing orquesta's errors."""
-    definition = load_yaml(path)
-    spec = native_specs.WorkflowSpec(definition)
-    errors = spec.inspect()
-    if errors:
-        raise WorkflowError("%s: %s" % (path, errors))
-    return spec
+    """The inspected workflow spec (cached per file and modification time); raises
+    WorkflowError listing orquesta's errors."""
+    key = "%s@%s" % (path, os.path.getmtime(path))
+    if key not in _SPECS:
+        definition = load_yaml(path)
+        spec = native_specs.WorkflowSpec(definition)
+        errors = spec.inspect()
+        if errors:
+            raise WorkflowError("%s: %s" % (path, errors))
+        _SPECS[key] = spec
+    return _SPECS[key]
 
 
 def _default_sleep(seconds: float) -> None:
