@@ -10,6 +10,7 @@ import yaml
 from detector_fakes import FakeKube, settings
 from lib import clock
 from lib.detectors import REGISTRY
+from lib.detectors.base import POD_SHARDS
 from lib.prom import Prom
 from lib.signals import validate_payload
 
@@ -25,7 +26,8 @@ def run(name, data, kube=None, **cfg):
     data.flush()
     detector = REGISTRY[name](settings(**{name: cfg}) if cfg else settings(), Prom(data.url),
                               kube)
-    signals = detector.detect(data.now)
+    for _ in POD_SHARDS:  # one full cycle: pod-scanning detectors read a shard per poll
+        signals = detector.detect(data.now)
     for signal in signals:
         validate_payload(signal.to_dict())
         jsonschema.Draft4Validator(SCHEMAS[name]).validate(signal.to_dict())
@@ -150,6 +152,10 @@ def test_crash_loop_counts_restarts_and_reads_exit_code(promdata):
     now = promdata.now
     looping = [now - 480 + 60 * i for i in range(8)]
     _restarts(promdata, "prod", "payments-6c7d8-aaaaa", "payments", looping, now - 1800)
+    promdata.add("kube_pod_container_status_waiting_reason",
+                 {"namespace": "prod", "pod": "payments-6c7d8-aaaaa", "container": "payments",
+                  "reason": "CrashLoopBackOff"},
+                 lambda t: 1 if any(r < t <= r + 30 for r in looping) else None, now - 600)
     promdata.add("kube_pod_container_status_last_terminated_reason",
                  {"namespace": "prod", "pod": "payments-6c7d8-aaaaa", "container": "payments",
                   "reason": "OOMKilled"}, const(1), now - 600)
@@ -188,8 +194,12 @@ def test_crash_loop_counts_restarts_and_reads_exit_code(promdata):
 
 def test_crash_loop_still_signals_when_api_is_down(promdata):
     now = promdata.now
-    _restarts(promdata, "prod", "payments-6c7d8-aaaaa", "payments",
-              [now - 480 + 60 * i for i in range(8)], now - 900)
+    looping = [now - 480 + 60 * i for i in range(8)]
+    _restarts(promdata, "prod", "payments-6c7d8-aaaaa", "payments", looping, now - 900)
+    promdata.add("kube_pod_container_status_waiting_reason",
+                 {"namespace": "prod", "pod": "payments-6c7d8-aaaaa", "container": "payments",
+                  "reason": "CrashLoopBackOff"},
+                 lambda t: 1 if any(r < t <= r + 30 for r in looping) else None, now - 600)
     kube = FakeKube()
     kube.down = True
     found, detector = run("crash_loop", promdata, kube)

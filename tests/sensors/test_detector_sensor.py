@@ -61,10 +61,10 @@ class World(object):
             return [vector({"node": n}, u) for n, u in self.hot.items()]
         if query.startswith("-100 * 60 * deriv(node_memory"):
             return [vector({"node": n}, 1.0) for n in self.hot]
-        if "kube_pod_container_status_restarts_total" in query and (
-                query.startswith("topk") or query.startswith("max_over_time")):
-            return [vector({"namespace": ns, "pod": p, "container": c}, 9)
-                    for ns, p, c in self.crashing]
+        if ("kube_pod_container_status_restarts_total" in query
+                and query.startswith("max_over_time")) or "waiting_reason" in query:
+            return [vector({"namespace": ns, "pod": p, "container": c,
+                            "reason": "CrashLoopBackOff"}, 9) for ns, p, c in self.crashing]
         return []
 
 

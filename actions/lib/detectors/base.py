@@ -15,6 +15,11 @@ ONSET_STEP_S = 15
 LOAD_SURGE_RATIO = 1.5
 REQUESTS = ('sum by(destination_workload_namespace, destination_workload) (rate('
             'istio_requests_total{reporter="destination",%s}[%s]%s))')
+# Detectors that scan every container (150,000 at the largest scale) read one shard of
+# them per poll, by the last character of the pod name (Kubernetes' generated suffixes are
+# spread evenly over these classes): each container is scanned every SHARDS polls, and the
+# containers found are re-checked on every poll in between.
+POD_SHARDS = ("0-8", "9a-h", "i-q", "^0-9a-q")
 # At most this many targets per detector per poll are examined in detail (topk/bottomk).
 MAX_TARGETS = 50
 
@@ -46,6 +51,12 @@ class Detector(object):
     def detect(self, now: float) -> List[Signal]:
         """Signals for every target whose condition holds at `now`."""
         raise NotImplementedError
+
+    def next_shard(self) -> str:
+        """Pod-name matcher of this poll's shard (cycles through POD_SHARDS)."""
+        index = getattr(self, "_shard_index", 0)
+        self._shard_index = index + 1
+        return 'pod=~".*[%s]"' % POD_SHARDS[index % len(POD_SHARDS)]
 
     def duration(self, key: str) -> int:
         """A PromQL-duration setting in seconds."""

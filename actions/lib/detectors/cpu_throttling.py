@@ -15,7 +15,8 @@ class CpuThrottlingDetector(Detector):
     """increase(throttled periods) / increase(periods) over `window` above `ratio`.
 
     Containers that ran fewer than window_s/10 CFS periods (about 1% of the possible) are
-    ignored: a nearly idle container's ratio is noise. A service in a traffic surge (request
+    ignored: a nearly idle container's ratio is noise. Each poll scans a quarter of the pods
+    (by name) and re-checks those already found. A service in a traffic surge (request
     rate >= 1.5x its baseline hour) is skipped: that throttling is load for the autoscaler.
     Onset: first sample of the current
     run above the ratio. Severity: high when at least half of the periods were throttled,
@@ -33,9 +34,20 @@ class CpuThrottlingDetector(Detector):
     def detect(self, now: float) -> List[Signal]:
         threshold = float(self.cfg["ratio"])
         base = 'container!="",container!="POD"'
-        query = "topk(%d, %s > %g)" % (MAX_TARGETS, self._ratio(base), threshold)
+        query = "topk(%d, %s > %g)" % (MAX_TARGETS, self._ratio(
+            base + "," + self.next_shard()), threshold)
         found = {(s.labels.get("namespace", ""), s.labels.get("pod", ""),
                   s.labels.get("container", "")): s for s in self.prom.query(query)}
+        carry = getattr(self, "_carry", set()) - set(found)
+        if carry:
+            again = "%s > %g" % (self._ratio(base + "," + selector({}, pod=[
+                k[1] for k in carry])), threshold)
+            for sample in self.prom.query(again):
+                key = (sample.labels.get("namespace", ""), sample.labels.get("pod", ""),
+                       sample.labels.get("container", ""))
+                if key in carry:
+                    found[key] = sample
+        self._carry = set(found)
         if not found:
             return []
         sel = base + "," + selector({}, pod=[k[1] for k in found])

@@ -20,7 +20,7 @@ class CrashLoopDetector(Detector):
     CrashLoopBackOff with at least 3 restarts in three windows (the kubelet's back-off grows
     to 5 minutes, so a long crash loop restarts only twice per 10 minutes).
 
-    A cheap first pass (`changes()` of the counter >= restarts/2, or CrashLoopBackOff) picks
+    A cheap first pass (CrashLoopBackOff seen in the window: a small series family) picks
     candidates; restarts are then counted exactly for those, as max - min of the counter
     over the window (no `increase()` extrapolation). The last termination reason comes from
     kube-state-metrics; the exit code from its exit-code series or the pod's
@@ -34,12 +34,12 @@ class CrashLoopDetector(Detector):
     freshness_query = "time() - max(timestamp(kube_pod_container_status_restarts_total))"
 
     def prefilter_query(self) -> str:
-        """Cheap first pass (one read of the restart series): containers whose counter
-        changed at least restarts/2 times in the window, or in CrashLoopBackOff now."""
-        backoff = 'kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"} > 0'
-        return "topk(%d, (changes(%s[%s]) >= %d) or on(namespace, pod, container) (%s))" % (
-            4 * MAX_TARGETS, RESTARTS % "", self.cfg["window"],
-            max(1, int(self.cfg["restarts"]) // 2), backoff)
+        """Cheap first pass: containers that were in CrashLoopBackOff at any sample of the
+        window (kube-state-metrics exports the waiting reason only while a container waits,
+        and the kubelet backs off after every failed restart, so any container restarting
+        repeatedly shows it)."""
+        return ('topk(%d, max_over_time(kube_pod_container_status_waiting_reason{'
+                'reason="CrashLoopBackOff"}[%s]))' % (4 * MAX_TARGETS, self.cfg["window"]))
 
     def _counted(self, sel: str, window: str) -> Dict[Tuple[str, ...], float]:
         """Exact restarts within `window` (max - min of the counter) for the selection."""

@@ -1,5 +1,5 @@
 """memory_leak: container memory growing linearly towards its limit (time to OOM)."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector, service_of_pod
 from lib.signals import Signal, make_target
@@ -21,7 +21,8 @@ class MemoryLeakDetector(Detector):
     The seed's rule: rate = `deriv(container_memory_working_set_bytes[window])` > 0;
     time_to_oom = (memory limit - usage) / rate; fire when under `horizon_s`. Filtering is
     done in PromQL: `predict_linear` over the window reaching the limit within the horizon
-    (one read of each series), then the seed's figures for those candidates only. A warm-up
+    (one read of each series, a quarter of the pods per poll; those found are re-checked
+    every poll), then the seed's figures for those candidates only. A warm-up
     that plateaus must not fire, so for those candidates the growth (from the lowest point
     of the window to now) must last at least `min_history_s`, fit a line (R^2 >= 0.8), and
     each third of it must rise at least half as fast as the whole, the last at least 0.7x as
@@ -41,20 +42,22 @@ class MemoryLeakDetector(Detector):
             base += "," + selector({}, namespace=namespaces)
         return base
 
-    def candidate_query(self) -> str:
-        """PromQL: containers whose working set, projected linearly over `window`, reaches
-        the memory limit within `horizon_s` (two reads per container: usage history and
-        limit). The seed's exact figures are then computed for these few."""
-        mem = "container_memory_working_set_bytes{%s}" % self._base_selector()
-        limit = 'kube_pod_container_resource_limits{resource="memory",%s}' % (
-            self._base_selector())
+    def candidate_query(self, shard: str = "") -> str:
+        """PromQL: containers (of one pod shard) whose working set, projected linearly over
+        `window`, reaches the memory limit within `horizon_s` (two reads per container:
+        usage history and limit). The seed's exact figures are then computed for these."""
+        sel = self._base_selector() + ("," + shard if shard else "")
+        mem = "container_memory_working_set_bytes{%s}" % sel
+        limit = 'kube_pod_container_resource_limits{resource="memory",%s}' % sel
         return "topk(%d, predict_linear(%s[%ds], %d) - %s (%s > 0) > 0)" % (
             4 * MAX_TARGETS, mem, self.duration("window"), int(self.cfg["horizon_s"]), ON,
             limit)
 
     def detect(self, now: float) -> List[Signal]:
-        query = self.candidate_query()
-        candidates = {tuple(s.labels.get(k, "") for k in KEY): s for s in self.prom.query(query)}
+        query = self.candidate_query(self.next_shard())
+        candidates = {tuple(s.labels.get(k, "") for k in KEY) for s in self.prom.query(query)}
+        candidates |= getattr(self, "_carry", set())
+        self._carry: Set[Tuple[str, ...]] = set()
         if not candidates:
             return []
         window = self.duration("window")
@@ -84,6 +87,7 @@ class MemoryLeakDetector(Detector):
             usage = points[-1][1]
             node = nodes.get(key, "")
             signals.append(self._signal(key, node, usage, limit, rate, onset, query, now))
+            self._carry.add(key)
         return signals
 
     def _growth_onset(self, points: Sequence[Tuple[float, float]]) -> Optional[float]:
