@@ -1,6 +1,7 @@
 """Diagnose a signal into an incident (or join the open incident it belongs to)."""
 import logging
-from typing import Any, Dict, Optional
+import re
+from typing import Any, Dict, List, Optional
 
 from lib import clock, diagnosis, incidents
 from lib.base_action import ActionInputError, SelfHealingAction
@@ -8,6 +9,18 @@ from lib.diagnosis_facts import ClusterFacts
 
 LOG = logging.getLogger(__name__)
 RECENT_PREFIX = "self_healing.recent_signal."
+HANDOVER = re.compile(r"hand over to playbook ([a-z_]+)")
+
+
+def handovers_of(record: Dict[str, Any]) -> List[str]:
+    """Playbooks the incident was handed over to so far (its PLAN timeline entries)."""
+    found = []  # type: List[str]
+    for entry in record.get("timeline") or []:
+        match = HANDOVER.search(str(entry.get("message") or "")) \
+            if entry.get("type") == "PLAN" else None
+        if match:
+            found.append(match.group(1))
+    return found
 
 
 class Diagnose(SelfHealingAction):
@@ -89,7 +102,12 @@ class Diagnose(SelfHealingAction):
     @staticmethod
     def _output(record: Dict[str, Any]) -> Dict[str, Any]:
         params = record.get("playbook_params") or {}
-        return {"incident_id": record["id"], "root_cause": record.get("root_cause") or {},
+        handovers = handovers_of(record)
+        trigger = (record.get("trigger") or {}).get("detector") or ""
+        ran = [p for p in [diagnosis.PLAYBOOK_BY_DETECTOR.get(trigger, "")] +
+               list(record.get("playbook_history") or []) + handovers if p]
+        return {"handovers": handovers, "playbooks_ran": sorted(set(ran)),
+                "incident_id": record["id"], "root_cause": record.get("root_cause") or {},
                 "affected_services": record.get("affected_services") or [],
                 "severity": record.get("severity", ""),
                 "confidence": record.get("confidence", 0.0),

@@ -29,6 +29,12 @@ CHANGE_WINDOW_S = 3600
 ATTRIBUTION_MIN_SHARE = 0.3
 LINEAR_MIN_R2 = 0.9
 GROWING_MIN_NET = 0.15
+# A node that went NotReady up to this long after a symptom began may still explain it.
+NODE_ONSET_SLACK_S = 120
+# Extra hold past a NotReady node's grace (one poll step), so the gate counts it unhealthy.
+GRACE_MARGIN_S = 15
+# NotReady nodes whose transitions are this close belong to one event (a storm).
+STORM_WINDOW_S = 600
 SEVERITIES = ("low", "medium", "high", "critical")
 PLAYBOOK_BY_DETECTOR = {
     "memory_pressure": "memory_pressure_node", "memory_leak": "memory_leak",
@@ -184,7 +190,10 @@ class Diagnoser(object):
                                     "remediation" % (sig.summary, incident["id"], why)],
                       "summary": "joined %s (%s)" % (incident["id"], why), "refined": False}
             root = incident.get("root_cause") or {}
-            if self.refines(sig, root):
+            already = sig.id in (incident.get("signals") or [])
+            # A signal already weighed when the incident was diagnosed cannot refine it again
+            # (its own workflow would hand over a second time).
+            if not already and self.refines(sig, root):
                 # The newcomer is the cause: the incident continues under it, and its
                 # playbook (not the symptom's) is the one to run, so this is no mere join.
                 playbook = PLAYBOOK_BY_DETECTOR.get(sig.detector, "")
@@ -311,6 +320,8 @@ class Diagnoser(object):
         if pressure:
             root, params = self.attribute(pressure[0], cluster, onset)
         if root is None:
+            root = self.by_node(cluster)
+        if root is None:
             root = self.by_direction(cluster, onset)
         if root is None:
             root = self.by_cause(cluster)
@@ -319,6 +330,10 @@ class Diagnoser(object):
             if len(cluster) > 1 and root is cluster[0]:
                 self.reasoning.append("no stronger evidence: the earliest signal (%s) is taken "
                                       "as the root cause" % root.summary)
+        if root.detector in NODE_LOSS_SYMPTOMS and root.service and \
+                not any(s.detector not in NODE_LOSS_SYMPTOMS for s in cluster):
+            root = self.node_under(root) or root
+        storm_nodes = self.storm_nodes(root)
         if not params:
             params = self.params_for(root, onset)
         playbook = self.playbook_for(root, cluster, bool(pressure and params.get("node")))
@@ -338,8 +353,10 @@ class Diagnoser(object):
                 "playbook_params": params, "reasoning": list(self.reasoning),
                 "summary": self.summary_line(root, params),
                 "onset": clock.isoformat(onset), "detected_at": clock.isoformat(trigger.detected),
-                "targets": sorted({s.key for s in cluster + [root]}),
-                "nodes": sorted({s.node for s in cluster + [root] if s.node})}
+                "targets": sorted({s.key for s in cluster + [root]} |
+                                  {target_key("Node", "", n) for n in storm_nodes}),
+                "nodes": sorted({s.node for s in cluster + [root] if s.node} |
+                                set(storm_nodes))}
 
     def attribute(self, node_sig: Sig, cluster: List[Sig], onset: float
                   ) -> Tuple[Optional[Sig], Dict[str, Any]]:
@@ -427,6 +444,135 @@ class Diagnoser(object):
                              "node_share_pct": round(share * 100, 1) if share else None,
                              "attributed_from": node_sig.id}}
         return Sig(data)
+
+    def by_node(self, cluster: List[Sig]) -> Optional[Sig]:
+        """NotReady nodes under the degraded services explain their symptoms (the services
+        whose pods run on them, and the services downstream of those)."""
+        nodes = [s for s in cluster if s.detector == "node_not_ready" and s.node]
+        symptoms = {s.service for s in cluster if s.detector in NODE_LOSS_SYMPTOMS and s.service}
+        if not nodes or not symptoms:
+            return None
+        hosted = set()  # type: set
+        for node in nodes:
+            hosted |= self.services_on(node)
+        unexplained = [s for s in symptoms
+                       if s not in hosted and not (self.graph.upstream_closure(s) & hosted)]
+        if unexplained:
+            return None
+        root = sorted((n for n in nodes if self.services_on(n)),
+                      key=lambda n: (n.first, n.node))[0]
+        under = sorted(hosted & (symptoms | set().union(
+            *(self.graph.upstream_closure(s) for s in symptoms))))
+        self.reasoning.append(
+            "NotReady node(s) %s run pods of %s: the node explains %s" % (
+                ", ".join(sorted(n.node for n in nodes)), ", ".join(under) or "?",
+                "; ".join(dict.fromkeys(s.summary for s in cluster if s.detector in
+                                        NODE_LOSS_SYMPTOMS))))
+        self.confidence += 0.15
+        return root
+
+    def node_health(self) -> List[Dict[str, Any]]:
+        """Every node's Ready state from the facts (cached; [] when unknown)."""
+        if not hasattr(self, "_health"):
+            lookup = getattr(self.facts, "node_health", None)
+            try:
+                self._health = list(lookup()) if lookup else []  # type: List[Dict[str, Any]]
+            except Exception as exc:
+                LOG.warning("node health unavailable: %s", exc)
+                self._health = []
+        return self._health
+
+    def node_under(self, symptom: Sig) -> Optional[Sig]:
+        """A node that went NotReady by the symptom's onset under the service's pods (no node
+        signal yet: the detector waits for its grace period) is the cause."""
+        lookup = getattr(self.facts, "nodes_of_service", None)
+        try:
+            hosts = set(lookup(symptom.target["namespace"], symptom.service)) if lookup \
+                else set()
+        except Exception as exc:
+            LOG.warning("nodes of %s unavailable: %s", symptom.service, exc)
+            hosts = set()
+        down = [n for n in self.node_health() if n["name"] in hosts and
+                str(n.get("ready")) != "True" and n.get("since") is not None and
+                symptom.first - CORRELATION_WINDOW_S <= float(n["since"]) <=
+                symptom.first + NODE_ONSET_SLACK_S]
+        if not down:
+            return None
+        node = sorted(down, key=lambda n: (float(n["since"]), n["name"]))[0]
+        since = float(node["since"])
+        name = node["name"]
+        others = sorted(n["name"] for n in down if n["name"] != name)
+        self.reasoning.append(
+            "%s runs pods on node%s %s, NotReady (%s) since %s, when its symptom began (%s): "
+            "the node explains %s" % (
+                symptom.service, "s" if others else "", ", ".join([name] + others),
+                node["ready"], at_hms(since), at_hms(symptom.first), symptom.summary))
+        self.confidence += 0.15
+        data = {"signal_id": "diagnosis.node_not_ready.%s.%d" % (
+                    target_key("Node", "", name), int(since)),
+                "detector": "node_not_ready", "synthetic": True,
+                "target": {"kind": "Node", "namespace": "", "name": name, "node": name},
+                "service": "", "severity": symptom.severity,
+                "first_detected": clock.isoformat(since),
+                "detected_at": clock.isoformat(clock.now()),
+                "summary": "node %s not ready (%s) for %d s, under the pods of %s" % (
+                    name, node["ready"], max(0, int(clock.now() - since)), symptom.service),
+                "evidence": {"query": "Ready condition of node %s" % name,
+                             "values": {"not_ready_seconds": max(0.0, clock.now() - since)}},
+                "metadata": {"ready_status": node["ready"],
+                             "not_ready_seconds": max(0, int(clock.now() - since)),
+                             "grace_wait_s": self.grace_wait(clock.now() - since),
+                             "attributed_from": symptom.id}}
+        return Sig(data)
+
+    def grace_wait(self, not_ready_s: float) -> int:
+        """Seconds the node playbook holds before acting on a node NotReady for only
+        `not_ready_s` (the detector's grace, so a blip is not cordoned; 0 when past it)."""
+        grace = 300.0
+        settings = getattr(self.facts, "settings", None)
+        try:
+            detectors = getattr(settings, "detectors", None) or settings["detectors"]
+            grace = float(detectors["node_not_ready"]["grace_s"])
+        except Exception:
+            pass
+        left = grace - max(0.0, not_ready_s)
+        return int(left + GRACE_MARGIN_S) if left > 0 else 0
+
+    def storm_nodes(self, root: Sig) -> List[str]:
+        """When the root is a NotReady node: every node NotReady since about the same time.
+        Several at once is a storm (one event, one incident); the reasoning says so."""
+        if root.detector != "node_not_ready":
+            return []
+        health = self.node_health()
+        down = sorted(n["name"] for n in health if str(n.get("ready")) != "True" and (
+            n.get("since") is None or abs(float(n["since"]) - root.first) <= STORM_WINDOW_S))
+        if len(down) < 2:
+            return []
+        limit = self.storm_limit(len(health))
+        storm = len(down) > limit
+        note = "%d of %d nodes NotReady since about %s (%s)%s" % (
+            len(down), len(health), at_hms(root.first), ", ".join(down),
+            ": a node storm (more than %d)" % limit if storm else "")
+        self.reasoning.append(note)
+        if storm:
+            root.data["summary"] = "%s; node storm: %d of %d nodes NotReady" % (
+                root.summary, len(down), len(health))
+            root.data.setdefault("metadata", {})["storm"] = {
+                "unhealthy": down, "total_nodes": len(health), "limit": limit}
+            root.metadata = root.data["metadata"]
+        return down
+
+    def storm_limit(self, total: int) -> int:
+        """The policy gate's storm limit (budgets max_unhealthy_nodes[_pct])."""
+        budgets = {}  # type: Dict[str, Any]
+        settings = getattr(self.facts, "settings", None)
+        try:
+            budgets = dict(getattr(settings, "budgets", None) or settings["budgets"])
+        except Exception:
+            pass
+        max_nodes = int(budgets.get("max_unhealthy_nodes", 3))
+        by_pct = int(total * float(budgets.get("max_unhealthy_nodes_pct", 10)) / 100.0)
+        return max(1, min(max_nodes, by_pct)) if max_nodes > 0 else 0
 
     def by_direction(self, cluster: List[Sig], onset: float) -> Optional[Sig]:
         """Rule 4: the most upstream degraded service explains the others."""

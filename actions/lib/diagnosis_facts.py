@@ -1,7 +1,7 @@
 """What diagnosis reads from the cluster: deploy history, pod memory on a node, the graph.
 
 `ClusterFacts` is the real source (Kubernetes API + Prometheus); tests inject an object with the
-same five methods.
+same methods (the node ones, `nodes_of_service` and `node_health`, are optional).
 """
 import logging
 from typing import Any, Dict, List, Optional, Tuple
@@ -94,6 +94,50 @@ class ClusterFacts(object):
                 else:
                     found.add(guess_service(sample.labels.get("pod", "")))
         return sorted(found)
+
+    def nodes_of_service(self, namespace: str, service: str) -> List[str]:
+        """Nodes that run (API server: pods' spec.nodeName) or ran in the last RECENT_PODS_S
+        (kube_pod_info{node}) pods of the service."""
+        found = set()
+        if self.kube is not None and service:
+            try:
+                pods = self.kube.call(self.kube.core.list_namespaced_pod, namespace,
+                                      label_selector="app=%s" % service).items or []
+                found.update(p.spec.node_name for p in pods if p.spec and p.spec.node_name)
+            except Exception as exc:
+                LOG.warning("pods of %s/%s unavailable: %s", namespace, service, exc)
+        if self.prom is not None and service:
+            try:
+                samples = self.prom.query(
+                    'max by (node, pod) (max_over_time(kube_pod_info{namespace="%s", '
+                    'created_by_name=~"%s-[a-z0-9]+"}[%ds]))' % (namespace, service,
+                                                                RECENT_PODS_S))
+            except Exception as exc:
+                LOG.warning("recent pods of %s/%s unavailable: %s", namespace, service, exc)
+                samples = []
+            found.update(s.labels.get("node") for s in samples if s.labels.get("node"))
+        return sorted(found)
+
+    def node_health(self) -> List[Dict[str, Any]]:
+        """Every node: `{name, ready (True|False|Unknown), since (epoch of the Ready
+        condition's lastTransitionTime)}`; [] when the API is unavailable."""
+        if self.kube is None:
+            return []
+        from lib import clock
+
+        nodes = self.kube.call(self.kube.core.list_node).items or []
+        result = []
+        for node in nodes:
+            ready, since = "Unknown", None  # type: str, Optional[float]
+            for cond in (node.status.conditions if node.status else None) or []:
+                if cond.type == "Ready":
+                    ready = str(cond.status)
+                    stamp = cond.last_transition_time
+                    if stamp is not None:
+                        since = stamp.timestamp() if hasattr(stamp, "timestamp") else \
+                            clock.parse_iso(str(stamp))
+            result.append({"name": node.metadata.name, "ready": ready, "since": since})
+        return result
 
     def graph(self) -> Any:
         if self._graph is None:
