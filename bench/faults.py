@@ -472,6 +472,33 @@ def _replay_first(world: Any) -> Dict[str, Any]:
     return signal_payload("crash_loop", "Pod", "production", "unknown")
 
 
+def _storm_escalated(result: Any, state: CaseState) -> List[str]:
+    """The incident names a NotReady node, says it is a storm and hands over to a human."""
+    problems = []
+    for inc in result.incidents:
+        root = inc.get("root_cause") or {}
+        text = " ".join(e.get("message", "") for e in inc.get("timeline") or [])
+        if root.get("detector") != "node_not_ready":
+            problems.append("%s: root cause %s, not a NotReady node" % (
+                inc.get("id"), root.get("detector")))
+        elif "node storm" not in text or not any(
+                e.get("type") == "ESCALATE" and "human" in e.get("message", "")
+                for e in inc.get("timeline") or []):
+            problems.append("%s: the timeline does not escalate the node storm" % inc.get("id"))
+    return problems
+
+
+def _handed_over_at_most_once(result: Any, state: CaseState) -> List[str]:
+    """No incident is handed over to a playbook more than once (no hand-over loop)."""
+    problems = []
+    for inc in result.incidents:
+        count = sum(1 for e in inc.get("timeline") or []
+                    if e.get("type") == "PLAN" and "hand over to playbook" in e.get("message", ""))
+        if count > 1:
+            problems.append("%s handed over %d times" % (inc.get("id"), count))
+    return problems
+
+
 def _nothing_cordoned_beyond(limit: int) -> Callable[[Any, CaseState], List[str]]:
     def check(result: Any, state: CaseState) -> List[str]:
         cordons = [c for c in outcome.mutations(result.executions)
@@ -579,7 +606,9 @@ CASES: List[FaultCase] = [
               outcomes={"remediate"},
               check=_checks(_one_remediation("cordon_node"), _nothing_cordoned)),
     FaultCase("storm-across-nodes", STORM, ["4 of 6 nodes NotReady at once"],
-              None, outcomes={"escalate", "none"}, check=_checks(_nothing_cordoned_beyond(1))),
+              None, outcomes={"escalate"},
+              check=_checks(_nothing_cordoned_beyond(0), _storm_escalated,
+                            _handed_over_at_most_once)),
     FaultCase("protected-namespace-target", "benign-steady-state",
               ["crash_loop signal on a kube-system pod"],
               _dispatch_at(60, lambda w: [signal_payload(

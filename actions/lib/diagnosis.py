@@ -10,11 +10,16 @@ Rules, in order:
              the dependency graph; transitively) within CORRELATION_WINDOW_S;
  3. attribute node memory pressure to its top memory consumer (a memory_leak signal of that pod,
              or a synthesized "memory leak in <service> <version>" when its memory grew linearly);
- 4. direction among services with signals, the most upstream one explains the others
+ 4. node     NotReady nodes under the degraded services' pods explain their symptoms (and those
+             of services downstream); without a node signal yet (the detector waits out its
+             grace), a node whose Ready condition turned by the symptom's onset under the
+             root service's pods is synthesized as the cause; several NotReady nodes at once
+             are one storm, one incident;
+ 5. direction among services with signals, the most upstream one explains the others
              (A <- B <- C: errors in C and latency in B are explained by A);
- 5. change   a deploy of the root's service within CHANGE_WINDOW_S before onset is evidence
+ 6. change   a deploy of the root's service within CHANGE_WINDOW_S before onset is evidence
              (and breaks ties between candidate roots);
- 6. earliest otherwise the earliest `first_detected` wins (the seed's starting point).
+ 7. earliest otherwise the earliest `first_detected` wins (the seed's starting point).
 """
 import logging
 from typing import Any, Dict, List, Optional, Tuple
@@ -176,6 +181,7 @@ class Diagnoser(object):
         self.confidence = 0.55
         self._history = {}  # type: Dict[Tuple[str, str], List[Dict[str, Any]]]
         self._on_node = {}  # type: Dict[str, set]
+        self._health = None  # type: Optional[List[Dict[str, Any]]]
 
     # -- entry point ----------------------------------------------------------------------
     def diagnose(self, trigger: Dict[str, Any], recent: List[Dict[str, Any]],
@@ -459,8 +465,12 @@ class Diagnoser(object):
                        if s not in hosted and not (self.graph.upstream_closure(s) & hosted)]
         if unexplained:
             return None
+        def explained_by(node: Sig) -> int:
+            on = self.services_on(node)
+            return sum(1 for s in symptoms if s in on or self.graph.upstream_closure(s) & on)
+
         root = sorted((n for n in nodes if self.services_on(n)),
-                      key=lambda n: (n.first, n.node))[0]
+                      key=lambda n: (-explained_by(n), n.first, n.node))[0]
         under = sorted(hosted & (symptoms | set().union(
             *(self.graph.upstream_closure(s) for s in symptoms))))
         self.reasoning.append(
@@ -473,10 +483,10 @@ class Diagnoser(object):
 
     def node_health(self) -> List[Dict[str, Any]]:
         """Every node's Ready state from the facts (cached; [] when unknown)."""
-        if not hasattr(self, "_health"):
+        if self._health is None:
             lookup = getattr(self.facts, "node_health", None)
             try:
-                self._health = list(lookup()) if lookup else []  # type: List[Dict[str, Any]]
+                self._health = list(lookup()) if lookup else []
             except Exception as exc:
                 LOG.warning("node health unavailable: %s", exc)
                 self._health = []
@@ -575,7 +585,7 @@ class Diagnoser(object):
         return max(1, min(max_nodes, by_pct)) if max_nodes > 0 else 0
 
     def by_direction(self, cluster: List[Sig], onset: float) -> Optional[Sig]:
-        """Rule 4: the most upstream degraded service explains the others."""
+        """Rule 5: the most upstream degraded service explains the others."""
         by_service = {}  # type: Dict[str, List[Sig]]
         for sig in cluster:
             if sig.service:
@@ -618,7 +628,7 @@ class Diagnoser(object):
         return root
 
     def by_change(self, cluster: List[Sig], onset: float) -> Optional[Sig]:
-        """Rule 5 as a tie-breaker: the one service changed shortly before onset."""
+        """Rule 6 as a tie-breaker: the one service changed shortly before onset."""
         changed = [s for s in cluster if s.service and
                    self.recent_change(s.target["namespace"], s.service, onset)]
         services = {s.service for s in changed}
@@ -657,7 +667,7 @@ class Diagnoser(object):
 
     def recent_change(self, namespace: str, service: str, onset: float
                       ) -> Optional[Dict[str, Any]]:
-        """Rule 5: the current revision rolled out within CHANGE_WINDOW_S before onset."""
+        """Rule 6: the current revision rolled out within CHANGE_WINDOW_S before onset."""
         revisions = self.history(namespace, service)
         if not revisions:
             return None
