@@ -22,6 +22,7 @@ Rules, in order:
  7. earliest otherwise the earliest `first_detected` wins (the seed's starting point).
 """
 import logging
+import math
 from typing import Any, Dict, List, Optional, Tuple
 
 from lib import clock
@@ -36,8 +37,8 @@ LINEAR_MIN_R2 = 0.9
 GROWING_MIN_NET = 0.15
 # A node that went NotReady up to this long after a symptom began may still explain it.
 NODE_ONSET_SLACK_S = 120
-# Extra hold past a NotReady node's grace (one poll step), so the gate counts it unhealthy.
-GRACE_MARGIN_S = 15
+# Extra hold past a NotReady node's grace, so the gate surely counts it unhealthy.
+GRACE_MARGIN_S = 1
 # NotReady nodes whose transitions are this close belong to one event (a storm).
 STORM_WINDOW_S = 600
 SEVERITIES = ("low", "medium", "high", "critical")
@@ -546,7 +547,7 @@ class Diagnoser(object):
         except Exception:
             pass
         left = grace - max(0.0, not_ready_s)
-        return int(left + GRACE_MARGIN_S) if left > 0 else 0
+        return int(math.ceil(left + GRACE_MARGIN_S)) if left > 0 else 0
 
     def storm_nodes(self, root: Sig) -> List[str]:
         """When the root is a NotReady node: every node NotReady since about the same time.
