@@ -48,29 +48,10 @@ class Series(object):
 
 
 def _prometheus_connect_class() -> Any:
-    """PrometheusConnect; on Python 3.8 newer releases need postponed annotations to load."""
-    try:
-        from prometheus_api_client.prometheus_connect import PrometheusConnect
-        return PrometheusConnect
-    except TypeError:
-        # prometheus-api-client >= 0.6 writes `list[str]` in annotations, which Python 3.8
-        # evaluates at import time. Compile the same module with `from __future__ import
-        # annotations` semantics so its annotations stay strings.
-        import __future__
-        import importlib.util
-        import sys
+    """PrometheusConnect (requirements.txt pins a release that imports on this Python)."""
+    from prometheus_api_client.prometheus_connect import PrometheusConnect
 
-        name = "prometheus_api_client.prometheus_connect"
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:  # pragma: no cover
-            raise
-        source = spec.loader.get_source(name)  # type: ignore[attr-defined]
-        module = importlib.util.module_from_spec(spec)
-        code = compile(source, spec.origin or name, "exec",
-                       flags=__future__.annotations.compiler_flag, dont_inherit=True)
-        sys.modules[name] = module
-        exec(code, module.__dict__)  # noqa: S102 - the installed library's own source
-        return module.PrometheusConnect
+    return PrometheusConnect
 
 
 def _finite(value: Any) -> Optional[float]:
@@ -123,7 +104,13 @@ class Prom(object):
 
     def close(self) -> None:
         """Release the HTTP session."""
-        self._connect.close()
+        closer = getattr(self._connect, "close", None)
+        if closer is not None:
+            closer()
+        else:  # prometheus-api-client 0.5.x (the Python 3.8 pin) has no close()
+            session = getattr(self._connect, "_session", None)
+            if session is not None:
+                session.close()
 
     def query(self, promql: str) -> List[Sample]:
         """Instant query at `clock.now()`; finite, fresh samples only."""
