@@ -13,6 +13,7 @@ from engine import actions as ex
 from engine import builtins, expressions, rules
 from engine.chatops import ChatOps, NoMatch
 from engine.datastore import Datastore
+from engine.payload_schema import st2_payload_validator
 from engine.pack import Pack, deep_merge
 from engine.policies import ConcurrencyPolicies
 from engine.sensors import SensorContainer
@@ -237,7 +238,7 @@ class Engine(object):
             return None
         import jsonschema
         try:
-            jsonschema.Draft4Validator(schema).validate(payload)
+            st2_payload_validator()(schema).validate(payload)
         except jsonschema.ValidationError as error:
             return "%s at %s" % (error.message, "/".join(str(p) for p in error.path))
         return None
@@ -329,3 +330,4 @@ def _describe_payload(payload: Dict[str, Any]) -> str:
         return "%s %s/%s%s" % (target.get("kind", ""), target.get("namespace") or "_",
                                target.get("name", ""), " [%s]" % severity if severity else "")
     return ""
+

@@ -3,7 +3,7 @@ benign look-alikes that must stay silent, and the values/onset the signals carry
 import math
 import os
 
-import jsonschema
+from engine.payload_schema import st2_payload_validator
 import pytest
 import yaml
 
@@ -30,7 +30,7 @@ def run(name, data, kube=None, **cfg):
         signals = detector.detect(data.now)
     for signal in signals:
         validate_payload(signal.to_dict())
-        jsonschema.Draft4Validator(SCHEMAS[name]).validate(signal.to_dict())
+        st2_payload_validator()(SCHEMAS[name]).validate(signal.to_dict())
     return {s.target["name"]: s for s in signals}, detector
 
 

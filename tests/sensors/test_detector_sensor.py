@@ -5,7 +5,7 @@ import os
 import socket
 import tempfile
 
-import jsonschema
+from engine.payload_schema import st2_payload_validator
 import yaml
 from st2tests.base import BaseSensorTestCase
 
@@ -102,7 +102,7 @@ class DetectorSensorTest(BaseSensorTestCase):
         items = self.get_dispatched_triggers()
         for item in items:  # every payload matches its declared payload_schema
             short = item["trigger"].split(".", 1)[1]
-            jsonschema.Draft4Validator(self.trigger_schemas[short]).validate(item["payload"])
+            st2_payload_validator()(self.trigger_schemas[short]).validate(item["payload"])
         return [i["payload"] for i in items if name is None or i["trigger"] == name]
 
     def advance(self, seconds=30):
