@@ -37,6 +37,10 @@ def plot_scenario(result: Any, row: Dict[str, Any], out_dir: str) -> str:
     if row.get("baseline_ttd_s") is not None:
         ax.axvline(row["baseline_ttd_s"] / 60.0, color="#7f7f7f", linestyle=":",
                    label="baseline alert (%s)" % row.get("baseline_alert"))
+    marks = [0.0] + [row[k] / 60.0 for k in ("mttd_s", "mttr_s", "baseline_ttd_s")
+                     if row.get(k) is not None]
+    last = (series[-1][0] - onset) / 60.0 if series else 0.0
+    ax.set_xlim(-10.0, max(marks + [last]) + 2.0)  # the incident, not the hour of history
     ax.set_xlabel("minutes from fault onset (virtual)")
     ax.set_title("%s  [%s → %s]" % (row["name"], row.get("expected_outcome"),
                                     row.get("outcome")), fontsize=10)
