@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional
 
 from bench import baseline
 from bench.plots import plot_scenario
+from engine.outcome import epoch_or_none
 
 SEED_FIGURES = {"mttd_s": 34.0, "mttr_s": 167.0, "auto_remediated_pct": 87.0,
                 "false_positive_rate": 1.5}
@@ -27,16 +28,6 @@ OUTCOME_WORDS = {"remediate": "remediated", "escalate": "escalated", "none": "no
                  "failed": "failed"}
 SCRAPE_S = 15.0
 POLL_S = 30.0
-
-
-def _epoch(value: Any) -> Optional[float]:
-    if value in (None, ""):
-        return None
-    from engine.timeparse import to_epoch
-    try:
-        return to_epoch(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _root_cause_label(cause: Optional[Dict[str, Any]]) -> Optional[str]:
@@ -62,7 +53,7 @@ def _root_triggers(result: Any, truth: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 def _detection_latency(trigger: Dict[str, Any]) -> Optional[float]:
     """Seconds from when the condition began according to the data to its trigger."""
-    began = _epoch((trigger.get("payload") or {}).get("first_detected"))
+    began = epoch_or_none((trigger.get("payload") or {}).get("first_detected"))
     return round(float(trigger["at"]) - began, 1) if began is not None else None
 
 
@@ -72,7 +63,7 @@ def _recovered_at(result: Any) -> Optional[float]:
     for execution in result.executions_of("wait_for_condition"):
         value = (execution.get("result") or {}).get("result") or {}
         if isinstance(value, dict) and value.get("met"):
-            first = _epoch(value.get("first_met_at"))
+            first = epoch_or_none(value.get("first_met_at"))
             if first is not None:
                 times.append(first)
     return min(times) if times else None
@@ -87,7 +78,7 @@ def _observed(result: Any) -> str:
 
 
 def _verified_at(result: Any) -> Optional[float]:
-    times = [_epoch(inc.get("verified_at")) for inc in result.incidents]
+    times = [epoch_or_none(inc.get("verified_at")) for inc in result.incidents]
     times = [t for t in times if t is not None]
     return min(times) if times else None
 

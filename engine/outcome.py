@@ -10,7 +10,7 @@ TERMINAL = ("resolved", "escalated", "failed")
 UNDO_OF = {"uncordon_node": "cordon_node"}
 
 
-def _epoch(value: Any) -> Optional[float]:
+def epoch_or_none(value: Any) -> Optional[float]:
     if value in (None, ""):
         return None
     from engine.timeparse import to_epoch
@@ -126,18 +126,19 @@ def figures(incidents: List[Dict[str, Any]], onset: Optional[float],
     if not incidents:
         return result
     incident = incidents[0]
-    detected = _epoch(incident.get("detected_at")) or _epoch(incident.get("created_at"))
+    detected = (epoch_or_none(incident.get("detected_at")) or
+                epoch_or_none(incident.get("created_at")))
     root = incident.get("root_cause") or {}
-    began = _epoch(root.get("first_detected")) or onset
+    began = epoch_or_none(root.get("first_detected")) or onset
     if detected is not None and began is not None:
         result["time_to_detect_s"] = max(0.0, detected - began)
-    remediated = _epoch(incident.get("remediated_at"))
-    verified = _epoch(incident.get("verified_at"))
+    remediated = epoch_or_none(incident.get("remediated_at"))
+    verified = epoch_or_none(incident.get("verified_at"))
     if detected is not None and remediated is not None:
         result["time_to_remediate_s"] = remediated - detected
     if detected is not None and verified is not None:
         result["time_to_verify_s"] = verified - detected
-    times = [_epoch(entry.get("at")) for entry in incident.get("timeline") or []]
+    times = [epoch_or_none(entry.get("at")) for entry in incident.get("timeline") or []]
     times = [t for t in times if t is not None]
     if times:
         result["total_s"] = max(times) - min(times)
