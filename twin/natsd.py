@@ -8,7 +8,7 @@ import subprocess
 import time
 from typing import Optional
 
-from twin.prometheus import free_port
+from twin.prometheus import free_port, stop_process
 
 NATS_BINARY = os.environ.get("TWIN_NATS_BINARY", "nats-server")
 
@@ -56,13 +56,7 @@ class NatsServer:
         raise TimeoutError(f"nats-server not listening on {self.port} after {timeout_s}s")
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout_s)
         self.proc = None
 
     def restart(self) -> "NatsServer":

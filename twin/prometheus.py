@@ -43,6 +43,17 @@ def wait_for_http(url: str, timeout_s: float, proc: Optional[subprocess.Popen] =
     raise TimeoutError(f"{url} not ready after {timeout_s}s: {last_error}")
 
 
+def stop_process(proc: Optional[subprocess.Popen], timeout_s: float = 10.0) -> None:
+    """Terminate a child process, killing it if it does not exit within `timeout_s`."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class PrometheusServer:
     """A throw-away Prometheus: temp TSDB, no scrape targets, remote-write receiver on."""
 
@@ -87,13 +98,7 @@ class PrometheusServer:
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, timeout_s)
         self.proc = None
         if self._log is not None:
             self._log.close()

@@ -167,3 +167,23 @@ class FakeKube(object):
         self.pods[(namespace, name)] = types.SimpleNamespace(
             spec=types.SimpleNamespace(node_name=node),
             status=types.SimpleNamespace(container_statuses=[status]))
+
+
+class DictDatastore(object):
+    """The datastore calls a sensor_service makes, kept in a dict (no TTL expiry)."""
+
+    def __init__(self):
+        self.items = {}
+
+    def get_value(self, name, local=True):
+        return self.items.get(name)
+
+    def set_value(self, name, value, ttl=None, local=True):
+        self.items[name] = value
+
+    def delete_value(self, name, local=True):
+        return self.items.pop(name, None) is not None
+
+    def list_values(self, local=True, prefix=None):
+        return [{"name": k, "value": v} for k, v in self.items.items()
+                if k.startswith(prefix or "")]

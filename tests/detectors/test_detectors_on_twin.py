@@ -2,7 +2,7 @@
 root-cause signal is raised on the right target, a benign look-alike raises nothing."""
 import pytest
 
-from detector_fakes import have_prometheus
+from detector_fakes import DictDatastore, have_prometheus
 from lib import clock
 from lib.config import load_settings
 from lib.datastore import Datastore
@@ -10,24 +10,6 @@ from lib.detectors.poller import DetectorPoller
 from lib.kube import Kube
 
 pytestmark = pytest.mark.skipif(not have_prometheus(), reason="prometheus not installed")
-
-
-class DictDatastore(object):
-    def __init__(self):
-        self.items = {}
-
-    def get_value(self, name, local=True):
-        return self.items.get(name)
-
-    def set_value(self, name, value, ttl=None, local=True):
-        self.items[name] = value
-
-    def delete_value(self, name, local=True):
-        return self.items.pop(name, None) is not None
-
-    def list_values(self, local=True, prefix=None):
-        return [{"name": k, "value": v} for k, v in self.items.items()
-                if k.startswith(prefix or "")]
 
 
 def run_scenario(name, minutes_after_onset):

@@ -1,30 +1,13 @@
 """lib.signals (payload contract) and lib.signal_state (dedupe, clear, TTL, flaps)."""
 import pytest
 
+from detector_fakes import DictDatastore
 from lib import clock
 from lib.datastore import Datastore
 from lib.signal_state import SignalState
 from lib.signals import Signal, make_target, validate_payload
 
 NOW = 1795835842.0
-
-
-class Service(object):
-    def __init__(self):
-        self.items = {}
-
-    def get_value(self, name, local=True):
-        return self.items.get(name)
-
-    def set_value(self, name, value, ttl=None, local=True):
-        self.items[name] = value
-
-    def delete_value(self, name, local=True):
-        return self.items.pop(name, None) is not None
-
-    def list_values(self, local=True, prefix=None):
-        return [{"name": k, "value": v} for k, v in self.items.items()
-                if k.startswith(prefix or "")]
 
 
 @pytest.fixture
@@ -79,7 +62,7 @@ def test_validate_payload_target_and_missing_fields():
 
 
 def test_state_dedupes_until_cleared_then_rearms(now):
-    state = SignalState(Datastore(Service()), ttl_s=3600, clear_after=2, flap_window_s=600)
+    state = SignalState(Datastore(DictDatastore()), ttl_s=3600, clear_after=2, flap_window_s=600)
     fire, cleared = state.update("memory_pressure", [signal()])
     assert len(fire) == 1 and cleared == []
     fire, _ = state.update("memory_pressure", [signal(first=NOW - 30)])
@@ -95,7 +78,7 @@ def test_state_dedupes_until_cleared_then_rearms(now):
 
 
 def test_state_keeps_the_original_onset_and_id(now):
-    state = SignalState(Datastore(Service()))
+    state = SignalState(Datastore(DictDatastore()))
     state.update("memory_pressure", [signal(first=NOW - 60)])
     later = signal(first=NOW - 10)
     state.update("memory_pressure", [later])
@@ -104,7 +87,7 @@ def test_state_keeps_the_original_onset_and_id(now):
 
 
 def test_expired_record_fires_again(now):
-    service = Service()
+    service = DictDatastore()
     state = SignalState(Datastore(service), ttl_s=120)
     state.update("memory_pressure", [signal()])
     now["t"] += 121  # the sensor was gone; the datastore mock does not expire keys itself
@@ -113,6 +96,6 @@ def test_expired_record_fires_again(now):
 
 
 def test_recent_signal_recorded_with_ttl(now):
-    service = Service()
+    service = DictDatastore()
     SignalState(Datastore(service), ttl_s=86400).update("memory_pressure", [signal()])
     assert "self_healing.recent_signal." + signal().signal_id in service.items
