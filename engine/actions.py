@@ -1,4 +1,7 @@
-"""Run the pack's actions in-process through StackStorm's Action interface.
+"""Run the pack's actions through StackStorm's Action interface.
+
+Python actions run in their own eventlet-patched processes, as StackStorm's python runner
+runs them (engine/isolation.py); `ENGINE_IN_PROCESS=1` runs them in this process instead.
 
 `ActionRunner` is also the executor `engine.workflows.run_workflow` expects: calling it with
 `(ref, parameters, context)` returns a finished `Execution`.
@@ -16,6 +19,7 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional
 
+from engine import isolation
 from engine import params as param_utils
 from engine import st2api
 from engine.datastore import Datastore, DatastoreService
@@ -248,6 +252,40 @@ class ActionRunner(object):
         return self._classes[path]
 
     def _run_python(self, meta: ActionMeta, execution: Execution) -> (str, Any):
+        if isolation.enabled():
+            status, result = self._run_python_isolated(meta, execution)
+        else:
+            status, result = self._run_python_in_process(meta, execution)
+        if status == SUCCEEDED and meta.output_schema:
+            problem = output_schema_problem(meta.output_schema, result.get("result"))
+            if problem:
+                self.output_warnings.append("%s: output does not match output_schema: %s"
+                                            % (meta.ref, problem))
+        return status, result
+
+    def _run_python_isolated(self, meta: ActionMeta, execution: Execution) -> (str, Any):
+        """In a patched child process (see engine/isolation.py)."""
+        params = {k: v for k, v in execution.parameters.items()
+                  if k not in param_utils.RUNNER_PARAMETERS["python-script"]}
+        request = {"entry_path": meta.entry_path, "name": meta.name,
+                   "actions_dir": self.pack.actions_dir, "config": self.config,
+                   "parameters": params,
+                   "env": st2api.action_environment(execution, self.pack.name)}
+        services: Dict[str, ActionService] = {}
+
+        def datastore(owner: str) -> ActionService:
+            if owner not in services:
+                services[owner] = ActionService(self.store, self.pack.name, owner)
+            return services[owner]
+
+        def st2api_call(manager: str, method: str, args: List[Any],
+                        kwargs: Dict[str, Any]) -> Any:
+            return st2api.serve_call(self, manager, method, args, kwargs)
+
+        host = isolation.Host(self.now, self.sleep, datastore, st2api_call)
+        return isolation.run_action(request, host, execution.parameters.get("timeout"))
+
+    def _run_python_in_process(self, meta: ActionMeta, execution: Execution) -> (str, Any):
         cls = self.action_class(meta)
         service = ActionService(self.store, self.pack.name, cls.__name__)
         action = cls(config=copy.deepcopy(self.config), action_service=service)
@@ -264,12 +302,7 @@ class ActionRunner(object):
                             "stdout": stdout.getvalue(), "stderr": stderr.getvalue(),
                             "exit_code": 1, "result": None}
         status, value = python_result(output)
-        if status == SUCCEEDED and meta.output_schema:
-            problem = output_schema_problem(meta.output_schema, value)
-            if problem:
-                self.output_warnings.append("%s: output does not match output_schema: %s"
-                                            % (meta.ref, problem))
-        return status, {"result": value, "stdout": stdout.getvalue(),
+        return status, {"result": _plain(value), "stdout": stdout.getvalue(),
                         "stderr": stderr.getvalue(), "exit_code": 0 if status == SUCCEEDED else 1}
 
     def _run_workflow(self, meta: ActionMeta, execution: Execution) -> (str, Any):

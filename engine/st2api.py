@@ -3,27 +3,83 @@
 Python actions run by the engine get StackStorm's environment (`ST2_ACTION_API_URL`,
 `ST2_ACTION_AUTH_TOKEN`, ...). When the real st2client is not installed, `engine/st2client_standin`
 provides `st2client.client.Client`, whose managers call the active engine: inquiries
-(get_all, get_by_id, respond), executions (get_by_id), keys (get_by_name).
+(get_all, get_by_id, respond), executions (get_by_id), keys (get_by_name). In an action's own
+process (engine/child.py) the managers forward each call to the engine over the action's RPC
+channel (`use_remote`); the engine answers with `serve_call`.
 """
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 API_URL = "http://st2.engine.local/api/v1"
 TOKEN = "engine-local-token"
 STANDIN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "st2client_standin")
 _active_runner = None
+_remote: Optional[Callable[[str, str, List[Any], Dict[str, Any]], Any]] = None
 
 
 def activate(runner: Any) -> None:
     """Route st2client calls to `runner` (an engine ActionRunner)."""
     global _active_runner
-    _active_runner = runner
+    if runner is not None:
+        _active_runner = runner
     try:
         import st2client  # noqa: F401
     except ImportError:
         if STANDIN_DIR not in sys.path:
             sys.path.append(STANDIN_DIR)
+
+
+def use_remote(call: Callable[[str, str, List[Any], Dict[str, Any]], Any]) -> None:
+    """In a worker child: `call(manager, method, args, kwargs)` reaches the engine."""
+    global _remote
+    _remote = call
+    activate(None)
+
+
+def serve_call(runner: Any, manager: str, method: str, args: List[Any],
+               kwargs: Dict[str, Any]) -> Any:
+    """Engine side of a forwarded st2client call: the JSON form of the manager's answer."""
+    managers = {"inquiries": InquiryManager, "executions": ExecutionManager,
+                "keys": KeyManager}
+    if manager not in managers or method.startswith("_"):
+        raise ApiError(400, "unsupported st2client call %s.%s" % (manager, method))
+    target = getattr(managers[manager](lambda: runner), method, None)
+    if target is None:
+        raise ApiError(400, "unsupported st2client call %s.%s" % (manager, method))
+    return _to_json(target(*args, **kwargs))
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, Resource):
+        return {"__resource__": value.to_dict()}
+    if isinstance(value, list):
+        return [_to_json(item) for item in value]
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"__resource__"}:
+        return Resource(**value["__resource__"])
+    if isinstance(value, list):
+        return [_from_json(item) for item in value]
+    return value
+
+
+class _RemoteManager(object):
+    """A manager whose every method is forwarded to the engine."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return _from_json(_remote(self._name, method, list(args), kwargs))
+
+        return call
 
 
 def action_environment(execution: Any, pack: str) -> Dict[str, str]:
@@ -56,19 +112,24 @@ def _runner() -> Any:
     return _active_runner
 
 
-class InquiryManager(object):
+class _Manager(object):
+    def __init__(self, runner_fn: Callable[[], Any] = _runner) -> None:
+        self._runner = runner_fn
+
+
+class InquiryManager(_Manager):
     def get_all(self, **kwargs: Any) -> List[Resource]:
-        policy = _runner().inquiry_policy
+        policy = self._runner().inquiry_policy
         return [self._resource(i) for i in policy.pending()]
 
     def get_by_id(self, inquiry_id: str, **kwargs: Any) -> Resource:
-        inquiry = _runner().inquiry_policy.find(inquiry_id)
+        inquiry = self._runner().inquiry_policy.find(inquiry_id)
         if inquiry is None:
             raise ApiError(404, "Inquiry %s not found" % inquiry_id)
         return self._resource(inquiry)
 
     def respond(self, inquiry_id: str, response: Dict[str, Any], **kwargs: Any) -> Resource:
-        runner = _runner()
+        runner = self._runner()
         try:
             inquiry = runner.inquiry_policy.respond(inquiry_id, response, runner.now())
         except ValueError as error:
@@ -83,9 +144,9 @@ class InquiryManager(object):
                         status=inquiry.status)
 
 
-class ExecutionManager(object):
+class ExecutionManager(_Manager):
     def get_by_id(self, execution_id: str, **kwargs: Any) -> Resource:
-        for execution in _runner().executions:
+        for execution in self._runner().executions:
             if execution.id == execution_id:
                 parent = execution.context.get("parent")
                 context = {"parent": {"execution_id": parent}} if parent else {}
@@ -95,9 +156,9 @@ class ExecutionManager(object):
         raise ApiError(404, "Execution %s not found" % execution_id)
 
 
-class KeyManager(object):
+class KeyManager(_Manager):
     def get_by_name(self, name: str, scope: str = "system", **kwargs: Any) -> Optional[Resource]:
-        item = _runner().store.get(name, scope)
+        item = self._runner().store.get(name, scope)
         return Resource(name=item.name, value=item.value, scope=scope) if item else None
 
 
@@ -109,8 +170,13 @@ class Client(object):
         if token != TOKEN and api_url == API_URL:
             raise ApiError(401, "invalid or missing auth token")
         self.api_url = api_url
-        self.inquiries = InquiryManager()
-        self.executions = ExecutionManager()
-        self.keys = KeyManager()
+        if _remote is not None:
+            self.inquiries: Any = _RemoteManager("inquiries")
+            self.executions: Any = _RemoteManager("executions")
+            self.keys: Any = _RemoteManager("keys")
+        else:
+            self.inquiries = InquiryManager()
+            self.executions = ExecutionManager()
+            self.keys = KeyManager()
         self.managers = {"Inquiry": self.inquiries, "Execution": self.executions,
                          "KeyValuePair": self.keys}
