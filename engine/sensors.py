@@ -1,4 +1,10 @@
-"""Run the pack's PollingSensors on the engine's (virtual) clock."""
+"""Run the pack's PollingSensors on the engine's (virtual) clock.
+
+Each sensor lives in its own eventlet-patched process, as in StackStorm's sensor container
+(engine/isolation.py `SensorProcess`): setup() once, then poll() whenever the engine's clock
+reaches its interval; sensor_service (datastore, dispatch) and logs come back to the engine.
+`ENGINE_IN_PROCESS=1` keeps the sensor objects in the engine's process instead.
+"""
 import importlib.util
 import logging
 import os
@@ -6,7 +12,8 @@ import sys
 import traceback
 from typing import Any, Callable, Dict, List, Optional
 
-from engine.actions import ensure_st2_importable
+from engine import isolation
+from engine.actions import ensure_st2_importable, lib_clock_sleep
 from engine.datastore import Datastore
 from engine.pack import Pack
 from engine.services import SensorService
@@ -39,6 +46,7 @@ class RunningSensor(object):
         self.next_poll = next_poll
         self.polls = 0
         self.errors: List[str] = []
+        self.polling = hasattr(instance, "poll")
 
 
 class SensorContainer(object):
@@ -78,6 +86,9 @@ class SensorContainer(object):
                 continue
             if self.only is not None and spec.class_name not in self.only:
                 continue
+            if isolation.enabled():
+                self._start_isolated(spec, default_interval)
+                continue
             try:
                 cls = _load_class(spec.entry_point, spec.class_name)
                 service = SensorService(self.store, self.pack.name, spec.class_name,
@@ -97,16 +108,40 @@ class SensorContainer(object):
                 continue
             self.sensors.append(RunningSensor(spec, instance, interval, self.now()))
 
+    def _start_isolated(self, spec: SensorSpec, default_interval: float) -> None:
+        def datastore(owner: str) -> SensorService:
+            return SensorService(self.store, self.pack.name, spec.class_name, self.dispatch_fn)
+
+        host = isolation.Host(self.now, lib_clock_sleep, datastore,
+                              dispatch_fn=self.dispatch_fn)
+        request = {"entry_path": spec.entry_point, "class_name": spec.class_name,
+                   "actions_dir": self.pack.actions_dir, "config": self.config,
+                   "poll_interval": float(spec.poll_interval or default_interval)}
+        try:
+            process = isolation.SensorProcess(request, host)
+        except Exception as error:
+            self.load_errors.append("%s: %s" % (spec.class_name, error))
+            return
+        running = RunningSensor(spec, process, process.interval, self.now())
+        running.polling = process.polling
+        self.sensors.append(running)
+
     def poll_due(self) -> int:
         """Poll every sensor whose time has come; returns how many polled."""
         polled = 0
         now = self.now()
         for sensor in self.sensors:
-            if not hasattr(sensor.instance, "poll") or sensor.next_poll > now + 1e-6:
+            if not sensor.polling or sensor.next_poll > now + 1e-6:
                 continue
             sensor.next_poll = now + sensor.interval
             sensor.polls += 1
             polled += 1
+            if isinstance(sensor.instance, isolation.SensorProcess):
+                error = sensor.instance.poll()
+                if error:
+                    sensor.errors.append(error)
+                    LOG.error("sensor %s poll failed: %s", sensor.spec.class_name, error)
+                continue
             try:
                 sensor.instance.poll()
             except Exception as error:  # StackStorm logs it and keeps polling
@@ -115,11 +150,16 @@ class SensorContainer(object):
         return polled
 
     def next_due(self) -> Optional[float]:
-        times = [s.next_poll for s in self.sensors if hasattr(s.instance, "poll")]
+        times = [s.next_poll for s in self.sensors if s.polling]
         return min(times) if times else None
 
     def stop(self) -> None:
         for sensor in self.sensors:
+            if isinstance(sensor.instance, isolation.SensorProcess):
+                error = sensor.instance.stop()
+                if error:
+                    LOG.error("sensor %s cleanup failed: %s", sensor.spec.class_name, error)
+                continue
             try:
                 sensor.instance.cleanup()
             except Exception:
