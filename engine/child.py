@@ -20,6 +20,8 @@ from engine.datastore import SYSTEM_SCOPE, KeyValuePair
 from engine.rpc import Channel
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULTS = {"local": True, "scope": SYSTEM_SCOPE, "decrypt": False, "encrypt": False,
+            "ttl": None, "prefix": None}
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 
@@ -101,7 +103,9 @@ class RemoteDatastoreService(object):
         self._owner = owner
 
     def _call(self, method: str, **kwargs: Any) -> Any:
-        return self._remote.call("ds", owner=self._owner, method=method, kwargs=kwargs)
+        """Forward the call; options left at their defaults are not sent (any service works)."""
+        sent = {k: v for k, v in kwargs.items() if k not in DEFAULTS or v != DEFAULTS[k]}
+        return self._remote.call("ds", owner=self._owner, method=method, kwargs=sent)
 
     def get_value(self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE,
                   decrypt: bool = False) -> Optional[str]:

@@ -148,8 +148,10 @@ class Host(object):
                 raise ValueError("unknown datastore call %r" % method)
             value = getattr(service, method)(**(message.get("kwargs") or {}))
             if method == "list_values":
-                return [{"name": i.name, "value": i.value, "scope": i.scope,
-                         "expire_timestamp": i.expire_timestamp} for i in value]
+                return [{"name": i.name, "value": i.value,
+                         "scope": getattr(i, "scope", "system"),
+                         "expire_timestamp": getattr(i, "expire_timestamp", None)}
+                        for i in value]
             return value
         if op == "st2api" and self.st2api_fn is not None:
             return self.st2api_fn(message["manager"], message["method"],

@@ -1,7 +1,15 @@
-"""Run one of the pack's Ansible playbooks through ansible-runner and summarise the run."""
+"""Run one of the pack's Ansible playbooks through ansible-runner and summarise the run.
+
+ansible-runner drives ansible-playbook with pexpect, which needs `select.poll()`: eventlet's
+monkey-patching (every StackStorm action and sensor runs patched) removes it. So the run
+happens in a fresh, unpatched Python process: this module run as a script, the request as
+JSON on stdin (credentials never on a command line), the summary as JSON on stdout.
+"""
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from typing import Any, Dict, List, Optional
@@ -47,9 +55,41 @@ def summarise_events(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return summary[-MAX_EVENTS:]
 
 
+# Beyond the playbook's own timeout: the interpreter and ansible-runner start, then clean up.
+SUBPROCESS_GRACE_S = 60
+
+
 def run_playbook(playbook: str, extravars: Dict[str, Any], check: bool = False,
                  timeout_s: Optional[int] = None) -> Dict[str, Any]:
-    """Run `playbooks/<playbook>` on localhost; return status, rc, stats, events, set_stats."""
+    """Run `playbooks/<playbook>` on localhost in a subprocess; status, rc, stats, events, data.
+
+    A run that cannot start or never answers is reported as status `failed` with an error
+    event, never raised."""
+    request = json.dumps({"playbook": playbook, "extravars": extravars, "check": bool(check),
+                          "timeout_s": timeout_s})
+    limit = (timeout_s + SUBPROCESS_GRACE_S) if timeout_s else None
+    try:
+        proc = subprocess.run([sys.executable, os.path.abspath(__file__)], input=request,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return _not_run("timeout", "ansible-runner did not finish within %ss" % limit)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return _not_run("failed", "ansible-runner exited %s: %s" % (
+            proc.returncode, " ".join((proc.stderr or proc.stdout).split())[-300:]))
+
+
+def _not_run(status: str, message: str) -> Dict[str, Any]:
+    return {"status": status, "rc": None, "stats": {}, "data": {},
+            "events": [{"event": "error", "task": "", "changed": False, "msg": message}]}
+
+
+def run_in_this_process(playbook: str, extravars: Dict[str, Any], check: bool = False,
+                        timeout_s: Optional[int] = None) -> Dict[str, Any]:
+    """The run itself (in an unpatched interpreter: see the module docstring)."""
     import ansible_runner
 
     bindir = os.path.dirname(sys.executable)
@@ -75,3 +115,18 @@ def run_playbook(playbook: str, extravars: Dict[str, Any], check: bool = False,
                 "events": summarise_events(events), "data": artifact}
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def main() -> int:
+    """Script entry: the request as JSON on stdin, the summary as one JSON line on stdout."""
+    request = json.loads(sys.stdin.read())
+    summary = run_in_this_process(request["playbook"], request["extravars"],
+                                  check=request.get("check", False),
+                                  timeout_s=request.get("timeout_s"))
+    sys.stdout.write("\n" + json.dumps(summary, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    del sys.path[0]  # actions/lib: its modules must not shadow what ansible imports
+    sys.exit(main())

@@ -1,7 +1,15 @@
-"""Publish JSON messages on NATS with nats-py; a down server is reported, never raised."""
+"""Publish JSON messages on NATS with nats-py; a down server is reported, never raised.
+
+nats-py is asyncio. Under eventlet's monkey-patching (StackStorm patches every action and
+the sensor) green threads share one OS thread, so an event loop running in any of them makes
+`asyncio.run()` fail ("cannot be called from a running event loop"). When patched, the
+publishing loop therefore runs in a real OS thread (eventlet's saved original `threading`)
+on an unpatched selector; unpatched, it runs right here.
+"""
 import asyncio
 import json
-from typing import Any, Dict, List, Tuple
+import sys
+from typing import Any, Dict, List, Optional, Tuple
 
 
 async def _publish_all(url: str, messages: List[Tuple[str, Dict[str, Any]]],
@@ -42,4 +50,48 @@ def publish(url: str, messages: List[Tuple[str, Dict[str, Any]]],
     """Publish every (subject, message); return {subject: error} for those that failed."""
     if not messages:
         return {}
-    return asyncio.run(_publish_all(url, messages, connect_timeout_s))
+    if not _patched():
+        return asyncio.run(_publish_all(url, messages, connect_timeout_s))
+    return _in_os_thread(url, messages, connect_timeout_s)
+
+
+def _patched() -> bool:
+    patcher = sys.modules.get("eventlet.patcher")
+    return bool(patcher and (patcher.is_monkey_patched("thread") or
+                             patcher.is_monkey_patched("socket")))
+
+
+def _in_os_thread(url: str, messages: List[Tuple[str, Dict[str, Any]]],
+                  connect_timeout_s: float) -> Dict[str, str]:
+    """Run the publishing loop in a real thread; wait for it without blocking the hub."""
+    import eventlet
+    from eventlet import patcher
+
+    outcome: Dict[str, Any] = {}
+
+    def work() -> None:
+        selector = patcher.original("selectors").DefaultSelector()
+        loop = asyncio.SelectorEventLoop(selector)
+        try:
+            outcome["failures"] = loop.run_until_complete(
+                _publish_all(url, messages, connect_timeout_s))
+        except BaseException as error:  # reported below, in the caller's thread
+            outcome["error"] = error
+        finally:
+            loop.close()
+
+    thread = patcher.original("threading").Thread(target=work, name="nats-publish",
+                                                  daemon=True)
+    thread.start()
+    deadline = 3 * connect_timeout_s + 5 * (len(messages) + 1)
+    waited = 0.0
+    while thread.is_alive() and waited < deadline:
+        eventlet.sleep(0.01)  # a green sleep: the process's other green threads keep running
+        waited += 0.01
+    if thread.is_alive():
+        reason = "publishing did not finish within %.0f s" % deadline
+        return {subject: reason for subject, _ in messages}
+    error: Optional[BaseException] = outcome.get("error")
+    if error is not None:
+        raise error
+    return outcome["failures"]

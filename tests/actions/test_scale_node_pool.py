@@ -94,3 +94,11 @@ class ScaleNodePoolOverTlsTest(TwinActionTestCase):
         self.assertTrue(result["changed"])
         md = self.twin.store.get("machinedeployments", "default", "pool-1")
         self.assertEqual(md["spec"]["replicas"], 3)
+
+
+class ScaleNodePoolPatchedTest(ScaleNodePoolTest):
+    """As StackStorm runs it: in its own eventlet-patched process (select.poll() is gone,
+    which pexpect inside ansible-runner needs: the playbook runs in a fresh interpreter)."""
+
+    def run_action(self, config=None, **params):
+        return self.run_action_patched(config, **params)
