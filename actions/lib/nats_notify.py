@@ -3,8 +3,8 @@
 nats-py is asyncio. Under eventlet's monkey-patching (StackStorm patches every action and
 the sensor) green threads share one OS thread, so an event loop running in any of them makes
 `asyncio.run()` fail ("cannot be called from a running event loop"). When patched, the
-publishing loop therefore runs in a real OS thread (eventlet's saved original `threading`)
-on an unpatched selector; unpatched, it runs right here.
+publishing loop therefore runs in a real OS thread (eventlet's saved original `threading`);
+unpatched, it runs right here.
 """
 import asyncio
 import json
@@ -70,8 +70,7 @@ def _in_os_thread(url: str, messages: List[Tuple[str, Dict[str, Any]]],
     outcome: Dict[str, Any] = {}
 
     def work() -> None:
-        selector = patcher.original("selectors").DefaultSelector()
-        loop = asyncio.SelectorEventLoop(selector)
+        loop = asyncio.new_event_loop()  # this thread's own loop (and eventlet hub)
         try:
             outcome["failures"] = loop.run_until_complete(
                 _publish_all(url, messages, connect_timeout_s))

@@ -10,6 +10,7 @@ from increase_pool_size_temporarily import IncreasePoolSizeTemporarily
 from notify_dependents import NotifyDependents
 from restart_idle_connections import RestartIdleConnections
 from revert_expired_changes import RevertExpiredChanges
+from patched import run_script
 from twin.natsd import NatsServer
 
 DR = ("destinationrules", "prod")
@@ -198,6 +199,59 @@ class NotifyDependentsTest(TwinActionTestCase):
         self.assertEqual(message["estimated_recovery"], "15m")
         self.assertEqual(message["incident_id"], "inc-8")
         self.assertEqual(message["timestamp"], "2026-11-28T03:17:22Z")
+
+    def _listen(self, server, subjects, received):
+        """Collect messages on `subjects` in a thread of this (unpatched) process."""
+        ready = threading.Event()
+
+        async def listen():
+            import nats
+
+            async def collect(msg):
+                received.append((msg.subject, json.loads(msg.data.decode())))
+
+            conn = await nats.connect(server.url)
+            await conn.subscribe(subjects, cb=collect)
+            await conn.flush()
+            ready.set()
+            for _ in range(250):
+                if len(received) >= 2:
+                    break
+                await asyncio.sleep(0.02)
+            await conn.close()
+
+        thread = threading.Thread(target=lambda: asyncio.run(listen()))
+        thread.start()
+        self.assertTrue(ready.wait(5))
+        return thread
+
+    def test_publishes_when_eventlet_patched_in_its_own_process(self):
+        """As StackStorm runs it (engine worker child, patched) and with another green thread
+        of the process running an asyncio loop (as under st2tests): asyncio.run() would fail
+        there with "cannot be called from a running event loop"."""
+        server = NatsServer().start()
+        self.addCleanup(server.stop)
+        config = {"nats": {"url": server.url}}
+        for busy in (False, True):
+            received = []
+            thread = self._listen(server, "agents.*.warning", received)
+            if busy:
+                out = run_script("notify_dependents", self.twin.config(**config), {
+                    "service": "payments", "dependents": ["checkout", "orders"],
+                    "incident_id": "inc-9"}, busy_asyncio_loop=True)
+                self.assertTrue(out["patched"])
+                self.assertNotIn("exception", out, out.get("traceback"))
+                ok, result = out["ok"], out["result"]
+            else:
+                ok, result = self.run_action_patched(
+                    config=config, service="payments", dependents=["checkout", "orders"],
+                    incident_id="inc-9")
+            thread.join(10)
+            self.assertTrue(ok, result)
+            self.assertEqual(result["failed"], [])
+            self.assertEqual(sorted(s for s, _ in received),
+                             ["agents.checkout.warning", "agents.orders.warning"])
+            self.assertEqual(received[0][1]["incident_id"], "inc-9")
 
     def test_nats_down_is_reported_not_raised(self):
         ok, result = self.run_action(config={"nats": {"url": "nats://127.0.0.1:9"}},
