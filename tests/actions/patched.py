@@ -10,7 +10,9 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
+
+import yaml
 
 from engine import isolation
 
@@ -20,8 +22,14 @@ ACTIONS_DIR = os.path.join(REPO, "actions")
 
 
 def run_patched(name: str, config: Dict[str, Any], params: Dict[str, Any], time: Any,
-                action_service: Any, timeout_s: float = 600) -> Tuple[str, Dict[str, Any]]:
-    """(status, {"result", "stdout", "stderr", "exit_code", ...}) of `actions/<name>.py`."""
+                action_service: Any, timeout_s: Optional[float] = None
+                ) -> Tuple[str, Dict[str, Any]]:
+    """(status, {"result", "stdout", "stderr", "exit_code", ...}) of `actions/<name>.py`;
+    the timeout is the action's `timeout` runner parameter default unless given."""
+    if timeout_s is None:
+        with open(os.path.join(ACTIONS_DIR, name + ".yaml")) as handle:
+            meta = yaml.safe_load(handle)
+        timeout_s = ((meta.get("parameters") or {}).get("timeout") or {}).get("default")
     request = {"entry_path": os.path.join(ACTIONS_DIR, name + ".py"), "name": name,
                "actions_dir": ACTIONS_DIR, "config": config, "parameters": params, "env": {}}
     host = isolation.Host(time.now, time.sleep, lambda owner: action_service)
