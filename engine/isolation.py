@@ -49,7 +49,7 @@ class ActionTimeout(Exception):
 class Worker(object):
     """The patched worker process and its control channel."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait: bool = True) -> None:
         ours, theirs = socket.socketpair()
         try:
             self.proc = subprocess.Popen(
@@ -59,13 +59,21 @@ class Worker(object):
             theirs.close()
         self.owner_pid = os.getpid()
         self.channel = Channel(ours)
-        try:
-            hello = self.channel.recv(timeout=READY_TIMEOUT_S)
-        except (socket.timeout, ChannelClosed) as error:
-            self.close()
-            raise WorkerError("the engine's worker process did not start: %s" % error) \
-                from error
-        self.preload_errors: List[str] = hello.get("preload_errors") or []
+        self.preload_errors: Optional[List[str]] = None
+        if wait:
+            self.ready()
+
+    def ready(self) -> "Worker":
+        """Wait until the worker has patched and preloaded (once)."""
+        if self.preload_errors is None:
+            try:
+                hello = self.channel.recv(timeout=READY_TIMEOUT_S)
+            except (socket.timeout, ChannelClosed) as error:
+                self.close()
+                raise WorkerError("the engine's worker process did not start: %s" % error) \
+                    from error
+            self.preload_errors = hello.get("preload_errors") or []
+        return self
 
     def alive(self) -> bool:
         return self.owner_pid == os.getpid() and self.proc.poll() is None
@@ -102,13 +110,19 @@ class Worker(object):
 _shared: Optional[Worker] = None
 
 
-def shared_worker() -> Worker:
+def shared_worker(wait: bool = True) -> Worker:
     """The process-wide worker, (re)started when needed."""
     global _shared
     if _shared is None or not _shared.alive():
-        _shared = Worker()
+        _shared = Worker(wait=False)
         atexit.register(_shared.close)
-    return _shared
+    return _shared.ready() if wait else _shared
+
+
+def prestart() -> None:
+    """Start the worker now (it preloads while the caller does other work)."""
+    if enabled():
+        shared_worker(wait=False)
 
 
 class Host(object):

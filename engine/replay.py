@@ -120,7 +120,9 @@ def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "auton
     unless `keep_world` (its object store stays readable either way).
     """
     from twin.world import World
+    from engine import isolation
     wall_start = time.monotonic()
+    isolation.prestart()  # the actions' worker preloads while the twin starts
     world = World.from_scenario(name_or_path, seed=seed, **(world_kwargs or {}))
     say = echo or (lambda text: None)
     engine = None
