@@ -1,4 +1,5 @@
-"""Pack actions run in-process: parameters from YAML, result semantics, built-ins, policies."""
+"""Pack actions run by the engine (each in its own patched process): parameters from YAML,
+result semantics, built-ins, policies."""
 from engine import actions as ex
 from engine import builtins
 from engine.policies import ConcurrencyPolicies
