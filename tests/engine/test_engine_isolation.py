@@ -128,3 +128,28 @@ def test_the_sensor_runs_in_its_own_eventlet_patched_process(tmp_path, clock):
     assert report["socket_class"].startswith("eventlet")
     assert report["setup_pid"] == str(report["pid"])
     assert store.get_value("cleaned") == "yes"
+
+
+def test_the_packs_detector_sensor_polls_patched_and_reports_dead_sources(clock):
+    """Its thread pool (green threads there), requests and the kubernetes client under
+    eventlet: both sources down -> one sensor_degraded trigger each, the sensor lives on."""
+    pack = Pack()
+    config = pack.config({"prometheus": {"url": "http://127.0.0.1:9", "timeout_s": 1},
+                          "kubernetes": {"kubeconfig": "/nonexistent", "in_cluster": False}})
+    seen = []
+    container = SensorContainer(pack, config, Datastore(clock.now),
+                                lambda trigger, payload, tag: seen.append((trigger, payload)),
+                                clock.now)
+    container.start()
+    try:
+        assert container.load_errors == []
+        assert container.poll_due() == 1
+        assert sorted((t, p["source"]) for t, p in seen) == [
+            ("self_healing.sensor_degraded", "kubernetes"),
+            ("self_healing.sensor_degraded", "prometheus")]
+        clock.advance(container.sensors[0].interval)
+        assert container.poll_due() == 1
+        assert len(seen) == 2  # once per outage
+        assert container.sensors[0].errors == []
+    finally:
+        container.stop()
