@@ -47,6 +47,21 @@ except ImportError:
 _MODULE_MARKED_ORQUESTA = re.compile(r"^pytestmark\s*=.*\borquesta\b", re.MULTILINE)
 
 
+def _st2_test_bases() -> tuple:
+    from st2tests.base import BaseActionAliasTestCase, BaseActionTestCase, BaseSensorTestCase
+
+    return (BaseActionTestCase, BaseSensorTestCase, BaseActionAliasTestCase)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark StackStorm-style tests `st2style`, so the genuine-st2 track can select them."""
+    bases = _st2_test_bases()
+    for item in items:
+        cls = getattr(item, "cls", None)
+        if isinstance(cls, type) and issubclass(cls, bases):
+            item.add_marker("st2style")
+
+
 def pytest_ignore_collect(collection_path, config):
     """On the track without orquesta (`-m "not orquesta"`), do not even import test modules
     marked orquesta as a whole: they would fail at import instead of being deselected."""
