@@ -23,11 +23,11 @@ VENV_ST2 := .venv-st2
 VENV_ST2_PACK := .venv-st2-pack
 STAMP_ST2 := $(VENV_ST2)/.installed
 STAMP_ST2_PACK := $(VENV_ST2_PACK)/.installed
-# The pack virtualenv's site-packages first, then orquesta, st2's components and runners, then
+# The pack virtualenv's site-packages first, then st2's components and runners, then
 # the pack (as st2-run-pack-tests and the python runner order them); st2's venv comes last.
 space := $(subst ,, )
 ST2_PYTHONPATH = $(subst $(space),:,$(abspath $(VENV_ST2_PACK)/lib/python3.8/site-packages \
-	$(ST2_GENUINE)/orquesta-v1.6.0 $(addprefix $(ST2_SRC)/,st2common st2reactor st2tests st2client) \
+	$(addprefix $(ST2_SRC)/,st2common st2reactor st2tests st2client) \
 	$(sort $(wildcard $(ST2_SRC)/contrib/runners/*_runner)) sensors actions actions/lib))
 
 .PHONY: help venv services lint test test38 test311 test-st2 st2-genuine demo twin bench bench-scale faults clean
@@ -65,6 +65,12 @@ $(STAMP_ST2): | st2-genuine
 		py="$(PY38)"; py="$${py:-$$(.ci/find_python 3.8 --install)}" && $$py -m venv $(VENV_ST2); }
 	$(VENV_ST2)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV_ST2)/bin/python -m pip install --quiet $(ST2_REQS) "pytest>=7,<8.2"
+	@# orquesta finds its expression evaluators and functions through entry points: install a
+	@# scratch copy (the shared folder is read-only), never the shared folder itself.
+	tmp=$$(mktemp -d) && cp -r $(ST2_GENUINE)/orquesta-v1.6.0 $$tmp/orquesta && \
+		chmod -R u+w $$tmp && \
+		$(VENV_ST2)/bin/python -m pip install --quiet --no-deps $$tmp/orquesta; \
+		rc=$$?; rm -rf $$tmp; exit $$rc
 	@touch $@
 
 # The pack's own virtualenv, as `st2 pack install` builds it: requirements.txt alone.

@@ -25,6 +25,12 @@ for _path in reversed(PACK_PATHS):
 if REPO_ROOT not in sys.path:
     sys.path.append(REPO_ROOT)
 
+# Genuine st2tests imports orquesta, which reads its function plugins once: the engine's st2kv
+# plugin (engine/_plugins) must be visible before that.
+from engine import expressions as _engine_expressions  # noqa: E402
+
+_engine_expressions.register()
+
 try:
     import st2tests  # noqa: F401
     USING_STANDIN = False

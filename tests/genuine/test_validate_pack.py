@@ -1,10 +1,13 @@
 """StackStorm's own `st2-validate-pack` and `st2-validate-pack-config` on this pack and on
 self_healing.yaml.example, run as StackStorm ships them (st2common/bin), plus broken copies
 that they must reject."""
+import importlib.machinery
 import os
 import shutil
 import subprocess
 import sys
+import types
+from unittest import mock
 
 import pytest
 
@@ -49,6 +52,55 @@ def test_validate_pack_rejects_a_broken_copy(tmp_path):
         handle.write("runner_typo: python-script\n")
     code, out = run("st2-validate-pack", "--pack-path", str(dest))
     assert code == 1 and "runner_typo" in out and "restart_pod.yaml" in out, out
+
+
+GOOD_PACK = os.path.join(REPO_ROOT, "tests", "conformance", "fixtures", "good_pack")
+BROKEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "broken")
+
+
+def overlay_pack(tmp_path, case=None):
+    """The conformance suite's good fixture pack, with a broken case's files laid over it."""
+    dest = str(tmp_path / "pack")
+    shutil.copytree(GOOD_PACK, dest)
+    if case:
+        source = os.path.join(BROKEN, case)
+        for directory, _, files in os.walk(source):
+            for name in files:
+                if name != "_expect.txt":
+                    rel = os.path.relpath(os.path.join(directory, name), source)
+                    os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
+                    shutil.copy(os.path.join(directory, name), os.path.join(dest, rel))
+    return dest
+
+
+def test_validate_pack_accepts_the_good_fixture_pack(tmp_path):
+    code, out = run("st2-validate-pack", "--pack-path", overlay_pack(tmp_path))
+    assert code == 0 and "ERROR" not in out, out
+
+
+def validate_pack_in_process(pack, capsys):
+    """st2-validate-pack's own main(), loaded from st2common/bin (fast: no new interpreter)."""
+    loader = importlib.machinery.SourceFileLoader("st2_validate_pack",
+                                                  os.path.join(BIN, "st2-validate-pack"))
+    module = types.ModuleType(loader.name)
+    loader.exec_module(module)
+    with mock.patch.object(sys, "argv", ["st2-validate-pack", "--pack-path", pack]):
+        with pytest.raises(SystemExit) as exited:
+            module.main()
+    return exited.value.code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", sorted(os.listdir(BROKEN)))
+def test_validate_pack_reports_each_broken_fixture(tmp_path, capsys, case):
+    """Schema violations (formerly checked by tests/conformance against copied schemas),
+    reported by StackStorm itself: each expected line of the case's _expect.txt appears."""
+    pack = overlay_pack(tmp_path, case)
+    code, out = validate_pack_in_process(pack, capsys)
+    with open(os.path.join(BROKEN, case, "_expect.txt")) as handle:
+        expected = [line.strip().replace("{pack}", pack) for line in handle if line.strip()]
+    assert code == 1 and expected, out
+    for text in expected:
+        assert text in out, "%s: expected %r in:\n%s" % (case, text, out)
 
 
 def validate_config(config_path):
