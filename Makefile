@@ -14,11 +14,27 @@ ORQUESTA := orquesta==1.2.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help venv services lint test test38 test311 demo twin bench bench-scale faults clean
+# Genuine StackStorm 3.8.1 + orquesta 1.6.0 (read-only, beside the repo; see its README).
+ST2_GENUINE ?= ../shared/st2-genuine
+ST2_SRC = $(ST2_GENUINE)/st2-v3.8.1
+ST2_REQS = -r $(ST2_GENUINE)/requirements-st2-v3.8.1-py38.txt \
+	-r $(ST2_GENUINE)/orquesta-v1.6.0/requirements.txt -c $(ST2_GENUINE)/constraints-st2-v3.8.1-py38.txt
+VENV_ST2 := .venv-st2
+VENV_ST2_PACK := .venv-st2-pack
+STAMP_ST2 := $(VENV_ST2)/.installed
+STAMP_ST2_PACK := $(VENV_ST2_PACK)/.installed
+# The pack virtualenv's site-packages first, then st2's components and runners, then
+# the pack (as st2-run-pack-tests and the python runner order them); st2's venv comes last.
+space := $(subst ,, )
+ST2_PYTHONPATH = $(subst $(space),:,$(abspath $(VENV_ST2_PACK)/lib/python3.8/site-packages \
+	$(addprefix $(ST2_SRC)/,st2common st2reactor st2tests st2client) \
+	$(sort $(wildcard $(ST2_SRC)/contrib/runners/*_runner)) sensors actions actions/lib))
+
+.PHONY: help venv services lint test test38 test311 test-st2 st2-genuine demo twin bench bench-scale faults clean
 
 help:
 	@echo "make demo   - set everything up and run the reference incident (SCENARIO=, MODE=)"
-	@echo "make test   - set everything up and run every test on Python 3.8 and 3.11"
+	@echo "make test   - set everything up and run every test on Python 3.8, 3.11 and genuine st2"
 	@echo "make lint | twin SCENARIO=... | bench [SCENARIOS=dir] | bench-scale | faults | clean"
 
 venv: $(STAMP38) $(STAMP311)
@@ -36,6 +52,33 @@ $(STAMP311): $(REQS)
 		py="$(PY311)"; py="$${py:-$$(.ci/find_python 3.11 --install)}" && $$py -m venv $(VENV311); }
 	$(VENV311)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV311)/bin/python -m pip install --quiet -r requirements.txt -r requirements-tests.txt
+	@touch $@
+
+st2-genuine:
+	@test -d $(ST2_SRC)/st2common || { echo "genuine StackStorm not found at $(ST2_GENUINE):" \
+		"put shared/st2-genuine beside the repository or set ST2_GENUINE=/path"; exit 1; }
+
+# st2 3.8.1's own pins (never installed from the read-only shared folder: it is on PYTHONPATH).
+# Its test classes derive from unittest2.TestCase, which pytest >= 8.2 cannot collect.
+$(STAMP_ST2): | st2-genuine
+	@test -x $(VENV_ST2)/bin/python || { \
+		py="$(PY38)"; py="$${py:-$$(.ci/find_python 3.8 --install)}" && $$py -m venv $(VENV_ST2); }
+	$(VENV_ST2)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_ST2)/bin/python -m pip install --quiet $(ST2_REQS) "pytest>=7,<8.2"
+	@# orquesta finds its expression evaluators and functions through entry points: install a
+	@# scratch copy (the shared folder is read-only), never the shared folder itself.
+	tmp=$$(mktemp -d) && cp -r $(ST2_GENUINE)/orquesta-v1.6.0 $$tmp/orquesta && \
+		chmod -R u+w $$tmp && \
+		$(VENV_ST2)/bin/python -m pip install --quiet --no-deps $$tmp/orquesta; \
+		rc=$$?; rm -rf $$tmp; exit $$rc
+	@touch $@
+
+# The pack's own virtualenv, as `st2 pack install` builds it: requirements.txt alone.
+$(STAMP_ST2_PACK): requirements.txt
+	@test -x $(VENV_ST2_PACK)/bin/python || { \
+		py="$(PY38)"; py="$${py:-$$(.ci/find_python 3.8 --install)}" && $$py -m venv $(VENV_ST2_PACK); }
+	$(VENV_ST2_PACK)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_ST2_PACK)/bin/python -m pip install --quiet -r requirements.txt
 	@touch $@
 
 # Prometheus and nats-server come from Debian; the twin starts them on free loopback ports.
@@ -56,12 +99,18 @@ test38: $(STAMP38) services
 test311: $(STAMP311) services
 	$(VENV311)/bin/python -m pytest -q -m "not orquesta" $(PYTEST_ARGS) tests
 
+# StackStorm-style tests on genuine st2tests, every orquesta test on orquesta 1.6.0, tests/genuine.
+test-st2: $(STAMP_ST2) $(STAMP_ST2_PACK) services | st2-genuine
+	PYTHONPATH=$(ST2_PYTHONPATH) $(VENV_ST2)/bin/python -m pytest -q \
+		-m "st2style or orquesta or genuine" $(PYTEST_ARGS) tests
+
 # Runs every part even when one fails, then fails if any did.
 test:
 	@status=0; \
 	$(MAKE) --no-print-directory lint || status=1; \
 	$(MAKE) --no-print-directory test38 || status=1; \
 	$(MAKE) --no-print-directory test311 || status=1; \
+	$(MAKE) --no-print-directory test-st2 || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)"; else echo "make test: OK"; fi; \
 	exit $$status
 
@@ -82,4 +131,4 @@ faults: $(STAMP38) services
 	$(VENV38)/bin/python -m bench.faults
 
 clean:
-	rm -rf $(VENV38) $(VENV311) .venv-tools .pytest_cache .ruff_cache
+	rm -rf $(VENV38) $(VENV311) $(VENV_ST2) $(VENV_ST2_PACK) .venv-tools .pytest_cache .ruff_cache

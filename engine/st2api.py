@@ -122,16 +122,16 @@ class InquiryManager(_Manager):
         policy = self._runner().inquiry_policy
         return [self._resource(i) for i in policy.pending()]
 
-    def get_by_id(self, inquiry_id: str, **kwargs: Any) -> Resource:
-        inquiry = self._runner().inquiry_policy.find(inquiry_id)
-        if inquiry is None:
-            raise ApiError(404, "Inquiry %s not found" % inquiry_id)
-        return self._resource(inquiry)
+    def get_by_id(self, id: str, **kwargs: Any) -> Optional[Resource]:  # noqa: A002
+        """The Inquiry, or None when there is none (st2client returns None on a 404)."""
+        inquiry = self._runner().inquiry_policy.find(id)
+        return None if inquiry is None else self._resource(inquiry)
 
-    def respond(self, inquiry_id: str, response: Dict[str, Any], **kwargs: Any) -> Resource:
+    def respond(self, inquiry_id: str, inquiry_response: Dict[str, Any],
+                **kwargs: Any) -> Resource:
         runner = self._runner()
         try:
-            inquiry = runner.inquiry_policy.respond(inquiry_id, response, runner.now())
+            inquiry = runner.inquiry_policy.respond(inquiry_id, inquiry_response, runner.now())
         except ValueError as error:
             raise ApiError(400, str(error)) from error
         runner.inquiry_policy.by_human += 1
@@ -145,15 +145,16 @@ class InquiryManager(_Manager):
 
 
 class ExecutionManager(_Manager):
-    def get_by_id(self, execution_id: str, **kwargs: Any) -> Resource:
+    def get_by_id(self, id: str, **kwargs: Any) -> Optional[Resource]:  # noqa: A002
+        """The execution, or None when there is none (st2client returns None on a 404)."""
         for execution in self._runner().executions:
-            if execution.id == execution_id:
+            if execution.id == id:
                 parent = execution.context.get("parent")
                 context = {"parent": {"execution_id": parent}} if parent else {}
                 return Resource(id=execution.id, action={"ref": execution.ref},
                                 parameters=execution.parameters, status=execution.status,
                                 result=execution.result, context=context)
-        raise ApiError(404, "Execution %s not found" % execution_id)
+        return None
 
 
 class KeyManager(_Manager):

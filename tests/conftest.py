@@ -25,6 +25,12 @@ for _path in reversed(PACK_PATHS):
 if REPO_ROOT not in sys.path:
     sys.path.append(REPO_ROOT)
 
+# Genuine st2tests imports orquesta, which reads its function plugins once: the engine's st2kv
+# plugin (engine/_plugins) must be visible before that.
+from engine import expressions as _engine_expressions  # noqa: E402
+
+_engine_expressions.register()
+
 try:
     import st2tests  # noqa: F401
     USING_STANDIN = False
@@ -45,6 +51,21 @@ except ImportError:
     HAVE_ORQUESTA = False
 
 _MODULE_MARKED_ORQUESTA = re.compile(r"^pytestmark\s*=.*\borquesta\b", re.MULTILINE)
+
+
+def _st2_test_bases() -> tuple:
+    from st2tests.base import BaseActionAliasTestCase, BaseActionTestCase, BaseSensorTestCase
+
+    return (BaseActionTestCase, BaseSensorTestCase, BaseActionAliasTestCase)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark StackStorm-style tests `st2style`, so the genuine-st2 track can select them."""
+    bases = _st2_test_bases()
+    for item in items:
+        cls = getattr(item, "cls", None)
+        if isinstance(cls, type) and issubclass(cls, bases):
+            item.add_marker("st2style")
 
 
 def pytest_ignore_collect(collection_path, config):

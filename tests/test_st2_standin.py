@@ -1,6 +1,7 @@
 """The StackStorm test-interface stand-in behaves as StackStorm documents (and as its own tests
 show). Under real StackStorm packages these tests exercise the real implementation instead."""
 import os
+import shutil
 
 import pytest
 from st2common.exceptions.content import ParseException
@@ -182,6 +183,29 @@ def test_alias_case_requires_name_and_existing_alias():
         Nameless().setUp()
     with pytest.raises(ValueError, match='Alias with name "nope" not found'):
         Missing().setUp()
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("action_ref: x.y\nformats: [go]\nactoin: typo\n", "actoin"),
+    ("name: bad\nformats: [go]\n", "action_ref"),
+    ("name: bad\npack: other_pack\naction_ref: x.y\n", "other_pack")])
+def test_alias_case_validates_the_alias_files_it_reads(tmp_path, bad, message):
+    """Like StackStorm's registrar, an invalid alias file read before the wanted one (files are
+    read in sorted order) fails the alias test case."""
+    pack = tmp_path / "fixture_pack"
+    shutil.copytree(FIXTURE_PACK, str(pack))
+    (pack / "aliases" / "aa_bad.yaml").write_text("---\n" + (
+        "" if bad.startswith("name:") else "name: aa_bad\n") + bad)
+
+    class Broken(FixturePackAliasTestCase):
+        def _get_base_pack_path(self):
+            return str(pack)
+
+        def runTest(self):
+            pass
+
+    with pytest.raises(Exception, match=message):
+        Broken().setUp()
 
 
 def test_pack_root_is_parent_of_test_directory():

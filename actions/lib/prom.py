@@ -1,7 +1,7 @@
 """Prometheus access for detectors: instant and range queries at `clock.now()`.
 
-Built on prometheus-api-client's `PrometheusConnect`. Every failure (unreachable, timeout,
-HTTP error, a body that is not a Prometheus answer) becomes one `PrometheusError`; samples
+The HTTP side is `lib.prom_api.PromAPI` (requests): every failure (unreachable, timeout, HTTP
+error, a body that is not a Prometheus answer) becomes one `PrometheusError`. Here, samples
 whose value is NaN/Inf or whose timestamp is far from the evaluation time are dropped.
 """
 import logging
@@ -9,15 +9,15 @@ import math
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from lib import clock
+from lib.prom_api import PromAPI, PrometheusError, short as _short
+
+__all__ = ["MAX_SKEW_S", "Prom", "PrometheusError", "Sample", "Series", "by_labels",
+           "label_regex"]
 
 LOG = logging.getLogger(__name__)
 
 # An instant answer whose timestamp is further than this from the requested time is stale.
 MAX_SKEW_S = 60.0
-
-
-class PrometheusError(Exception):
-    """A Prometheus query could not be answered (the message says why)."""
 
 
 class Sample(object):
@@ -47,13 +47,6 @@ class Series(object):
         return "Series(%r, %d points)" % (self.labels, len(self.points))
 
 
-def _prometheus_connect_class() -> Any:
-    """PrometheusConnect (requirements.txt pins a release that imports on this Python)."""
-    from prometheus_api_client.prometheus_connect import PrometheusConnect
-
-    return PrometheusConnect
-
-
 def _finite(value: Any) -> Optional[float]:
     """The float value of a Prometheus sample string, or None for NaN/Inf/garbage."""
     try:
@@ -78,21 +71,11 @@ class Prom(object):
     """Query Prometheus at the pack's clock; raise PrometheusError on any failure."""
 
     def __init__(self, url: str, bearer_token: str = "", verify_tls: bool = True,
-                 timeout_s: float = 10.0, connect: Any = None) -> None:
-        self.url = url.rstrip("/")
-        self.timeout_s = float(timeout_s)
-        headers = {"Authorization": "Bearer %s" % bearer_token} if bearer_token else None
-        if connect is None:
-            from urllib3.util.retry import Retry
-
-            # One quick retry for refused connections and gateway errors; a read timeout is
-            # not retried (the sensor polls again soon) so a poll never waits twice.
-            retry = Retry(total=1, connect=1, read=0, status=1, backoff_factor=0,
-                          status_forcelist=(502, 503, 504), raise_on_status=False)
-            connect = _prometheus_connect_class()(
-                url=self.url, headers=headers, disable_ssl=not verify_tls, retry=retry,
-                timeout=self.timeout_s)
-        self._connect = connect
+                 timeout_s: float = 10.0, api: Optional[PromAPI] = None) -> None:
+        self.api = api or PromAPI(url, bearer_token=bearer_token, verify_tls=verify_tls,
+                                  timeout_s=timeout_s)
+        self.url = self.api.url
+        self.timeout_s = self.api.timeout_s
 
     @classmethod
     def from_settings(cls, prometheus_settings: Mapping[str, Any]) -> "Prom":
@@ -104,22 +87,14 @@ class Prom(object):
 
     def close(self) -> None:
         """Release the HTTP session."""
-        closer = getattr(self._connect, "close", None)
-        if closer is not None:
-            closer()
-        else:  # prometheus-api-client 0.5.x (the Python 3.8 pin) has no close()
-            session = getattr(self._connect, "_session", None)
-            if session is not None:
-                session.close()
+        self.api.close()
 
     def query(self, promql: str) -> List[Sample]:
         """Instant query at `clock.now()`; finite, fresh samples only."""
         now = clock.now()
         params = {"time": "%.3f" % now, "timeout": "%gs" % self.timeout_s}
-        result = self._call("query", promql, lambda: self._connect.custom_query(
-            promql, params=params))
         samples = []
-        for item in self._elements(result, promql):
+        for item in self.api.get("query", promql, params):
             pair = item.get("value")
             if not isinstance(pair, (list, tuple)) or len(pair) != 2:
                 raise PrometheusError("prometheus answered garbage for %s: %r" % (
@@ -140,18 +115,13 @@ class Prom(object):
 
     def query_range(self, promql: str, lookback_s: float, step_s: float) -> List[Series]:
         """Range query over [now - lookback_s, now]; NaN/Inf points dropped."""
-        import datetime
-
         end = clock.now()
         start = end - max(lookback_s, step_s)
-        tz = datetime.timezone.utc
-        params = {"timeout": "%gs" % self.timeout_s}
-        result = self._call("query_range", promql, lambda: self._connect.custom_query_range(
-            promql, start_time=datetime.datetime.fromtimestamp(start, tz),
-            end_time=datetime.datetime.fromtimestamp(end, tz), step="%gs" % step_s,
-            params=params))
+        # Whole seconds, as prometheus-api-client sent them (keeps the step grid aligned).
+        params = {"start": "%d" % round(start), "end": "%d" % round(end),
+                  "step": "%gs" % step_s, "timeout": "%gs" % self.timeout_s}
         series = []
-        for item in self._elements(result, promql):
+        for item in self.api.get("query_range", promql, params):
             values = item.get("values")
             if not isinstance(values, list):
                 raise PrometheusError("prometheus answered garbage for %s: %r" % (
@@ -166,55 +136,6 @@ class Prom(object):
             if points:
                 series.append(Series(dict(item.get("metric") or {}), points))
         return series
-
-    def _call(self, kind: str, promql: str, fn: Any) -> Any:
-        """Run one HTTP query and translate every failure into PrometheusError."""
-        import requests
-
-        from prometheus_api_client.exceptions import PrometheusApiClientException
-
-        try:
-            return fn()
-        except requests.exceptions.RequestException as exc:
-            if _is_timeout(exc):
-                raise PrometheusError("prometheus at %s did not answer %s within %gs: %s" % (
-                    self.url, kind, self.timeout_s, _short(promql))) from None
-            if isinstance(exc, ValueError) and "JSON" in type(exc).__name__:
-                raise PrometheusError("prometheus at %s answered garbage to %s (%s)" % (
-                    self.url, _short(promql), _short(str(exc), 200))) from None
-            raise PrometheusError("prometheus at %s unreachable (%s): %s" % (
-                self.url, type(exc).__name__, _short(str(exc), 200))) from None
-        except PrometheusApiClientException as exc:
-            raise PrometheusError("prometheus at %s failed %s %s: %s" % (
-                self.url, kind, _short(promql), _short(str(exc), 300))) from None
-        except (ValueError, KeyError, TypeError) as exc:  # body is not JSON / not an answer
-            raise PrometheusError("prometheus at %s answered garbage to %s (%s: %s)" % (
-                self.url, _short(promql), type(exc).__name__, _short(str(exc), 200))) from None
-
-    @staticmethod
-    def _elements(result: Any, promql: str) -> List[Dict[str, Any]]:
-        """The result list, checked to be a list of objects."""
-        if not isinstance(result, list) or not all(isinstance(i, dict) for i in result):
-            raise PrometheusError("prometheus answered garbage for %s: %s" % (
-                _short(promql), _short(repr(result), 200)))
-        return result
-
-
-def _is_timeout(exc: Exception) -> bool:
-    """A read/connect timeout, also when urllib3's retry wrapped it in a ConnectionError."""
-    import requests
-    from urllib3.exceptions import ReadTimeoutError
-
-    if isinstance(exc, requests.exceptions.Timeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, ReadTimeoutError)
-
-
-def _short(text: str, limit: int = 160) -> str:
-    """One line, at most `limit` characters."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
 
 
 def by_labels(samples: Iterable[Sample], *names: str) -> Dict[Tuple[str, ...], Sample]:

@@ -63,8 +63,8 @@ def test_names_are_unique():
 
 
 @pytest.mark.parametrize("rel", [r for kind in sc.RESOURCE_KINDS for r in PACK.files[kind]])
-def test_resource_validates_against_st2_schema(rel):
-    _assert_none(sc.check_resource_schema(PACK, rel))
+def test_resource_pack_field_and_trigger_payloads(rel):
+    _assert_none(sc.check_resource(PACK, rel))
 
 
 @pytest.mark.parametrize("rel", _ids("actions"))

@@ -13,6 +13,36 @@ from st2tests.pack_resource import BasePackResourceTestCase
 
 __all__ = ["BaseActionAliasTestCase"]
 
+# StackStorm's ActionAlias schema (ActionAliasAPI): the keys it allows and the ones it requires
+# (`pack` is filled in from the pack first). tests/genuine checks these against the real schema.
+ALIAS_PROPERTIES = ("ack", "action_ref", "description", "enabled", "extra", "formats", "id",
+                    "immutable_parameters", "metadata_file", "name", "pack", "ref", "result",
+                    "uid")
+ALIAS_REQUIRED = ("name", "pack", "action_ref")
+
+
+def validate_alias(pack, metadata, path):
+    """Reject an alias file as StackStorm's registrar does (a ValueError naming the problem)."""
+    if not isinstance(metadata, dict):
+        raise ValueError("%s: an alias must be a mapping" % path)
+    if metadata.get("pack") and metadata["pack"] != pack:
+        raise ValueError('Model is in pack "%s" but field "pack" is different: %s'
+                         % (pack, metadata["pack"]))
+    content = dict(metadata, pack=pack)
+    unknown = sorted(set(content) - set(ALIAS_PROPERTIES))
+    if unknown:
+        raise ValueError("%s: Additional properties are not allowed (%s unexpected)"
+                         % (path, ", ".join(repr(k) for k in unknown)))
+    for key in ALIAS_REQUIRED:
+        if not content.get(key):
+            raise ValueError("%s: '%s' is a required property" % (path, key))
+    formats = content.get("formats", [])
+    if not isinstance(formats, list) or not all(
+            isinstance(f, str) or (isinstance(f, dict) and isinstance(
+                f.get("representation", []), list)) for f in formats):
+        raise ValueError("%s: formats must be a list of strings or {display, representation}"
+                         % path)
+
 
 class ActionAliasDB(object):
     """The parts of an alias definition the test case needs."""
@@ -98,7 +128,10 @@ class BaseActionAliasTestCase(BasePackResourceTestCase):
             for file_name in sorted(os.listdir(aliases_dir)):
                 if not file_name.endswith((".yaml", ".yml", ".json")):
                     continue
-                alias = ActionAliasDB(pack, _load(os.path.join(aliases_dir, file_name)) or {})
+                path = os.path.join(aliases_dir, file_name)
+                metadata = _load(path)
+                validate_alias(pack, metadata, path)  # in sorted order up to the match, as st2
+                alias = ActionAliasDB(pack, metadata)
                 if alias.name == name:
                     return alias
         raise ValueError('Alias with name "%s" not found' % (name,))

@@ -32,9 +32,8 @@ class MockActionService(object):
     def get_user_info(self):
         return self.datastore_service.get_user_info()
 
-    def list_values(self, local=True, prefix=None, limit=None, offset=None):
-        return self.datastore_service.list_values(local=local, prefix=prefix, limit=limit,
-                                                  offset=offset)
+    def list_values(self, local=True, prefix=None):
+        return self.datastore_service.list_values(local=local, prefix=prefix)
 
     def get_value(self, name, local=True, scope="system", decrypt=False):
         return self.datastore_service.get_value(name=name, local=local, scope=scope,

@@ -32,8 +32,9 @@ class MockDatastoreService(BaseDatastoreService):
                 "rbac": {"is_admin": True, "enabled": True, "roles": ["admin"]},
                 "authentication": {"method": "authentication token", "location": "header"}}
 
-    def list_values(self, local=True, limit=None, prefix=None, offset=0):
-        """Stored items whose full name starts with the (local or global) prefix."""
+    def list_values(self, local=True, prefix=None):
+        """Stored items whose full name starts with the (local or global) prefix (StackStorm
+        3.8's signature: no limit/offset, which only 3.9's services take)."""
         key_prefix = self._get_full_key_prefix(local=local, prefix=prefix)
         return [kvp for name, kvp in self._datastore_items.items()
                 if not key_prefix or name.startswith(key_prefix)]
