@@ -15,8 +15,9 @@
 - ReplicaSets: create/delete pods to match spec.replicas (pods named `<rs>-<5 chars>`).
 - Scheduler: Pending unbound pods go to Ready, schedulable (not cordoned) nodes whose taints
   they tolerate, whose labels match nodeSelector, with room (requests vs allocatable, pod count);
-  least-allocated memory first. Unschedulable pods get PodScheduled=False and a
-  FailedScheduling event once.
+  least-allocated memory first. Unschedulable pods stay Pending with PodScheduled=False
+  (Unschedulable) and a FailedScheduling event worded like kube-scheduler's FitError (again
+  when the reasons change); they are bound as soon as room appears.
 - Pod start (`start_pods=True`, a minimal kubelet): bound Pending pods become Running and Ready.
   The world's kubelet model can turn this off and do it itself.
 - PDBs: status (expectedPods, currentHealthy, desiredHealthy, disruptionsAllowed) from pods.
@@ -321,6 +322,54 @@ def _tolerates(pod: Dict[str, Any], taint: Dict[str, Any]) -> bool:
         elif t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
             return True
     return False
+
+
+def _filter_node(pod: Dict[str, Any], room: "_NodeRoom", cpu: float, mem: float) -> List[str]:
+    """Why a node cannot take the pod, as kube-scheduler's filter plugins word it, in their
+    order (NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit); [] = fits."""
+    node = room.node
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable") and not _tolerates(pod, {
+            "key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}):
+        return ["node(s) were unschedulable"]
+    taints = list(spec.get("taints") or [])
+    if not node_ready(node) and not any(t.get("key") in _LIFECYCLE_KEYS[1:] for t in taints):
+        ready = _cond(node, "Ready")
+        key = "node.kubernetes.io/not-ready" if ready and ready.get("status") == "False" \
+            else "node.kubernetes.io/unreachable"
+        taints.append({"key": key, "effect": "NoSchedule"})
+    for t in taints:
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, t):
+            return ["node(s) had untolerated taint {%s: %s}" % (t.get("key", ""),
+                                                                 t.get("value", ""))]
+    labels = node["metadata"].get("labels") or {}
+    node_sel = (pod.get("spec") or {}).get("nodeSelector") or {}
+    if any(labels.get(k) != v for k, v in node_sel.items()):
+        return ["node(s) didn't match Pod's node affinity/selector"]
+    out = []
+    if room.pods_used + 1 > room.pods:
+        out.append("Too many pods")
+    if room.cpu_used + cpu > room.cpu + 1e-9:
+        out.append("Insufficient cpu")
+    if room.mem_used + mem > room.mem + 1:
+        out.append("Insufficient memory")
+    return out
+
+
+def _fit_error(total: int, reasons: Dict[str, int], resource_misses: int) -> str:
+    """kube-scheduler's FitError text, e.g. "0/3 nodes are available: 1 Insufficient memory,
+    2 node(s) were unschedulable. preemption: 0/3 nodes are available: 1 No preemption victims
+    found for incoming pod, 2 Preemption is not helpful for scheduling."."""
+    if not total:
+        return "no nodes available to schedule pods"
+    parts = ", ".join("%d %s" % (n, r) for r, n in sorted(reasons.items()))
+    pre = []
+    if resource_misses:
+        pre.append("%d No preemption victims found for incoming pod" % resource_misses)
+    if total - resource_misses:
+        pre.append("%d Preemption is not helpful for scheduling" % (total - resource_misses))
+    return "0/%d nodes are available: %s. preemption: 0/%d nodes are available: %s." % (
+        total, parts, total, ", ".join(pre))
 
 
 # --------------------------------------------------------------------------- controllers
@@ -728,29 +777,26 @@ class Controllers:
                                     p["metadata"].get("creationTimestamp", ""),
                                     p["metadata"]["name"]))
         nodes = store.list("nodes", copy=False)[0]
-        rooms = [_NodeRoom(n, store.pods_on_node(n["metadata"]["name"])) for n in nodes
-                 if node_ready(n) and not (n.get("spec") or {}).get("unschedulable")]
-        total_nodes = len(nodes)
+        rooms = [_NodeRoom(n, store.pods_on_node(n["metadata"]["name"])) for n in nodes]
         bound = 0
         for pod in pending:
             cpu, mem = pod_requests(pod)
-            node_sel = (pod.get("spec") or {}).get("nodeSelector") or {}
             best: Optional[_NodeRoom] = None
+            reasons: Dict[str, int] = {}
+            resource_misses = 0
             for room in rooms:
-                if not room.fits(cpu, mem):
-                    continue
-                labels = room.node["metadata"].get("labels") or {}
-                if any(labels.get(k) != v for k, v in node_sel.items()):
-                    continue
-                if any(t.get("effect") in ("NoSchedule", "NoExecute") and
-                       not _tolerates(pod, t) for t in (room.node.get("spec") or {}).get(
-                           "taints") or []):
+                why = _filter_node(pod, room, cpu, mem)
+                if why:
+                    for r in why:
+                        reasons[r] = reasons.get(r, 0) + 1
+                    if why[0].startswith(("Insufficient", "Too many")):
+                        resource_misses += 1
                     continue
                 if best is None or (room.score(), room.name) < (best.score(), best.name):
                     best = room
             pmd = pod["metadata"]
             if best is None:
-                self._unschedulable(pod, total_nodes)
+                self._unschedulable(pod, _fit_error(len(rooms), reasons, resource_misses))
                 continue
             try:
                 bind_pod(store, pmd["namespace"], pmd["name"], best.name)
@@ -766,18 +812,21 @@ class Controllers:
                             component="default-scheduler")
         return bound
 
-    def _unschedulable(self, pod: Dict[str, Any], total: int) -> None:
+    def _unschedulable(self, pod: Dict[str, Any], msg: str) -> None:
+        """PodScheduled=False/Unschedulable and a FailedScheduling event (again whenever the
+        reason changes, as the scheduler's retries report it)."""
         c = _cond(pod, "PodScheduled")
-        if c is not None and c.get("reason") == "Unschedulable":
+        if c is not None and c.get("reason") == "Unschedulable" and c.get("message") == msg:
             return
-        msg = ("0/%d nodes are available: insufficient resources, node(s) were "
-               "unschedulable or not ready." % total)
         now = iso(self.now_fn())
 
         def fn(obj: Dict[str, Any]) -> None:
             st = obj.setdefault("status", {})
-            st["conditions"] = _set_condition(st.get("conditions") or [], "PodScheduled",
-                                              "False", "Unschedulable", msg, now)
+            st["phase"] = "Pending"
+            conds = [x for x in st.get("conditions") or [] if x.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                          "message": msg, "lastProbeTime": None, "lastTransitionTime": now})
+            st["conditions"] = conds
         md = pod["metadata"]
         try:
             self.store.mutate("pods", md["namespace"], md["name"], fn)

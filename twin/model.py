@@ -336,6 +336,8 @@ class Physics:
         for st in self.pods.values():
             if not st.dirty:
                 continue
+            if not st.node or st.state == "new":
+                continue  # unscheduled or not started: the scheduler owns the status (Pending)
             st.dirty = False
             try:
                 self.store.mutate("pods", st.namespace, st.name,
