@@ -36,6 +36,11 @@ VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0-twin", "gitCommit
            "compiler": "gc", "platform": "linux/amd64"}
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 DEFAULT_WATCH_TIMEOUT_S = 1800
+# Subresources whose kind lives in another group (kubectl drain looks for policy/v1 Eviction).
+_JSON_TYPES = ("application/json", "application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "", "*/*",
+               "application/x-www-form-urlencoded")
+_SUB_GROUP_VERSIONS = {"scale": ("autoscaling", "v1"), "eviction": ("policy", "v1")}
 
 
 class _Server(ThreadingHTTPServer):
@@ -71,6 +76,20 @@ def _status(code: int, reason: str, message: str,
 def _flag(value: Optional[str]) -> bool:
     """A boolean query parameter ("true", "True", "1")."""
     return (value or "").lower() in ("true", "1")
+
+
+def _discovery_path(path: str) -> bool:
+    from twin.rbac import DISCOVERY_URLS
+    return any(path == u or (u.endswith("*") and path.startswith(u[:-1]))
+               for u in DISCOVERY_URLS)
+
+
+def _dry_run(req: "Request") -> bool:
+    """?dryRun=All: validate and answer, change nothing."""
+    value = req.query.get("dryRun", "")
+    if value and value != "All":
+        raise BadRequest('Invalid dryRun value "%s": valid values are "All"' % value)
+    return value == "All"
 
 
 def _single_name(req: "Request") -> str:
@@ -195,10 +214,24 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if not raw:
             return None
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0]
+        ctype = ctype.strip().lower()
+        if ctype in ("application/yaml", "application/apply-patch+yaml"):
+            import yaml
+            try:
+                return yaml.safe_load(raw)
+            except yaml.YAMLError as exc:
+                raise BadRequest("the request body is not valid YAML: %s" % exc) from None
+        if ctype not in _JSON_TYPES:
+            # protobuf (and CBOR) bodies are refused like a server that does not serve them;
+            # client-go then retries in JSON
+            raise ApiError("the body of the request was in an unknown format - accepted media "
+                           "types include: application/json, application/yaml",
+                           code=415, reason="UnsupportedMediaType")
         try:
             return json.loads(raw)
-        except ValueError:
-            raise BadRequest("the request body is not valid JSON") from None
+        except ValueError as exc:
+            raise BadRequest("couldn't get version/kind; json parse error: %s" % exc) from None
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
@@ -230,6 +263,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             req = self._parse(method, url.path, query)
             self._authorize(user, req)
+            if req.rt is not None and req.rt.plural in resources.REVIEWS:
+                return self._review(user, req, body)
             fault = self.api.faults.check(req.verb, req.rt.plural if req.rt else "",
                                           req.subresource, req.namespace, req.name)
             if fault is not None and self._apply_fault(fault):
@@ -254,6 +289,9 @@ class _Handler(BaseHTTPRequestHandler):
         authz = self.api.authorizer
         if authz is None or req.rt is None:
             return
+        if req.rt.plural in ("selfsubjectaccessreviews", "selfsubjectrulesreviews") and \
+                req.verb == "create":
+            return  # system:basic-user: everyone may ask about themselves
         ok, message = authz.authorize(user[0], user[1], req.verb, req.rt.group, req.rt.plural,
                                       req.subresource, req.namespace,
                                       req.name or _single_name(req))
@@ -327,9 +365,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise NotFound("the server could not find the requested resource")
         listing = []
         for rt in rts:
-            listing.append({"name": rt.plural, "singularName": rt.singular,
-                            "namespaced": rt.namespaced, "kind": rt.kind, "verbs": VERBS,
-                            "shortNames": list(rt.short_names)})
+            item = {"name": rt.plural, "singularName": rt.singular,
+                    "namespaced": rt.namespaced, "kind": rt.kind,
+                    "verbs": list(rt.verbs) if rt.verbs else VERBS,
+                    "shortNames": list(rt.short_names)}
+            if rt.categories:
+                item["categories"] = list(rt.categories)
+            listing.append(item)
             for sub in rt.subresources:
                 kind = {"scale": "Scale", "eviction": "Eviction", "binding": "Binding",
                         "log": "Pod"}.get(sub, rt.kind)
@@ -338,8 +380,9 @@ class _Handler(BaseHTTPRequestHandler):
                              sub, ["get", "patch", "update"])
                 entry = {"name": "%s/%s" % (rt.plural, sub), "singularName": "",
                          "namespaced": rt.namespaced, "kind": kind, "verbs": verbs}
-                if sub == "scale":
-                    entry.update({"group": "autoscaling", "version": "v1"})
+                if sub in _SUB_GROUP_VERSIONS:
+                    group, version = _SUB_GROUP_VERSIONS[sub]
+                    entry.update({"group": group, "version": version})
                 listing.append(entry)
         gvs = "%s/%s" % gv if gv[0] else gv[1]
         self._send(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gvs,
@@ -416,7 +459,7 @@ class _Handler(BaseHTTPRequestHandler):
                     req.rt.plural, [entry.obj], entry.obj["metadata"]["resourceVersion"],
                     self.api.store.now_fn()))
             return self._send(200, entry.json)
-        dry = "All" in req.query.get("dryRun", "") or req.query.get("dryRun") == "All"
+        dry = _dry_run(req)
         scope = "status" if sub == "status" else "spec"
         store, plural = self.api.store, req.rt.plural
         if req.verb == "create":
@@ -471,9 +514,14 @@ class _Handler(BaseHTTPRequestHandler):
         if options.get("orphanDependents") is True:
             propagation = "Orphan"
         dry = dry or "All" in (options.get("dryRun") or [])
+        grace = options.get("gracePeriodSeconds", req.query.get("gracePeriodSeconds"))
+        try:
+            grace = None if grace in (None, "") else int(grace)
+        except (TypeError, ValueError):
+            raise BadRequest("gracePeriodSeconds must be an integer") from None
         gone = self.api.store.delete(req.rt.plural, req.namespace, req.name, propagation,
-                                     pre.get("uid"), pre.get("resourceVersion"), dry)
-        if req.rt.plural == "pods":
+                                     pre.get("uid"), pre.get("resourceVersion"), dry, grace)
+        if req.rt.plural == "pods" or gone["metadata"].get("deletionTimestamp"):
             return self._send(200, gone)
         md = gone["metadata"]
         self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -578,6 +626,56 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    # ----------------------------------------------------------------- access reviews
+    def _review(self, user: Tuple[str, bool], req: Request, body: Any) -> None:
+        """authorization.k8s.io/v1 reviews answered by the twin's RBAC (never stored)."""
+        if req.verb != "create":
+            raise ApiError("the server does not allow this method on the requested resource",
+                           code=405, reason="MethodNotAllowed")
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be an object")
+        rt = req.rt
+        spec = body.get("spec") or {}
+        out = {"kind": rt.kind, "apiVersion": rt.api_version,
+               "metadata": dict(body.get("metadata") or {}), "spec": spec}
+        authz = self.api.authorizer
+        name, admin = user
+        if rt.plural in ("subjectaccessreviews", "localsubjectaccessreviews"):
+            name = spec.get("user") or ""
+            if not name and not spec.get("groups"):
+                raise ApiError('%s.authorization.k8s.io "" is invalid: spec.user: Invalid '
+                               'value: "": at least one of user or group must be specified'
+                               % rt.kind, code=422, reason="Invalid")
+            admin = "system:masters" in (spec.get("groups") or []) or bool(
+                authz and authz.is_admin(name))
+        if rt.plural == "selfsubjectrulesreviews":
+            ns = spec.get("namespace") or ""
+            out["status"] = authz.rules_review(name, admin, ns) if authz else {
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [], "incomplete": False}
+            return self._send(201, out)
+        attrs = spec.get("resourceAttributes")
+        if attrs is None and spec.get("nonResourceAttributes") is None:
+            raise ApiError('%s.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
+                           "Invalid value: \"null\": exactly one of nonResourceAttributes or "
+                           "resourceAttributes must be specified" % rt.kind, code=422,
+                           reason="Invalid")
+        if attrs is not None:
+            ns = attrs.get("namespace", "") if rt.plural != "localsubjectaccessreviews" \
+                else req.namespace
+            ok = authz is None or authz.check(
+                name, admin, attrs.get("verb", ""), attrs.get("group", ""),
+                attrs.get("resource", ""), attrs.get("subresource", ""), ns,
+                attrs.get("name", ""))
+        else:
+            path = (spec.get("nonResourceAttributes") or {}).get("path", "")
+            verb = (spec.get("nonResourceAttributes") or {}).get("verb", "")
+            ok = admin or (verb == "get" and _discovery_path(path))
+        out["status"] = {"allowed": bool(ok)}
+        if ok and not admin:
+            out["status"]["reason"] = 'RBAC: allowed for "%s"' % name
+        self._send(201, out)
+
     # ----------------------------------------------------------------- subresources
     def _log(self, req: Request) -> None:
         q = req.query
@@ -590,7 +688,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _evict(self, req: Request, body: Any) -> None:
         from twin import controllers
-        dry = bool(body and "All" in ((body.get("deleteOptions") or {}).get("dryRun") or []))
+        dry = _dry_run(req) or bool(isinstance(body, dict) and "All" in (
+            (body.get("deleteOptions") or {}).get("dryRun") or []))
         controllers.evict(self.api.store, req.namespace, req.name, dry_run=dry)
         self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                          "status": "Success", "code": 201})
@@ -630,7 +729,8 @@ class _Handler(BaseHTTPRequestHandler):
         patch_body: Dict[str, Any] = {"spec": {"replicas": replicas}}
         if rv:
             patch_body["metadata"] = {"resourceVersion": rv}
-        updated = store.patch(plural, req.namespace, req.name, patch_body, "merge")
+        updated = store.patch(plural, req.namespace, req.name, patch_body, "merge",
+                              dry_run=_dry_run(req))
         self._send(200, scale_of(updated))
 
 

@@ -439,6 +439,9 @@ class World:
                 "status": {"replicas": len(members), "readyReplicas": len(members)}})
         for svc in self.scenario.services:
             self._create_service(svc)
+        if not self._prebind:  # node agents on every node (scale worlds stay lean)
+            for ns, name, image in NODE_AGENTS:
+                store.create("daemonsets", _daemonset(ns, name, image))
         if self._prebind:
             self._bind_round_robin()
         for cert in self.scenario.certificates:
@@ -532,6 +535,24 @@ class World:
                     pdb_spec[field] = svc["pdb"][key]
             store.create("poddisruptionbudgets", {
                 "metadata": {"name": name, "namespace": ns}, "spec": pdb_spec})
+
+
+NODE_AGENTS = (("kube-system", "kube-proxy", "registry.k8s.io/kube-proxy:v1.31.0"),
+               ("monitoring", "node-exporter", "quay.io/prometheus/node-exporter:v1.8.2"))
+
+
+def _daemonset(namespace: str, name: str, image: str) -> Dict[str, Any]:
+    """A node agent DaemonSet (small requests; its pods' working set is their request)."""
+    labels = {"app.kubernetes.io/name": name, "app": name}
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                     "updateStrategy": {"type": "RollingUpdate"},
+                     "template": {"metadata": {"labels": labels}, "spec": {
+                         "priorityClassName": "system-node-critical", "priority": 2000001000,
+                         "hostNetwork": True, "terminationGracePeriodSeconds": 30,
+                         "containers": [{"name": name, "image": image, "resources": {
+                             "requests": {"cpu": "10m", "memory": "32Mi"},
+                             "limits": {"memory": "64Mi"}}}]}}}}
 
 
 def synthetic_scenario(nodes: int, pods_per_node: int, history: str = "1m",
