@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-from twin import resources, tables
+from twin import admission, openapi, resources, tables
 from twin.faults import ApiFaults, Fault
 from twin.rbac import Authorizer
 from twin.store import ApiError, BadRequest, Forbidden, Gone, NotFound, Store
@@ -46,6 +46,12 @@ _SUB_GROUP_VERSIONS = {"scale": ("autoscaling", "v1"), "eviction": ("policy", "v
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # many pack workers and watches connect at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+        if isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
+            return  # a client hung up (kubectl closes idle TLS connections): not an error
+        super().handle_error(request, client_address)
 
 
 class Request:
@@ -200,6 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             data = body
         self.send_response(code)
+        for text in getattr(self, "_warnings", ()):
+            self.send_header("Warning", '299 - "%s"' % text.replace('"', '\\"'))
+        self._warnings = []
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
@@ -251,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------- dispatch
     def _dispatch(self, method: str) -> None:
         self.api.request_count += 1
+        self._warnings: List[str] = []
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         try:
@@ -328,6 +338,20 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         if path == "/version":
             self._send(200, VERSION)
+            return True
+        if path == "/openapi/v3":
+            self._send(200, openapi.root())
+            return True
+        if path.startswith("/openapi/v3/"):
+            rest = path[len("/openapi/v3/"):].split("/")
+            doc = None
+            if len(rest) == 2 and rest[0] == "api":
+                doc = openapi.group_version("", rest[1])
+            elif len(rest) == 3 and rest[0] == "apis":
+                doc = openapi.group_version(rest[1], rest[2])
+            if doc is None:
+                raise NotFound("the server could not find the requested resource")
+            self._send(200, doc.encode())
             return True
         if path == "/api":
             self._send(200, {"kind": "APIVersions", "versions": ["v1"],
@@ -457,7 +481,7 @@ class _Handler(BaseHTTPRequestHandler):
             if tables.wants_table(self.headers.get("Accept", "")) and not sub:
                 return self._send(200, tables.table(
                     req.rt.plural, [entry.obj], entry.obj["metadata"]["resourceVersion"],
-                    self.api.store.now_fn()))
+                    self.api.store.now_fn(), req.query.get("includeObject") or "Metadata"))
             return self._send(200, entry.json)
         dry = _dry_run(req)
         scope = "status" if sub == "status" else "spec"
@@ -465,7 +489,8 @@ class _Handler(BaseHTTPRequestHandler):
         if req.verb == "create":
             if not isinstance(body, dict):
                 raise BadRequest("the request body must be an object")
-            obj = store.create(plural, body, namespace=req.namespace or None, dry_run=dry)
+            obj = store.create(plural, body, namespace=req.namespace or None, dry_run=dry,
+                               admit=self._admitter(req, scope))
             return self._send(201, obj)
         if req.verb == "update":
             if not isinstance(body, dict):
@@ -478,7 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
             if req.namespace:
                 md["namespace"] = req.namespace
             return self._send(200, store.update(plural, body, req.namespace or None, scope,
-                                                dry))
+                                                dry, admit=self._admitter(req, scope)))
         if req.verb == "patch":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if "strategic" in ctype and resources.is_custom(req.rt):
@@ -487,7 +512,7 @@ class _Handler(BaseHTTPRequestHandler):
                                "application/merge-patch+json, application/apply-patch+yaml",
                                code=415, reason="UnsupportedMediaType")
             return self._send(200, store.patch(plural, req.namespace, req.name, body, ctype,
-                                               scope, dry))
+                                               scope, dry, admit=self._admitter(req, scope)))
         if req.verb == "delete":
             return self._delete(req, body or {}, dry)
         if req.verb == "deletecollection":
@@ -506,6 +531,14 @@ class _Handler(BaseHTTPRequestHandler):
                                     "metadata": {"resourceVersion": store.resource_version},
                                     "items": gone})
         raise ApiError("method not allowed", code=405, reason="MethodNotAllowed")
+
+    def _admitter(self, req: Request, scope: str) -> Any:
+        """The admission step for this write (defaults, schema, validation, warnings)."""
+        field_validation = req.query.get("fieldValidation") or "Warn"
+
+        def admit(old: Optional[Dict[str, Any]], new: Dict[str, Any]) -> None:
+            self._warnings.extend(admission.admit(req.rt, new, old, field_validation, scope))
+        return admit
 
     def _delete(self, req: Request, options: Dict[str, Any], dry: bool) -> None:
         pre = options.get("preconditions") or {}
@@ -550,7 +583,8 @@ class _Handler(BaseHTTPRequestHandler):
             meta["remainingItemCount"] = len(entries) - start - limit
         if tables.wants_table(self.headers.get("Accept", "")):
             out = tables.table(req.rt.plural, [e.obj for e in chunk], rv,
-                               self.api.store.now_fn())
+                               self.api.store.now_fn(),
+                               q.get("includeObject") or "Metadata")
             out["metadata"].update(meta)
             return self._send(200, out)
         head = json.dumps({"kind": req.rt.list_kind, "apiVersion": req.rt.api_version,

@@ -439,7 +439,9 @@ class Store:
 
     # ----------------------------------------------------------------- create
     def create(self, resource: str, obj: Dict[str, Any], namespace: Optional[str] = None,
-               dry_run: bool = False, copy_result: bool = True) -> Dict[str, Any]:
+               dry_run: bool = False, copy_result: bool = True,
+               admit: Optional[Callable[[Optional[Dict[str, Any]], Dict[str, Any]], None]] = None
+               ) -> Dict[str, Any]:
         """Store a new object; fills metadata; AlreadyExists/Invalid. Returns a copy
         (copy_result=False: the stored object itself, read-only; saves a deep copy)."""
         rt = self._rt(resource)
@@ -478,18 +480,21 @@ class Store:
             if key in self._objs[resource]:
                 raise AlreadyExists('%s "%s" already exists' % (_qualified(resource), name),
                                     _details(resource, name))
-            if dry_run:
-                return obj
-            if rt.namespaced and self.auto_namespaces and resource != "namespaces" \
-                    and ("", ns) not in self._objs["namespaces"]:
-                self.create("namespaces", {"metadata": {"name": ns}})
             obj["apiVersion"] = rt.api_version
             obj["kind"] = rt.kind
-            md["uid"] = self._new_uid()
+            md["uid"] = self._new_uid() if not dry_run else "00000000-0000-0000-0000-000000000000"
             md["creationTimestamp"] = iso(self.now_fn())
             md["generation"] = 1
             md.pop("deletionTimestamp", None)
             md.pop("deletionGracePeriodSeconds", None)
+            if admit is not None:
+                admit(None, obj)
+            if dry_run:
+                md.pop("uid", None)
+                return obj
+            if rt.namespaced and self.auto_namespaces and resource != "namespaces" \
+                    and ("", ns) not in self._objs["namespaces"]:
+                self.create("namespaces", {"metadata": {"name": ns}})
             md["resourceVersion"] = self._next_rv()
             apply_defaults(resource, obj)
             if resource == "namespaces":
@@ -639,7 +644,9 @@ class Store:
         return new
 
     def update(self, resource: str, obj: Dict[str, Any], namespace: Optional[str] = None,
-               scope: Optional[str] = None, dry_run: bool = False) -> Dict[str, Any]:
+               scope: Optional[str] = None, dry_run: bool = False,
+               admit: Optional[Callable[[Optional[Dict[str, Any]], Dict[str, Any]], None]] = None
+               ) -> Dict[str, Any]:
         """Replace an object. Conflict if metadata.resourceVersion is set and stale."""
         rt = self._rt(resource)
         new = copy_obj(obj)
@@ -655,13 +662,17 @@ class Store:
             if rv and rv != old.obj["metadata"]["resourceVersion"]:
                 raise conflict(resource, name)
             new = self._scoped(rt, old.obj, new, scope)
+            if admit is not None:
+                admit(old.obj, new)
             if dry_run:
                 return new
             return copy_obj(self._replace(resource, key, old, new).obj)
 
     def patch(self, resource: str, namespace: Optional[str], name: str, patch: Any,
               patch_type: str = "strategic", scope: Optional[str] = None,
-              dry_run: bool = False) -> Dict[str, Any]:
+              dry_run: bool = False,
+              admit: Optional[Callable[[Optional[Dict[str, Any]], Dict[str, Any]], None]] = None
+              ) -> Dict[str, Any]:
         """Apply a patch: patch_type "strategic", "merge" or "json" (or the content type)."""
         rt = self._rt(resource)
         kind = _patch_kind(patch_type)
@@ -687,6 +698,8 @@ class Store:
             if rv and rv != old.obj["metadata"]["resourceVersion"]:
                 raise conflict(resource, name)
             new = self._scoped(rt, old.obj, new, scope)
+            if admit is not None:
+                admit(old.obj, new)
             if dry_run:
                 return new
             return copy_obj(self._replace(resource, key, old, new).obj)
