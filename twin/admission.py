@@ -25,7 +25,8 @@ _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_WORKLOADS = ("deployments", "replicasets", "statefulsets", "daemonsets")
+_WORKLOADS = ("deployments", "replicasets", "statefulsets", "daemonsets",
+              "replicationcontrollers")
 _TEMPLATED = _WORKLOADS + ("jobs",)
 
 
@@ -79,8 +80,16 @@ def apply_defaults(rt: ResourceType, obj: Dict[str, Any], create: bool) -> None:
                              "effect": "NoExecute", "tolerationSeconds": toleration[1]})
     if rt.plural in _TEMPLATED and isinstance(spec, dict):
         _default_template(obj)
-    if rt.plural in ("deployments", "replicasets", "statefulsets") and isinstance(spec, dict):
+    if rt.plural in ("deployments", "replicasets", "statefulsets", "replicationcontrollers") \
+            and isinstance(spec, dict):
         spec.setdefault("replicas", 1)
+    if rt.plural == "replicationcontrollers" and isinstance(spec, dict):
+        template = spec.get("template") or {}
+        labels = (template.get("metadata") or {}).get("labels")
+        if not spec.get("selector") and labels:
+            spec["selector"] = dict(labels)  # a ReplicationController selects its template
+        if not (obj.get("metadata") or {}).get("labels") and labels:
+            obj.setdefault("metadata", {})["labels"] = dict(labels)
     if rt.plural == "deployments" and isinstance(spec, dict):
         spec.setdefault("revisionHistoryLimit", 10)
         spec.setdefault("progressDeadlineSeconds", 600)
@@ -130,6 +139,7 @@ _INITIAL_STATUS: Dict[str, Dict[str, Any]] = {
     "namespaces": {"phase": "Active"},
     "horizontalpodautoscalers": {"currentReplicas": 0, "desiredReplicas": 0},
     "statefulsets": {"replicas": 0, "availableReplicas": 0},
+    "replicationcontrollers": {"replicas": 0},
 }
 
 
@@ -296,6 +306,8 @@ def _workload(rt: ResourceType, obj: Dict[str, Any], errs: FieldErrors) -> None:
         errs.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
     sel = spec.get("selector")
     template = spec.get("template") or {}
+    if rt.plural == "replicationcontrollers" and isinstance(sel, dict):
+        sel = {"matchLabels": sel}  # core/v1 selects with a plain label map
     if isinstance(sel, dict):
         if not sel.get("matchLabels") and not sel.get("matchExpressions"):
             errs.invalid("spec.selector", sel, "empty selector is invalid for %s"

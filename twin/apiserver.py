@@ -72,16 +72,34 @@ class Request:
 def _status(code: int, reason: str, message: str,
             details: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     out: Dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                           "status": "Failure", "message": message, "reason": reason,
-                           "code": code}
+                           "status": "Failure", "message": message, "reason": reason}
     if details:
         out["details"] = details
+    out["code"] = code
     return out
 
 
 def _flag(value: Optional[str]) -> bool:
     """A boolean query parameter ("true", "True", "1")."""
     return (value or "").lower() in ("true", "1")
+
+
+def _partial(obj: Dict[str, Any]) -> Dict[str, Any]:
+    """The meta.k8s.io/v1 PartialObjectMetadata view (Accept: ...;as=PartialObjectMetadata)."""
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata") or {}}
+
+
+def _fields_v1(value: Any) -> Dict[str, Any]:
+    """A FieldsV1 set for an applied configuration (maps by key; lists as a whole)."""
+    if not isinstance(value, dict):
+        return {}
+    return {"f:%s" % k: _fields_v1(v) for k, v in value.items()}
+
+
+def store_iso(epoch: float) -> str:
+    from twin.store import iso
+    return iso(epoch)
 
 
 def _discovery_path(path: str) -> bool:
@@ -216,7 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, exc: ApiError) -> None:
-        self._send(exc.code, exc.status())
+        # encoded like the API server's Go encoder: compact, a trailing newline
+        self._send(exc.code, json.dumps(exc.status(), separators=(",", ":")).encode() + b"\n")
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
@@ -482,6 +501,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, tables.table(
                     req.rt.plural, [entry.obj], entry.obj["metadata"]["resourceVersion"],
                     self.api.store.now_fn(), req.query.get("includeObject") or "Metadata"))
+            if "as=PartialObjectMetadata" in self.headers.get("Accept", ""):
+                return self._send(200, _partial(entry.obj))
             return self._send(200, entry.json)
         dry = _dry_run(req)
         scope = "status" if sub == "status" else "spec"
@@ -511,6 +532,8 @@ class _Handler(BaseHTTPRequestHandler):
                                "media types include: application/json-patch+json, "
                                "application/merge-patch+json, application/apply-patch+yaml",
                                code=415, reason="UnsupportedMediaType")
+            if ctype == "application/apply-patch+yaml":
+                return self._apply(req, body, scope, dry)
             return self._send(200, store.patch(plural, req.namespace, req.name, body, ctype,
                                                scope, dry, admit=self._admitter(req, scope)))
         if req.verb == "delete":
@@ -531,6 +554,38 @@ class _Handler(BaseHTTPRequestHandler):
                                     "metadata": {"resourceVersion": store.resource_version},
                                     "items": gone})
         raise ApiError("method not allowed", code=405, reason="MethodNotAllowed")
+
+    def _apply(self, req: Request, body: Any, scope: str, dry: bool) -> None:
+        """Server-side apply, simplified: create when absent, else merge the applied
+        configuration over the object (no field-ownership conflicts); managedFields records
+        the manager's fields (operation Apply)."""
+        manager = req.query.get("fieldManager")
+        if not manager:
+            raise BadRequest("PATCH requests with apply content type must include fieldManager")
+        if not isinstance(body, dict):
+            raise BadRequest("the applied configuration must be an object")
+        store, plural = self.api.store, req.rt.plural
+        entry = {"manager": manager, "operation": "Apply", "apiVersion": req.rt.api_version,
+                 "time": store_iso(store.now_fn()), "fieldsType": "FieldsV1",
+                 "fieldsV1": _fields_v1({k: v for k, v in body.items()
+                                         if k not in ("apiVersion", "kind")})}
+        admit = self._admitter(req, scope)
+        if not store.exists(plural, req.namespace, req.name):
+            obj = dict(body)
+            md = dict(obj.get("metadata") or {})
+            md.update({"name": req.name, "managedFields": [entry]})
+            if req.namespace:
+                md["namespace"] = req.namespace
+            obj["metadata"] = md
+            return self._send(201, store.create(plural, obj, req.namespace or None, dry,
+                                                admit=admit))
+        current = store.get(plural, req.namespace, req.name)
+        others = [m for m in current["metadata"].get("managedFields") or []
+                  if m.get("manager") != manager]
+        patch = dict(body)
+        patch["metadata"] = dict(patch.get("metadata") or {}, managedFields=others + [entry])
+        self._send(200, store.patch(plural, req.namespace, req.name, patch, "merge", scope,
+                                    dry, admit=admit))
 
     def _admitter(self, req: Request, scope: str) -> Any:
         """The admission step for this write (defaults, schema, validation, warnings)."""
@@ -581,6 +636,11 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = chunk[:limit]
             meta["continue"] = "%s:%d" % (rv, start + limit)
             meta["remainingItemCount"] = len(entries) - start - limit
+        if "as=PartialObjectMetadataList" in self.headers.get("Accept", ""):
+            meta["resourceVersion"] = rv
+            return self._send(200, {"kind": "PartialObjectMetadataList",
+                                    "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                                    "items": [_partial(e.obj) for e in chunk]})
         if tables.wants_table(self.headers.get("Accept", "")):
             out = tables.table(req.rt.plural, [e.obj for e in chunk], rv,
                                self.api.store.now_fn(),
@@ -774,7 +834,9 @@ def scale_of(obj: Dict[str, Any]) -> Dict[str, Any]:
     status = obj.get("status") or {}
     selector = status.get("selector")
     if not isinstance(selector, str):
-        labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        sel = (obj.get("spec") or {}).get("selector") or {}
+        labels = sel.get("matchLabels") or {} if obj.get("kind") != "ReplicationController" \
+            else sel
         selector = ",".join("%s=%s" % kv for kv in sorted(labels.items()))
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",

@@ -705,7 +705,9 @@ class Controllers:
                 and not p["metadata"].get("deletionTimestamp")]
 
     def reconcile_replicasets(self) -> None:
-        for rs in self._targets("replicasets", "replicasets", "pods"):
+        """ReplicaSets and (legacy core/v1) ReplicationControllers: pods to spec.replicas."""
+        rcs = self.store.list("replicationcontrollers", copy=False)[0]
+        for rs in self._targets("replicasets", "replicasets", "pods") + rcs:
             want = int((rs.get("spec") or {}).get("replicas", 1))
             pods = self._rs_pods(rs)
             if len(pods) < want:
@@ -724,7 +726,8 @@ class Controllers:
                                 component="replicaset-controller")
 
     def reconcile_replicaset_status(self) -> None:
-        for rs in self._targets("replicaset_status", "replicasets", "pods"):
+        rcs = self.store.list("replicationcontrollers", copy=False)[0]
+        for rs in self._targets("replicaset_status", "replicasets", "pods") + rcs:
             pods = self._rs_pods(rs)
             ready = sum(1 for p in pods if pod_ready(p))
             status = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
@@ -735,7 +738,8 @@ class Controllers:
                     del status[k]
             if (rs.get("status") or {}) != status:
                 try:
-                    self.store.mutate("replicasets", rs["metadata"]["namespace"],
+                    self.store.mutate(_PLURAL[rs.get("kind", "ReplicaSet")],
+                                      rs["metadata"]["namespace"],
                                       rs["metadata"]["name"],
                                       lambda o, s=status: o.__setitem__("status", s),
                                       copy_result=False)
@@ -754,7 +758,8 @@ class Controllers:
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
             "generateName": md["name"] + "-", "namespace": md["namespace"],
             "labels": tmd.get("labels") or {}, "annotations": tmd.get("annotations") or {},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "ownerReferences": [{"apiVersion": rs.get("apiVersion", "apps/v1"),
+                                 "kind": rs.get("kind", "ReplicaSet"),
                                  "name": md["name"], "uid": md["uid"], "controller": True,
                                  "blockOwnerDeletion": True}]},
             "spec": spec, "status": {"phase": "Pending", "qosClass": _qos(spec)}}
@@ -1360,6 +1365,7 @@ class Controllers:
 
 
 DEFAULT_TOLERATION_S = 300
+_PLURAL = {"ReplicaSet": "replicasets", "ReplicationController": "replicationcontrollers"}
 JOB_RUN_S = 10.0  # seconds a Job's container runs before it exits 0, unless annotated
 RUN_ANNOTATION = "twin.self-healing.io/run-s"
 DEFAULT_SHUTDOWN_S = 2.0  # seconds an app takes to exit on SIGTERM unless annotated

@@ -83,9 +83,10 @@ class ApiError(Exception):
     def status(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                "status": "Failure", "message": self.message,
-                               "reason": self.reason, "code": self.code}
+                               "reason": self.reason}
         if self.details:
             out["details"] = self.details
+        out["code"] = self.code  # the API server's field order (details before code)
         return out
 
 
@@ -131,9 +132,10 @@ class ServiceUnavailable(ApiError):
 
 def _details(resource: str, name: str) -> Dict[str, Any]:
     rt = resources.RESOURCES.get(resource)
-    out = {"name": name, "kind": resource}
+    out = {"name": name}
     if rt is not None and rt.group:
         out["group"] = rt.group
+    out["kind"] = resource  # StatusDetails order: name, group, kind
     return out
 
 

@@ -44,7 +44,9 @@ class World:
 
     def __init__(self, scenario: Scenario, seed: int = 0, workdir: Optional[str] = None,
                  start_prometheus: bool = True, start_nats: bool = True,
-                 not_before: Optional[float] = None, realtime: bool = False) -> None:
+                 not_before: Optional[float] = None, realtime: bool = False,
+                 tls: bool = False) -> None:
+        self.tls = tls  # serve the API over HTTPS (kubectl sends tokens only over TLS)
         self.scenario = scenario
         self.seed = seed if seed else scenario.seed
         self._own_workdir = workdir is None
@@ -194,8 +196,9 @@ class World:
         sa_token = self.authorizer.add_token(SA_USER)
         admin_token = self.authorizer.add_token(ADMIN_USER, admin=True)
         self.apiserver = ApiServer(self.store, authorizer=self.authorizer,
-                                   faults=self.api_faults).start()
-        paths = write_kubeconfigs(self.workdir, self.apiserver.url, sa_token, admin_token)
+                                   faults=self.api_faults, tls=self.tls).start()
+        paths = write_kubeconfigs(self.workdir, self.apiserver.url, sa_token, admin_token,
+                                  ca_pem=self.apiserver.ca_pem)
         self.kubeconfig_path, self.admin_kubeconfig_path = paths["pack"], paths["admin"]
 
     def stop(self) -> None:

@@ -122,3 +122,44 @@ def test_job_runs_to_completion(twin):
     assert exc.value.status == 422
     assert 'spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: ' \
            '"OnFailure", "Never"' in json.loads(exc.value.body)["message"]
+
+
+def test_server_side_apply_creates_then_merges_and_records_the_manager(twin):
+    path = "/api/v1/namespaces/prod/configmaps/cfg?fieldManager=sre"
+    headers = {"Content-Type": "application/apply-patch+yaml"}
+    code, obj = _raw(twin, path, "PATCH", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "cfg"}, "data": {"a": "1"}}, headers)  # JSON is YAML
+    assert code == 201 and obj["data"] == {"a": "1"}
+    assert obj["metadata"]["managedFields"][0]["manager"] == "sre"
+    assert obj["metadata"]["managedFields"][0]["fieldsV1"]["f:data"] == {"f:a": {}}
+    code, obj = _raw(twin, path, "PATCH", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "cfg"}, "data": {"b": "2"}}, headers)
+    assert code == 200 and obj["data"] == {"a": "1", "b": "2"}
+    with pytest.raises(ApiException) as exc:
+        _raw(twin, "/api/v1/namespaces/prod/configmaps/cfg", "PATCH", {"data": {}}, headers)
+    assert exc.value.status == 400 and b"fieldManager" in exc.value.body
+
+
+def test_replication_controller_keeps_its_pods(twin):
+    twin.admin.core.create_namespaced_replication_controller("prod", {
+        "metadata": {"name": "legacy"}, "spec": {"replicas": 2, "template": {
+            "metadata": {"labels": {"app": "legacy"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}}})
+    twin.steps(2)
+    rc = twin.admin.core.read_namespaced_replication_controller("legacy", "prod")
+    assert rc.spec.selector == {"app": "legacy"} and rc.status.ready_replicas == 2
+    pods = twin.admin.core.list_namespaced_pod("prod", label_selector="app=legacy").items
+    assert [p.metadata.owner_references[0].kind for p in pods] == ["ReplicationController"] * 2
+
+
+def test_partial_object_metadata_and_status_encoding(twin):
+    accept = {"Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"}
+    _c, out = _raw(twin, "/api/v1/nodes", headers=accept)
+    assert out["kind"] == "PartialObjectMetadataList" and out["apiVersion"] == "meta.k8s.io/v1"
+    assert [i["metadata"]["name"] for i in out["items"]] == ["node-a", "node-b"]
+    with pytest.raises(ApiException) as exc:
+        twin.admin.core.create_node(node("node-a"))
+    assert exc.value.body == (  # byte for byte as the API server encodes it
+        b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":'
+        b'"nodes \\"node-a\\" already exists","reason":"AlreadyExists","details":'
+        b'{"name":"node-a","kind":"nodes"},"code":409}\n').decode()
