@@ -30,12 +30,14 @@ ST2_PYTHONPATH = $(subst $(space),:,$(abspath $(VENV_ST2_PACK)/lib/python3.8/sit
 	$(addprefix $(ST2_SRC)/,st2common st2reactor st2tests st2client) \
 	$(sort $(wildcard $(ST2_SRC)/contrib/runners/*_runner)) sensors actions actions/lib))
 
-.PHONY: help venv services lint test test38 test311 test-st2 st2-genuine demo twin bench bench-scale faults clean
+.PHONY: help venv services lint test test38 test311 test-st2 st2-genuine demo twin \
+	twin-conformance bench bench-scale faults clean
 
 help:
 	@echo "make demo   - set everything up and run the reference incident (SCENARIO=, MODE=)"
 	@echo "make test   - set everything up and run every test on Python 3.8, 3.11 and genuine st2"
 	@echo "make lint | twin SCENARIO=... | bench [SCENARIOS=dir] | bench-scale | faults | clean"
+	@echo "make twin-conformance [E2E_SRC=dir] - the official client's e2e suite against the twin"
 
 venv: $(STAMP38) $(STAMP311)
 
@@ -120,6 +122,12 @@ demo: $(STAMP38) services
 
 twin: $(STAMP38) services
 	$(VENV38)/bin/python -m twin $(if $(SCENARIO),--scenario $(SCENARIO))
+
+# The official Python client's e2e suite, unchanged, against the twin (a fidelity benchmark, not
+# part of `make test`). E2E_SRC=<kubernetes-client/python checkout at the installed client's
+# tag> gives the full suite; otherwise the client's sdist (or the tests its wheel ships).
+twin-conformance: $(STAMP38)
+	$(VENV38)/bin/python -m twin.conformance $(if $(E2E_SRC),--src $(E2E_SRC))
 
 bench: $(STAMP38) services
 	$(VENV38)/bin/python -m bench.scenarios $(if $(SCENARIOS),--scenarios $(SCENARIOS))

@@ -29,13 +29,15 @@ def main(argv=None) -> int:
     parser.add_argument("--realtime", action="store_true",
                         help="virtual time = wall-clock time (for a pack on real time)")
     parser.add_argument("--workdir", default=None, help="keep files here (default: temp dir)")
+    parser.add_argument("--no-tls", dest="tls", action="store_false",
+                        help="serve the API over plain HTTP (kubectl then refuses tokens)")
     parser.add_argument("--list", action="store_true", help="list shipped scenarios and exit")
     args = parser.parse_args(argv)
     if args.list:
         print("\n".join(list_scenarios()))
         return 0
     world = World.from_scenario(args.scenario, seed=args.seed, workdir=args.workdir,
-                                realtime=args.realtime)
+                                realtime=args.realtime, tls=args.tls)
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     world.start()
@@ -43,6 +45,8 @@ def main(argv=None) -> int:
         print(f"scenario:          {world.scenario.name}")
         print(f"kubeconfig (pack): {world.kubeconfig_path}")
         print(f"kubeconfig admin:  {world.admin_kubeconfig_path}")
+        print(f"api server:        {world.api_url}")
+        print(f"kubectl:           KUBECONFIG={world.admin_kubeconfig_path} kubectl get nodes")
         print(f"prometheus:        {world.prometheus_url}  (direct {world.prometheus_direct_url})")
         print(f"nats:              {world.nats_url}")
         print(f"virtual now:       {iso(world.clock.now())}  onset {iso(world.onset_epoch)}  "

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
-from twin import resources, tables
+from twin import admission, openapi, resources, tables
 from twin.faults import ApiFaults, Fault
 from twin.rbac import Authorizer
 from twin.store import ApiError, BadRequest, Forbidden, Gone, NotFound, Store
@@ -36,11 +36,22 @@ VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0-twin", "gitCommit
            "compiler": "gc", "platform": "linux/amd64"}
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 DEFAULT_WATCH_TIMEOUT_S = 1800
+# Subresources whose kind lives in another group (kubectl drain looks for policy/v1 Eviction).
+_JSON_TYPES = ("application/json", "application/json-patch+json", "application/merge-patch+json",
+               "application/strategic-merge-patch+json", "", "*/*",
+               "application/x-www-form-urlencoded")
+_SUB_GROUP_VERSIONS = {"scale": ("autoscaling", "v1"), "eviction": ("policy", "v1")}
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # many pack workers and watches connect at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+        if isinstance(sys.exc_info()[1], (ConnectionError, OSError)):
+            return  # a client hung up (kubectl closes idle TLS connections): not an error
+        super().handle_error(request, client_address)
 
 
 class Request:
@@ -61,16 +72,48 @@ class Request:
 def _status(code: int, reason: str, message: str,
             details: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     out: Dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                           "status": "Failure", "message": message, "reason": reason,
-                           "code": code}
+                           "status": "Failure", "message": message, "reason": reason}
     if details:
         out["details"] = details
+    out["code"] = code
     return out
 
 
 def _flag(value: Optional[str]) -> bool:
     """A boolean query parameter ("true", "True", "1")."""
     return (value or "").lower() in ("true", "1")
+
+
+def _partial(obj: Dict[str, Any]) -> Dict[str, Any]:
+    """The meta.k8s.io/v1 PartialObjectMetadata view (Accept: ...;as=PartialObjectMetadata)."""
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata") or {}}
+
+
+def _fields_v1(value: Any) -> Dict[str, Any]:
+    """A FieldsV1 set for an applied configuration (maps by key; lists as a whole)."""
+    if not isinstance(value, dict):
+        return {}
+    return {"f:%s" % k: _fields_v1(v) for k, v in value.items()}
+
+
+def store_iso(epoch: float) -> str:
+    from twin.store import iso
+    return iso(epoch)
+
+
+def _discovery_path(path: str) -> bool:
+    from twin.rbac import DISCOVERY_URLS
+    return any(path == u or (u.endswith("*") and path.startswith(u[:-1]))
+               for u in DISCOVERY_URLS)
+
+
+def _dry_run(req: "Request") -> bool:
+    """?dryRun=All: validate and answer, change nothing."""
+    value = req.query.get("dryRun", "")
+    if value and value != "All":
+        raise BadRequest('Invalid dryRun value "%s": valid values are "All"' % value)
+    return value == "All"
 
 
 def _single_name(req: "Request") -> str:
@@ -181,6 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             data = body
         self.send_response(code)
+        for text in getattr(self, "_warnings", ()):
+            self.send_header("Warning", '299 - "%s"' % text.replace('"', '\\"'))
+        self._warnings = []
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
@@ -188,17 +234,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _error(self, exc: ApiError) -> None:
-        self._send(exc.code, exc.status())
+        # encoded like the API server's Go encoder: compact, a trailing newline
+        self._send(exc.code, json.dumps(exc.status(), separators=(",", ":")).encode() + b"\n")
 
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if not raw:
             return None
+        ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0]
+        ctype = ctype.strip().lower()
+        if ctype in ("application/yaml", "application/apply-patch+yaml"):
+            import yaml
+            try:
+                return yaml.safe_load(raw)
+            except yaml.YAMLError as exc:
+                raise BadRequest("the request body is not valid YAML: %s" % exc) from None
+        if ctype not in _JSON_TYPES:
+            # protobuf (and CBOR) bodies are refused like a server that does not serve them;
+            # client-go then retries in JSON
+            raise ApiError("the body of the request was in an unknown format - accepted media "
+                           "types include: application/json, application/yaml",
+                           code=415, reason="UnsupportedMediaType")
         try:
             return json.loads(raw)
-        except ValueError:
-            raise BadRequest("the request body is not valid JSON") from None
+        except ValueError as exc:
+            raise BadRequest("couldn't get version/kind; json parse error: %s" % exc) from None
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
@@ -218,6 +279,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------- dispatch
     def _dispatch(self, method: str) -> None:
         self.api.request_count += 1
+        self._warnings: List[str] = []
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         try:
@@ -230,6 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             req = self._parse(method, url.path, query)
             self._authorize(user, req)
+            if req.rt is not None and req.rt.plural in resources.REVIEWS:
+                return self._review(user, req, body)
             fault = self.api.faults.check(req.verb, req.rt.plural if req.rt else "",
                                           req.subresource, req.namespace, req.name)
             if fault is not None and self._apply_fault(fault):
@@ -254,6 +318,9 @@ class _Handler(BaseHTTPRequestHandler):
         authz = self.api.authorizer
         if authz is None or req.rt is None:
             return
+        if req.rt.plural in ("selfsubjectaccessreviews", "selfsubjectrulesreviews") and \
+                req.verb == "create":
+            return  # system:basic-user: everyone may ask about themselves
         ok, message = authz.authorize(user[0], user[1], req.verb, req.rt.group, req.rt.plural,
                                       req.subresource, req.namespace,
                                       req.name or _single_name(req))
@@ -291,6 +358,20 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/version":
             self._send(200, VERSION)
             return True
+        if path == "/openapi/v3":
+            self._send(200, openapi.root())
+            return True
+        if path.startswith("/openapi/v3/"):
+            rest = path[len("/openapi/v3/"):].split("/")
+            doc = None
+            if len(rest) == 2 and rest[0] == "api":
+                doc = openapi.group_version("", rest[1])
+            elif len(rest) == 3 and rest[0] == "apis":
+                doc = openapi.group_version(rest[1], rest[2])
+            if doc is None:
+                raise NotFound("the server could not find the requested resource")
+            self._send(200, doc.encode())
+            return True
         if path == "/api":
             self._send(200, {"kind": "APIVersions", "versions": ["v1"],
                              "serverAddressByClientCIDRs": [
@@ -327,9 +408,13 @@ class _Handler(BaseHTTPRequestHandler):
             raise NotFound("the server could not find the requested resource")
         listing = []
         for rt in rts:
-            listing.append({"name": rt.plural, "singularName": rt.singular,
-                            "namespaced": rt.namespaced, "kind": rt.kind, "verbs": VERBS,
-                            "shortNames": list(rt.short_names)})
+            item = {"name": rt.plural, "singularName": rt.singular,
+                    "namespaced": rt.namespaced, "kind": rt.kind,
+                    "verbs": list(rt.verbs) if rt.verbs else VERBS,
+                    "shortNames": list(rt.short_names)}
+            if rt.categories:
+                item["categories"] = list(rt.categories)
+            listing.append(item)
             for sub in rt.subresources:
                 kind = {"scale": "Scale", "eviction": "Eviction", "binding": "Binding",
                         "log": "Pod"}.get(sub, rt.kind)
@@ -338,8 +423,9 @@ class _Handler(BaseHTTPRequestHandler):
                              sub, ["get", "patch", "update"])
                 entry = {"name": "%s/%s" % (rt.plural, sub), "singularName": "",
                          "namespaced": rt.namespaced, "kind": kind, "verbs": verbs}
-                if sub == "scale":
-                    entry.update({"group": "autoscaling", "version": "v1"})
+                if sub in _SUB_GROUP_VERSIONS:
+                    group, version = _SUB_GROUP_VERSIONS[sub]
+                    entry.update({"group": group, "version": version})
                 listing.append(entry)
         gvs = "%s/%s" % gv if gv[0] else gv[1]
         self._send(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gvs,
@@ -414,15 +500,18 @@ class _Handler(BaseHTTPRequestHandler):
             if tables.wants_table(self.headers.get("Accept", "")) and not sub:
                 return self._send(200, tables.table(
                     req.rt.plural, [entry.obj], entry.obj["metadata"]["resourceVersion"],
-                    self.api.store.now_fn()))
+                    self.api.store.now_fn(), req.query.get("includeObject") or "Metadata"))
+            if "as=PartialObjectMetadata" in self.headers.get("Accept", ""):
+                return self._send(200, _partial(entry.obj))
             return self._send(200, entry.json)
-        dry = "All" in req.query.get("dryRun", "") or req.query.get("dryRun") == "All"
+        dry = _dry_run(req)
         scope = "status" if sub == "status" else "spec"
         store, plural = self.api.store, req.rt.plural
         if req.verb == "create":
             if not isinstance(body, dict):
                 raise BadRequest("the request body must be an object")
-            obj = store.create(plural, body, namespace=req.namespace or None, dry_run=dry)
+            obj = store.create(plural, body, namespace=req.namespace or None, dry_run=dry,
+                               admit=self._admitter(req, scope))
             return self._send(201, obj)
         if req.verb == "update":
             if not isinstance(body, dict):
@@ -435,7 +524,7 @@ class _Handler(BaseHTTPRequestHandler):
             if req.namespace:
                 md["namespace"] = req.namespace
             return self._send(200, store.update(plural, body, req.namespace or None, scope,
-                                                dry))
+                                                dry, admit=self._admitter(req, scope)))
         if req.verb == "patch":
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             if "strategic" in ctype and resources.is_custom(req.rt):
@@ -443,8 +532,10 @@ class _Handler(BaseHTTPRequestHandler):
                                "media types include: application/json-patch+json, "
                                "application/merge-patch+json, application/apply-patch+yaml",
                                code=415, reason="UnsupportedMediaType")
+            if ctype == "application/apply-patch+yaml":
+                return self._apply(req, body, scope, dry)
             return self._send(200, store.patch(plural, req.namespace, req.name, body, ctype,
-                                               scope, dry))
+                                               scope, dry, admit=self._admitter(req, scope)))
         if req.verb == "delete":
             return self._delete(req, body or {}, dry)
         if req.verb == "deletecollection":
@@ -464,6 +555,46 @@ class _Handler(BaseHTTPRequestHandler):
                                     "items": gone})
         raise ApiError("method not allowed", code=405, reason="MethodNotAllowed")
 
+    def _apply(self, req: Request, body: Any, scope: str, dry: bool) -> None:
+        """Server-side apply, simplified: create when absent, else merge the applied
+        configuration over the object (no field-ownership conflicts); managedFields records
+        the manager's fields (operation Apply)."""
+        manager = req.query.get("fieldManager")
+        if not manager:
+            raise BadRequest("PATCH requests with apply content type must include fieldManager")
+        if not isinstance(body, dict):
+            raise BadRequest("the applied configuration must be an object")
+        store, plural = self.api.store, req.rt.plural
+        entry = {"manager": manager, "operation": "Apply", "apiVersion": req.rt.api_version,
+                 "time": store_iso(store.now_fn()), "fieldsType": "FieldsV1",
+                 "fieldsV1": _fields_v1({k: v for k, v in body.items()
+                                         if k not in ("apiVersion", "kind")})}
+        admit = self._admitter(req, scope)
+        if not store.exists(plural, req.namespace, req.name):
+            obj = dict(body)
+            md = dict(obj.get("metadata") or {})
+            md.update({"name": req.name, "managedFields": [entry]})
+            if req.namespace:
+                md["namespace"] = req.namespace
+            obj["metadata"] = md
+            return self._send(201, store.create(plural, obj, req.namespace or None, dry,
+                                                admit=admit))
+        current = store.get(plural, req.namespace, req.name)
+        others = [m for m in current["metadata"].get("managedFields") or []
+                  if m.get("manager") != manager]
+        patch = dict(body)
+        patch["metadata"] = dict(patch.get("metadata") or {}, managedFields=others + [entry])
+        self._send(200, store.patch(plural, req.namespace, req.name, patch, "merge", scope,
+                                    dry, admit=admit))
+
+    def _admitter(self, req: Request, scope: str) -> Any:
+        """The admission step for this write (defaults, schema, validation, warnings)."""
+        field_validation = req.query.get("fieldValidation") or "Warn"
+
+        def admit(old: Optional[Dict[str, Any]], new: Dict[str, Any]) -> None:
+            self._warnings.extend(admission.admit(req.rt, new, old, field_validation, scope))
+        return admit
+
     def _delete(self, req: Request, options: Dict[str, Any], dry: bool) -> None:
         pre = options.get("preconditions") or {}
         propagation = options.get("propagationPolicy") or req.query.get(
@@ -471,9 +602,14 @@ class _Handler(BaseHTTPRequestHandler):
         if options.get("orphanDependents") is True:
             propagation = "Orphan"
         dry = dry or "All" in (options.get("dryRun") or [])
+        grace = options.get("gracePeriodSeconds", req.query.get("gracePeriodSeconds"))
+        try:
+            grace = None if grace in (None, "") else int(grace)
+        except (TypeError, ValueError):
+            raise BadRequest("gracePeriodSeconds must be an integer") from None
         gone = self.api.store.delete(req.rt.plural, req.namespace, req.name, propagation,
-                                     pre.get("uid"), pre.get("resourceVersion"), dry)
-        if req.rt.plural == "pods":
+                                     pre.get("uid"), pre.get("resourceVersion"), dry, grace)
+        if req.rt.plural == "pods" or gone["metadata"].get("deletionTimestamp"):
             return self._send(200, gone)
         md = gone["metadata"]
         self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -500,9 +636,15 @@ class _Handler(BaseHTTPRequestHandler):
             chunk = chunk[:limit]
             meta["continue"] = "%s:%d" % (rv, start + limit)
             meta["remainingItemCount"] = len(entries) - start - limit
+        if "as=PartialObjectMetadataList" in self.headers.get("Accept", ""):
+            meta["resourceVersion"] = rv
+            return self._send(200, {"kind": "PartialObjectMetadataList",
+                                    "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                                    "items": [_partial(e.obj) for e in chunk]})
         if tables.wants_table(self.headers.get("Accept", "")):
             out = tables.table(req.rt.plural, [e.obj for e in chunk], rv,
-                               self.api.store.now_fn())
+                               self.api.store.now_fn(),
+                               q.get("includeObject") or "Metadata")
             out["metadata"].update(meta)
             return self._send(200, out)
         head = json.dumps({"kind": req.rt.list_kind, "apiVersion": req.rt.api_version,
@@ -578,6 +720,56 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    # ----------------------------------------------------------------- access reviews
+    def _review(self, user: Tuple[str, bool], req: Request, body: Any) -> None:
+        """authorization.k8s.io/v1 reviews answered by the twin's RBAC (never stored)."""
+        if req.verb != "create":
+            raise ApiError("the server does not allow this method on the requested resource",
+                           code=405, reason="MethodNotAllowed")
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be an object")
+        rt = req.rt
+        spec = body.get("spec") or {}
+        out = {"kind": rt.kind, "apiVersion": rt.api_version,
+               "metadata": dict(body.get("metadata") or {}), "spec": spec}
+        authz = self.api.authorizer
+        name, admin = user
+        if rt.plural in ("subjectaccessreviews", "localsubjectaccessreviews"):
+            name = spec.get("user") or ""
+            if not name and not spec.get("groups"):
+                raise ApiError('%s.authorization.k8s.io "" is invalid: spec.user: Invalid '
+                               'value: "": at least one of user or group must be specified'
+                               % rt.kind, code=422, reason="Invalid")
+            admin = "system:masters" in (spec.get("groups") or []) or bool(
+                authz and authz.is_admin(name))
+        if rt.plural == "selfsubjectrulesreviews":
+            ns = spec.get("namespace") or ""
+            out["status"] = authz.rules_review(name, admin, ns) if authz else {
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [], "incomplete": False}
+            return self._send(201, out)
+        attrs = spec.get("resourceAttributes")
+        if attrs is None and spec.get("nonResourceAttributes") is None:
+            raise ApiError('%s.authorization.k8s.io "" is invalid: spec.resourceAttributes: '
+                           "Invalid value: \"null\": exactly one of nonResourceAttributes or "
+                           "resourceAttributes must be specified" % rt.kind, code=422,
+                           reason="Invalid")
+        if attrs is not None:
+            ns = attrs.get("namespace", "") if rt.plural != "localsubjectaccessreviews" \
+                else req.namespace
+            ok = authz is None or authz.check(
+                name, admin, attrs.get("verb", ""), attrs.get("group", ""),
+                attrs.get("resource", ""), attrs.get("subresource", ""), ns,
+                attrs.get("name", ""))
+        else:
+            path = (spec.get("nonResourceAttributes") or {}).get("path", "")
+            verb = (spec.get("nonResourceAttributes") or {}).get("verb", "")
+            ok = admin or (verb == "get" and _discovery_path(path))
+        out["status"] = {"allowed": bool(ok)}
+        if ok and not admin:
+            out["status"]["reason"] = 'RBAC: allowed for "%s"' % name
+        self._send(201, out)
+
     # ----------------------------------------------------------------- subresources
     def _log(self, req: Request) -> None:
         q = req.query
@@ -590,7 +782,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _evict(self, req: Request, body: Any) -> None:
         from twin import controllers
-        dry = bool(body and "All" in ((body.get("deleteOptions") or {}).get("dryRun") or []))
+        dry = _dry_run(req) or bool(isinstance(body, dict) and "All" in (
+            (body.get("deleteOptions") or {}).get("dryRun") or []))
         controllers.evict(self.api.store, req.namespace, req.name, dry_run=dry)
         self._send(201, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                          "status": "Success", "code": 201})
@@ -630,7 +823,8 @@ class _Handler(BaseHTTPRequestHandler):
         patch_body: Dict[str, Any] = {"spec": {"replicas": replicas}}
         if rv:
             patch_body["metadata"] = {"resourceVersion": rv}
-        updated = store.patch(plural, req.namespace, req.name, patch_body, "merge")
+        updated = store.patch(plural, req.namespace, req.name, patch_body, "merge",
+                              dry_run=_dry_run(req))
         self._send(200, scale_of(updated))
 
 
@@ -640,7 +834,9 @@ def scale_of(obj: Dict[str, Any]) -> Dict[str, Any]:
     status = obj.get("status") or {}
     selector = status.get("selector")
     if not isinstance(selector, str):
-        labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        sel = (obj.get("spec") or {}).get("selector") or {}
+        labels = sel.get("matchLabels") or {} if obj.get("kind") != "ReplicationController" \
+            else sel
         selector = ",".join("%s=%s" % kv for kv in sorted(labels.items()))
     return {"kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",

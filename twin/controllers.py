@@ -15,8 +15,9 @@
 - ReplicaSets: create/delete pods to match spec.replicas (pods named `<rs>-<5 chars>`).
 - Scheduler: Pending unbound pods go to Ready, schedulable (not cordoned) nodes whose taints
   they tolerate, whose labels match nodeSelector, with room (requests vs allocatable, pod count);
-  least-allocated memory first. Unschedulable pods get PodScheduled=False and a
-  FailedScheduling event once.
+  least-allocated memory first. Unschedulable pods stay Pending with PodScheduled=False
+  (Unschedulable) and a FailedScheduling event worded like kube-scheduler's FitError (again
+  when the reasons change); they are bound as soon as room appears.
 - Pod start (`start_pods=True`, a minimal kubelet): bound Pending pods become Running and Ready.
   The world's kubelet model can turn this off and do it itself.
 - PDBs: status (expectedPods, currentHealthy, desiredHealthy, disruptionsAllowed) from pods.
@@ -323,6 +324,54 @@ def _tolerates(pod: Dict[str, Any], taint: Dict[str, Any]) -> bool:
     return False
 
 
+def _filter_node(pod: Dict[str, Any], room: "_NodeRoom", cpu: float, mem: float) -> List[str]:
+    """Why a node cannot take the pod, as kube-scheduler's filter plugins word it, in their
+    order (NodeUnschedulable, TaintToleration, NodeAffinity, NodeResourcesFit); [] = fits."""
+    node = room.node
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable") and not _tolerates(pod, {
+            "key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}):
+        return ["node(s) were unschedulable"]
+    taints = list(spec.get("taints") or [])
+    if not node_ready(node) and not any(t.get("key") in _LIFECYCLE_KEYS[1:] for t in taints):
+        ready = _cond(node, "Ready")
+        key = "node.kubernetes.io/not-ready" if ready and ready.get("status") == "False" \
+            else "node.kubernetes.io/unreachable"
+        taints.append({"key": key, "effect": "NoSchedule"})
+    for t in taints:
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, t):
+            return ["node(s) had untolerated taint {%s: %s}" % (t.get("key", ""),
+                                                                 t.get("value", ""))]
+    labels = node["metadata"].get("labels") or {}
+    node_sel = (pod.get("spec") or {}).get("nodeSelector") or {}
+    if any(labels.get(k) != v for k, v in node_sel.items()):
+        return ["node(s) didn't match Pod's node affinity/selector"]
+    out = []
+    if room.pods_used + 1 > room.pods:
+        out.append("Too many pods")
+    if room.cpu_used + cpu > room.cpu + 1e-9:
+        out.append("Insufficient cpu")
+    if room.mem_used + mem > room.mem + 1:
+        out.append("Insufficient memory")
+    return out
+
+
+def _fit_error(total: int, reasons: Dict[str, int], resource_misses: int) -> str:
+    """kube-scheduler's FitError text, e.g. "0/3 nodes are available: 1 Insufficient memory,
+    2 node(s) were unschedulable. preemption: 0/3 nodes are available: 1 No preemption victims
+    found for incoming pod, 2 Preemption is not helpful for scheduling."."""
+    if not total:
+        return "no nodes available to schedule pods"
+    parts = ", ".join("%d %s" % (n, r) for r, n in sorted(reasons.items()))
+    pre = []
+    if resource_misses:
+        pre.append("%d No preemption victims found for incoming pod" % resource_misses)
+    if total - resource_misses:
+        pre.append("%d Preemption is not helpful for scheduling" % (total - resource_misses))
+    return "0/%d nodes are available: %s. preemption: 0/%d nodes are available: %s." % (
+        total, parts, total, ", ".join(pre))
+
+
 # --------------------------------------------------------------------------- controllers
 class _NodeRoom:
     __slots__ = ("name", "node", "cpu", "mem", "pods", "cpu_used", "mem_used", "pods_used")
@@ -420,9 +469,13 @@ class Controllers:
 
     def step(self) -> None:
         """One pass of every controller, in dependency order."""
+        self.finish_terminating()
         self.reconcile_deployments()
         self.reconcile_replicasets()
         self.reconcile_node_pools()
+        self.reconcile_mirror_pods()
+        self.reconcile_daemonsets()
+        self.reconcile_jobs()
         if self.node_lifecycle_enabled:
             self.reconcile_node_lifecycle()
         self.schedule()
@@ -652,7 +705,9 @@ class Controllers:
                 and not p["metadata"].get("deletionTimestamp")]
 
     def reconcile_replicasets(self) -> None:
-        for rs in self._targets("replicasets", "replicasets", "pods"):
+        """ReplicaSets and (legacy core/v1) ReplicationControllers: pods to spec.replicas."""
+        rcs = self.store.list("replicationcontrollers", copy=False)[0]
+        for rs in self._targets("replicasets", "replicasets", "pods") + rcs:
             want = int((rs.get("spec") or {}).get("replicas", 1))
             pods = self._rs_pods(rs)
             if len(pods) < want:
@@ -671,7 +726,8 @@ class Controllers:
                                 component="replicaset-controller")
 
     def reconcile_replicaset_status(self) -> None:
-        for rs in self._targets("replicaset_status", "replicasets", "pods"):
+        rcs = self.store.list("replicationcontrollers", copy=False)[0]
+        for rs in self._targets("replicaset_status", "replicasets", "pods") + rcs:
             pods = self._rs_pods(rs)
             ready = sum(1 for p in pods if pod_ready(p))
             status = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
@@ -682,7 +738,8 @@ class Controllers:
                     del status[k]
             if (rs.get("status") or {}) != status:
                 try:
-                    self.store.mutate("replicasets", rs["metadata"]["namespace"],
+                    self.store.mutate(_PLURAL[rs.get("kind", "ReplicaSet")],
+                                      rs["metadata"]["namespace"],
                                       rs["metadata"]["name"],
                                       lambda o, s=status: o.__setitem__("status", s),
                                       copy_result=False)
@@ -701,7 +758,8 @@ class Controllers:
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
             "generateName": md["name"] + "-", "namespace": md["namespace"],
             "labels": tmd.get("labels") or {}, "annotations": tmd.get("annotations") or {},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "ownerReferences": [{"apiVersion": rs.get("apiVersion", "apps/v1"),
+                                 "kind": rs.get("kind", "ReplicaSet"),
                                  "name": md["name"], "uid": md["uid"], "controller": True,
                                  "blockOwnerDeletion": True}]},
             "spec": spec, "status": {"phase": "Pending", "qosClass": _qos(spec)}}
@@ -728,29 +786,26 @@ class Controllers:
                                     p["metadata"].get("creationTimestamp", ""),
                                     p["metadata"]["name"]))
         nodes = store.list("nodes", copy=False)[0]
-        rooms = [_NodeRoom(n, store.pods_on_node(n["metadata"]["name"])) for n in nodes
-                 if node_ready(n) and not (n.get("spec") or {}).get("unschedulable")]
-        total_nodes = len(nodes)
+        rooms = [_NodeRoom(n, store.pods_on_node(n["metadata"]["name"])) for n in nodes]
         bound = 0
         for pod in pending:
             cpu, mem = pod_requests(pod)
-            node_sel = (pod.get("spec") or {}).get("nodeSelector") or {}
             best: Optional[_NodeRoom] = None
+            reasons: Dict[str, int] = {}
+            resource_misses = 0
             for room in rooms:
-                if not room.fits(cpu, mem):
-                    continue
-                labels = room.node["metadata"].get("labels") or {}
-                if any(labels.get(k) != v for k, v in node_sel.items()):
-                    continue
-                if any(t.get("effect") in ("NoSchedule", "NoExecute") and
-                       not _tolerates(pod, t) for t in (room.node.get("spec") or {}).get(
-                           "taints") or []):
+                why = _filter_node(pod, room, cpu, mem)
+                if why:
+                    for r in why:
+                        reasons[r] = reasons.get(r, 0) + 1
+                    if why[0].startswith(("Insufficient", "Too many")):
+                        resource_misses += 1
                     continue
                 if best is None or (room.score(), room.name) < (best.score(), best.name):
                     best = room
             pmd = pod["metadata"]
             if best is None:
-                self._unschedulable(pod, total_nodes)
+                self._unschedulable(pod, _fit_error(len(rooms), reasons, resource_misses))
                 continue
             try:
                 bind_pod(store, pmd["namespace"], pmd["name"], best.name)
@@ -766,18 +821,21 @@ class Controllers:
                             component="default-scheduler")
         return bound
 
-    def _unschedulable(self, pod: Dict[str, Any], total: int) -> None:
+    def _unschedulable(self, pod: Dict[str, Any], msg: str) -> None:
+        """PodScheduled=False/Unschedulable and a FailedScheduling event (again whenever the
+        reason changes, as the scheduler's retries report it)."""
         c = _cond(pod, "PodScheduled")
-        if c is not None and c.get("reason") == "Unschedulable":
+        if c is not None and c.get("reason") == "Unschedulable" and c.get("message") == msg:
             return
-        msg = ("0/%d nodes are available: insufficient resources, node(s) were "
-               "unschedulable or not ready." % total)
         now = iso(self.now_fn())
 
         def fn(obj: Dict[str, Any]) -> None:
             st = obj.setdefault("status", {})
-            st["conditions"] = _set_condition(st.get("conditions") or [], "PodScheduled",
-                                              "False", "Unschedulable", msg, now)
+            st["phase"] = "Pending"
+            conds = [x for x in st.get("conditions") or [] if x.get("type") != "PodScheduled"]
+            conds.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                          "message": msg, "lastProbeTime": None, "lastTransitionTime": now})
+            st["conditions"] = conds
         md = pod["metadata"]
         try:
             self.store.mutate("pods", md["namespace"], md["name"], fn)
@@ -814,6 +872,272 @@ class Controllers:
             except NotFound:
                 continue
         return started
+
+    # ----------------------------------------------------------------- graceful deletion
+    def finish_terminating(self) -> int:
+        """The kubelet's side of graceful deletion: a Terminating pod on a Ready node is
+        deleted (grace 0) once its containers have stopped, min(deletionGracePeriodSeconds,
+        the `twin.self-healing.io/shutdown-s` annotation, default DEFAULT_SHUTDOWN_S) after the
+        delete; on a node that is not Ready it stays Terminating (nobody confirms); on a node
+        that no longer exists it is removed (pod GC). Returns how many pods went."""
+        now = self.now_fn()
+        nodes: Dict[str, Optional[bool]] = {}
+        done = 0
+        for pod in list(self.store.terminating("pods")):
+            md, spec = pod["metadata"], pod.get("spec") or {}
+            grace = md.get("deletionGracePeriodSeconds", 0)
+            if not grace:
+                continue  # already confirmed: waiting for finalizers
+            name = spec.get("nodeName", "")
+            if name not in nodes:
+                try:
+                    nodes[name] = node_ready(self.store.get_entry("nodes", None, name).obj)
+                except NotFound:
+                    nodes[name] = None
+            if nodes[name] is False:
+                continue
+            if nodes[name]:
+                try:
+                    shutdown = float((md.get("annotations") or {}).get(
+                        SHUTDOWN_ANNOTATION, DEFAULT_SHUTDOWN_S))
+                except ValueError:
+                    shutdown = DEFAULT_SHUTDOWN_S
+                started = _epoch_of(md["deletionTimestamp"]) - grace
+                if now < started + min(float(grace), max(shutdown, 0.0)):
+                    continue
+            try:
+                self.store.delete("pods", md["namespace"], md["name"], grace_period=0)
+                done += 1
+            except NotFound:
+                continue
+        return done
+
+    # ----------------------------------------------------------------- static pods
+    def reconcile_mirror_pods(self) -> int:
+        """The kubelet's mirror pods for the static control-plane manifests on nodes labelled
+        node-role.kubernetes.io/control-plane (kube-system/<component>-<node>, annotation
+        kubernetes.io/config.mirror, owned by the Node); a deleted one comes back. Returns
+        how many were created."""
+        created = 0
+        for node in self.store.list("nodes", label_selector=CONTROL_PLANE_LABEL,
+                                    copy=False)[0]:
+            nmd = node["metadata"]
+            for component, cpu, memory in STATIC_PODS:
+                name = "%s-%s" % (component, nmd["name"])
+                if self.store.exists("pods", "kube-system", name):
+                    continue
+                digest = hashlib.sha1(name.encode()).hexdigest()[:32]
+                self.store.create("pods", {"metadata": {
+                    "name": name, "namespace": "kube-system",
+                    "labels": {"component": component, "tier": "control-plane"},
+                    "annotations": {MIRROR_ANNOTATION: digest,
+                                    "kubernetes.io/config.hash": digest,
+                                    "kubernetes.io/config.source": "file"},
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "Node",
+                                         "name": nmd["name"], "uid": nmd["uid"],
+                                         "controller": True}]},
+                    "spec": {"nodeName": nmd["name"], "priority": 2000001000,
+                             "priorityClassName": "system-node-critical",
+                             "hostNetwork": True, "restartPolicy": "Always",
+                             "terminationGracePeriodSeconds": 30,
+                             "tolerations": [{"operator": "Exists", "effect": "NoExecute"}],
+                             "containers": [{"name": component,
+                                             "image": "registry.k8s.io/%s:v1.31.0" % component,
+                                             "resources": {"requests": {
+                                                 "cpu": cpu, "memory": memory}}}]},
+                    "status": {"phase": "Pending", "qosClass": "Burstable"}},
+                    copy_result=False)
+                created += 1
+        return created
+
+    # ----------------------------------------------------------------- daemonsets
+    def reconcile_daemonsets(self) -> None:
+        """One pod per eligible node for every DaemonSet (nodeSelector, taints tolerated with
+        the tolerations the DaemonSet controller adds), created bound to its node like the
+        controller's node-affinity pods; pods on nodes that are gone or no longer eligible are
+        deleted; status counts kept."""
+        dss = self.store.list("daemonsets", copy=False)[0]
+        if not dss:
+            return
+        nodes = self.store.list("nodes", copy=False)[0]
+        for ds in dss:
+            try:
+                self._reconcile_daemonset(ds, nodes)
+            except ApiError:
+                continue
+
+    def _reconcile_daemonset(self, ds: Dict[str, Any], nodes: List[Dict[str, Any]]) -> None:
+        md, spec = ds["metadata"], ds.get("spec") or {}
+        template = spec.get("template") or {}
+        probe = {"spec": dict(template.get("spec") or {})}
+        probe["spec"]["tolerations"] = list(probe["spec"].get("tolerations") or []) + \
+            DAEMON_TOLERATIONS
+        eligible = {n["metadata"]["name"] for n in nodes if _daemon_fits(probe, n)}
+        by_node: Dict[str, List[Dict[str, Any]]] = {}
+        for p in self.store.owned_by(md["uid"], "pods"):
+            if (controller_ref(p) or {}).get("uid") == md["uid"] and \
+                    not p["metadata"].get("deletionTimestamp"):
+                by_node.setdefault((p.get("spec") or {}).get("nodeName", ""), []).append(p)
+        for name in sorted(eligible - set(by_node)):
+            self._create_daemon_pod(ds, name)
+        for name, pods in sorted(by_node.items()):
+            extra = pods if name not in eligible else sorted(
+                pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))[1:]
+            for p in extra:
+                try:
+                    self.store.delete("pods", p["metadata"]["namespace"], p["metadata"]["name"])
+                except NotFound:
+                    pass
+        pods = [p for n, ps in by_node.items() if n in eligible for p in ps[:1]]
+        ready = sum(1 for p in pods if pod_ready(p))
+        scheduled = len(set(by_node) & eligible) + len(eligible - set(by_node))
+        status = {"currentNumberScheduled": scheduled,
+                  "desiredNumberScheduled": len(eligible),
+                  "numberMisscheduled": len(set(by_node) - eligible),
+                  "numberReady": ready, "numberAvailable": ready,
+                  "updatedNumberScheduled": scheduled,
+                  "observedGeneration": md.get("generation", 1)}
+        if len(eligible) - ready:
+            status["numberUnavailable"] = len(eligible) - ready
+        if (ds.get("status") or {}) != status:
+            self.store.mutate("daemonsets", md["namespace"], md["name"],
+                              lambda o: o.__setitem__("status", status), copy_result=False)
+
+    def _create_daemon_pod(self, ds: Dict[str, Any], node: str) -> None:
+        md = ds["metadata"]
+        template = copy_obj((ds.get("spec") or {}).get("template") or {})
+        tmd = template.get("metadata") or {}
+        spec = template.get("spec") or {}
+        spec.setdefault("restartPolicy", "Always")
+        spec.setdefault("schedulerName", "default-scheduler")
+        spec.setdefault("terminationGracePeriodSeconds", 30)
+        spec.setdefault("priority", 0)
+        spec["tolerations"] = list(spec.get("tolerations") or []) + [
+            t for t in DAEMON_TOLERATIONS if t not in (spec.get("tolerations") or [])]
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchFields": [
+                {"key": "metadata.name", "operator": "In", "values": [node]}]}]}}}
+        spec["nodeName"] = node
+        labels = dict(tmd.get("labels") or {})
+        labels["pod-template-generation"] = str(md.get("generation", 1))
+        labels["controller-revision-hash"] = template_hash(template)
+        pod = {"metadata": {"generateName": md["name"] + "-", "namespace": md["namespace"],
+                            "labels": labels,
+                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
+                                                 "name": md["name"], "uid": md["uid"],
+                                                 "controller": True,
+                                                 "blockOwnerDeletion": True}]},
+               "spec": spec, "status": {"phase": "Pending", "qosClass": _qos(spec)}}
+        if tmd.get("annotations"):
+            pod["metadata"]["annotations"] = dict(tmd["annotations"])
+        created = self.store.create("pods", pod, copy_result=False)
+        self._event(ds, "SuccessfulCreate", "Created pod: %s" % created["metadata"]["name"],
+                    component="daemonset-controller")
+
+    # ----------------------------------------------------------------- jobs
+    def reconcile_jobs(self) -> None:
+        """batch/v1 Jobs: keep min(parallelism, completions - succeeded) pods active; a pod
+        that has run `twin.self-healing.io/run-s` seconds (default JOB_RUN_S) succeeds; the
+        Job completes (condition Complete) when `completions` pods have succeeded."""
+        jobs = self.store.list("jobs", copy=False)[0]
+        now = self.now_fn()
+        for job in jobs:
+            try:
+                self._reconcile_job(job, now)
+            except ApiError:
+                continue
+
+    def _reconcile_job(self, job: Dict[str, Any], now: float) -> None:
+        md, spec = job["metadata"], job.get("spec") or {}
+        status = dict(job.get("status") or {})
+        pods = [p for p in self.store.owned_by(md["uid"], "pods")
+                if (controller_ref(p) or {}).get("uid") == md["uid"]]
+        for p in pods:
+            self._finish_job_pod(p, now)
+        pods = [p for p in self.store.owned_by(md["uid"], "pods")
+                if (controller_ref(p) or {}).get("uid") == md["uid"]]
+        phase = lambda p: (p.get("status") or {}).get("phase", "Pending")  # noqa: E731
+        succeeded = sum(1 for p in pods if phase(p) == "Succeeded")
+        failed = sum(1 for p in pods if phase(p) == "Failed")
+        active = [p for p in pods if not pod_terminal(p)
+                  and not p["metadata"].get("deletionTimestamp")]
+        completions = int(spec.get("completions") or 1)
+        parallelism = int(spec.get("parallelism", 1))
+        done = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                   for c in status.get("conditions") or [])
+        if not done and not spec.get("suspend"):
+            for _ in range(max(0, min(parallelism, completions - succeeded) - len(active))):
+                self._create_job_pod(job)
+        stamp = iso(now)
+        status.setdefault("startTime", stamp)
+        status.update({"active": len(active), "succeeded": succeeded, "failed": failed,
+                       "ready": sum(1 for p in active if pod_ready(p)), "terminating": 0,
+                       "uncountedTerminatedPods": {}})
+        if succeeded >= completions and not done:
+            status["completionTime"] = stamp
+            status["conditions"] = (status.get("conditions") or []) + [
+                {"type": "Complete", "status": "True", "lastProbeTime": stamp,
+                 "lastTransitionTime": stamp}]
+            self._event(job, "Completed", "Job completed", component="job-controller")
+        for key in ("active", "succeeded", "failed"):
+            if not status[key]:
+                del status[key]
+        if status != (job.get("status") or {}):
+            self.store.mutate("jobs", md["namespace"], md["name"],
+                              lambda o: o.__setitem__("status", status), copy_result=False)
+
+    def _create_job_pod(self, job: Dict[str, Any]) -> None:
+        md = job["metadata"]
+        template = copy_obj((job.get("spec") or {}).get("template") or {})
+        tmd = template.get("metadata") or {}
+        spec = template.get("spec") or {}
+        spec.setdefault("schedulerName", "default-scheduler")
+        spec.setdefault("terminationGracePeriodSeconds", 30)
+        spec.setdefault("priority", 0)
+        pod = {"metadata": {"generateName": md["name"] + "-", "namespace": md["namespace"],
+                            "labels": dict(tmd.get("labels") or {}),
+                            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                                                 "name": md["name"], "uid": md["uid"],
+                                                 "controller": True,
+                                                 "blockOwnerDeletion": True}]},
+               "spec": spec, "status": {"phase": "Pending", "qosClass": _qos(spec)}}
+        if tmd.get("annotations"):
+            pod["metadata"]["annotations"] = dict(tmd["annotations"])
+        created = self.store.create("pods", pod, copy_result=False)
+        self._event(job, "SuccessfulCreate", "Created pod: %s" % created["metadata"]["name"],
+                    component="job-controller")
+
+    def _finish_job_pod(self, pod: Dict[str, Any], now: float) -> None:
+        """The kubelet: a Job's running container exits 0 after its run time."""
+        st = pod.get("status") or {}
+        if st.get("phase") != "Running" or pod["metadata"].get("deletionTimestamp"):
+            return
+        try:
+            run_s = float((pod["metadata"].get("annotations") or {}).get(
+                RUN_ANNOTATION, JOB_RUN_S))
+        except ValueError:
+            run_s = JOB_RUN_S
+        started = _epoch_of(st.get("startTime", "")) or now
+        if now < started + run_s:
+            return
+        stamp = iso(now)
+
+        def fn(obj: Dict[str, Any]) -> None:
+            status = obj.setdefault("status", {})
+            status["phase"] = "Succeeded"
+            for cs in status.get("containerStatuses") or []:
+                begun = ((cs.get("state") or {}).get("running") or {}).get("startedAt", stamp)
+                cs["state"] = {"terminated": {"exitCode": 0, "reason": "Completed",
+                                              "startedAt": begun, "finishedAt": stamp,
+                                              "containerID": cs.get("containerID", "")}}
+                cs["ready"] = False
+                cs["started"] = False
+            for c in status.get("conditions") or []:
+                if c.get("type") in ("Ready", "ContainersReady"):
+                    c.update({"status": "False", "reason": "PodCompleted",
+                              "lastTransitionTime": stamp})
+        md = pod["metadata"]
+        self.store.mutate("pods", md["namespace"], md["name"], fn, copy_result=False)
 
     # ----------------------------------------------------------------- PDBs
     def reconcile_pdbs(self) -> None:
@@ -1041,6 +1365,35 @@ class Controllers:
 
 
 DEFAULT_TOLERATION_S = 300
+_PLURAL = {"ReplicaSet": "replicasets", "ReplicationController": "replicationcontrollers"}
+JOB_RUN_S = 10.0  # seconds a Job's container runs before it exits 0, unless annotated
+RUN_ANNOTATION = "twin.self-healing.io/run-s"
+DEFAULT_SHUTDOWN_S = 2.0  # seconds an app takes to exit on SIGTERM unless annotated
+SHUTDOWN_ANNOTATION = "twin.self-healing.io/shutdown-s"
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+STATIC_PODS = (("etcd", "100m", "100Mi"), ("kube-apiserver", "250m", "512Mi"),
+               ("kube-controller-manager", "200m", "128Mi"), ("kube-scheduler", "100m", "64Mi"))
+# What the DaemonSet controller adds to every daemon pod (pkg/controller/daemon/util).
+DAEMON_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists",
+     "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+]
+
+
+def _daemon_fits(pod: Dict[str, Any], node: Dict[str, Any]) -> bool:
+    """A daemon pod belongs on the node: nodeSelector matches, taints tolerated."""
+    labels = node["metadata"].get("labels") or {}
+    sel = (pod.get("spec") or {}).get("nodeSelector") or {}
+    if any(labels.get(k) != v for k, v in sel.items()):
+        return False
+    return all(t.get("effect") not in ("NoSchedule", "NoExecute") or _tolerates(pod, t)
+               for t in (node.get("spec") or {}).get("taints") or [])
 _LIFECYCLE_KEYS = ("node.kubernetes.io/unschedulable", "node.kubernetes.io/not-ready",
                    "node.kubernetes.io/unreachable")
 

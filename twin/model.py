@@ -17,7 +17,7 @@ import zlib
 from typing import Any, Dict, List, Optional, Tuple
 
 from twin.clock import iso
-from twin.controllers import record_event
+from twin.controllers import parse_quantity, record_event
 from twin.promwrite import SeriesKey
 from twin.promwrite import series_key as _series_key
 from twin.scenario import Scenario
@@ -97,7 +97,8 @@ class PodState:
                  "created", "state", "container_start", "ready", "restarts", "streak",
                  "waiting_until", "last_term", "leak", "jitter", "cpu_s", "periods",
                  "throttled", "disk_bytes", "leaked_conns", "mem", "cpu_usage", "throttle",
-                 "dirty", "logged_at", "container_id", "keys", "keys_node", "noise_seed")
+                 "dirty", "logged_at", "container_id", "keys", "keys_node", "noise_seed",
+                 "baseline")
 
     def __init__(self, pod: Dict[str, Any], service: str, container: str, version: str,
                  jitter: float) -> None:
@@ -133,6 +134,7 @@ class PodState:
         self.keys: Dict[str, Any] = {}
         self.keys_node = None
         self.noise_seed = md["name"].encode()
+        self.baseline = 0.0  # working set of a workload the scenario does not describe
 
 
 class Physics:
@@ -217,7 +219,12 @@ class Physics:
                     st.ready = False
                     st.dirty = True
                 continue
-            self._advance_container(st, pod, now)
+            if pod["metadata"].get("deletionTimestamp"):
+                if st.ready:  # Terminating: out of the endpoints, no restarts, still running
+                    st.ready = False
+                    st.dirty = True
+            else:
+                self._advance_container(st, pod, now)
             if st.state in ("running", "waiting"):
                 by_service.setdefault(st.service, []).append(st)
         for uid in [u for u in self.pods if u not in seen]:
@@ -250,6 +257,9 @@ class Physics:
             jitter = 1.0 + (2 * _unit_noise(self.seed, md["name"]) - 1) * \
                 self.profile(service, version)["memory"]["jitter"]
             st = PodState(pod, service, main.get("name", service), version, jitter)
+            if service not in self.services:  # e.g. a DaemonSet or static pod: its request
+                st.baseline = parse_quantity(((main.get("resources") or {}).get(
+                    "requests") or {}).get("memory"))
             st.created = now
             self.pods[st.uid] = st
         st.node = pod["spec"].get("nodeName", "") or ""
@@ -336,6 +346,8 @@ class Physics:
         for st in self.pods.values():
             if not st.dirty:
                 continue
+            if not st.node or st.state == "new":
+                continue  # unscheduled or not started: the scheduler owns the status (Pending)
             st.dirty = False
             try:
                 self.store.mutate("pods", st.namespace, st.name,
@@ -730,7 +742,7 @@ class Physics:
                     age = now - st.container_start
                     rate = mem["leak_per_min"] * (load if mem["leak_scales_with_load"] else 1.0)
                     st.leak += rate * dt / 60.0
-                    value = mem["baseline"] * st.jitter + st.leak
+                    value = (st.baseline or mem["baseline"]) * st.jitter + st.leak
                     if mem["warmup"]:
                         value += mem["warmup"] * (1 - math.exp(-age / max(1.0, mem["warmup_tau"])))
                     for fault, strength in spikes:
@@ -861,8 +873,8 @@ class Physics:
                samples: List[Tuple[SeriesKey, float]]) -> None:
         counters = self.counters
         for name, item in view.items():
-            if item["rps"] <= 0 and not item["pods"]:
-                continue
+            if item["rps"] <= 0 and (not item["pods"] or name not in self.services):
+                continue  # no traffic and not a mesh service (e.g. node agents)
             ns = item["namespace"]
             count = item["rps"] * dt
             p50, p99 = max(0.1, item["p50"]), max(item["p99"], item["p50"] * 1.01, 0.2)

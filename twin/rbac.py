@@ -24,6 +24,11 @@ SA_NAME = "self-healing"
 SA_USER = "system:serviceaccount:%s:%s" % (SA_NAMESPACE, SA_NAME)
 ADMIN_USER = "system:admin"
 
+SELF_REVIEWS = frozenset({"selfsubjectaccessreviews", "selfsubjectrulesreviews"})
+# system:discovery + system:public-info-viewer: every authenticated user may GET these.
+DISCOVERY_URLS = ("/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                  "/openapi/*", "/readyz", "/version", "/version/")
+
 Grant = Tuple[str, str, str]  # (group, "resource" or "resource/sub", verb)
 
 
@@ -155,6 +160,44 @@ class Authorizer:
         where = ('in the namespace "%s"' % namespace) if namespace else "at the cluster scope"
         return False, ('%s is forbidden: User "%s" cannot %s resource "%s" in API group "%s" %s'
                        % (subject, user, verb, full, group, where))
+
+    # ----------------------------------------------------------------- reviews
+    def is_admin(self, user: str) -> bool:
+        return any(u == user and admin for u, admin in self._tokens.values())
+
+    def check(self, user: str, admin: bool, verb: str, group: str, resource: str,
+              subresource: str = "", namespace: str = "", name: str = "") -> bool:
+        """Would RBAC allow this (SubjectAccessReview)? Not recorded in the usage log."""
+        if admin:
+            return True
+        if group == "authorization.k8s.io" and verb == "create" and resource in SELF_REVIEWS:
+            return True  # system:basic-user
+        return user == self.sa_user and any(
+            r.allows(verb, group, resource, subresource, namespace, name) for r in self.rules)
+
+    def rules_review(self, user: str, admin: bool, namespace: str) -> Dict[str, Any]:
+        """SelfSubjectRulesReview status for a user in a namespace."""
+        if admin:
+            return {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"],
+                                       "resources": ["*"]}],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                    "incomplete": False}
+        rules = [{"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+                  "resources": sorted(SELF_REVIEWS)}]
+        if user == self.sa_user:
+            for r in self.rules:
+                if r.namespace is not None and r.namespace != namespace:
+                    continue
+                rule: Dict[str, Any] = {"verbs": sorted(r.verbs),
+                                        "apiGroups": sorted(r.groups),
+                                        "resources": sorted(r.resources)}
+                if r.names:
+                    rule["resourceNames"] = sorted(r.names)
+                rules.append(rule)
+        return {"resourceRules": rules,
+                "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": list(
+                    DISCOVERY_URLS)}],
+                "incomplete": False}
 
     # ----------------------------------------------------------------- evidence
     def usage_log(self) -> List[Dict[str, Any]]:

@@ -13,11 +13,14 @@ class ResourceType:
     """One served resource (e.g. apps/v1 deployments)."""
 
     __slots__ = ("plural", "kind", "group", "version", "namespaced", "subresources",
-                 "fields", "short_names", "singular")
+                 "fields", "short_names", "singular", "verbs", "categories")
 
     def __init__(self, plural: str, kind: str, group: str, version: str, namespaced: bool,
                  subresources: Tuple[str, ...] = (), fields: FrozenSet[str] = frozenset(),
-                 short_names: Tuple[str, ...] = ()) -> None:
+                 short_names: Tuple[str, ...] = (), verbs: Optional[Tuple[str, ...]] = None,
+                 categories: Tuple[str, ...] = ()) -> None:
+        self.verbs = verbs  # None: the usual eight; ("create",) for the access reviews
+        self.categories = categories
         self.plural = plural
         self.kind = kind
         self.group = group
@@ -86,7 +89,30 @@ _ALL = [
                  True, ("status",), frozenset(), ("dr",)),
     ResourceType("certificates", "Certificate", "cert-manager.io", "v1", True, ("status",),
                  frozenset(), ("cert",)),
+    ResourceType("replicationcontrollers", "ReplicationController", "", "v1", True,
+                 ("status", "scale"), frozenset(), ("rc",)),
+    ResourceType("roles", "Role", "rbac.authorization.k8s.io", "v1", True),
+    ResourceType("rolebindings", "RoleBinding", "rbac.authorization.k8s.io", "v1", True),
+    ResourceType("clusterroles", "ClusterRole", "rbac.authorization.k8s.io", "v1", False),
+    ResourceType("clusterrolebindings", "ClusterRoleBinding", "rbac.authorization.k8s.io",
+                 "v1", False),
+    ResourceType("apiservices", "APIService", "apiregistration.k8s.io", "v1", False,
+                 ("status",)),
+    ResourceType("jobs", "Job", "batch", "v1", True, ("status",),
+                 frozenset({"status.successful"}), (), None, ("all",)),
+    ResourceType("selfsubjectaccessreviews", "SelfSubjectAccessReview", "authorization.k8s.io",
+                 "v1", False, verbs=("create",)),
+    ResourceType("selfsubjectrulesreviews", "SelfSubjectRulesReview", "authorization.k8s.io",
+                 "v1", False, verbs=("create",)),
+    ResourceType("subjectaccessreviews", "SubjectAccessReview", "authorization.k8s.io", "v1",
+                 False, verbs=("create",)),
+    ResourceType("localsubjectaccessreviews", "LocalSubjectAccessReview",
+                 "authorization.k8s.io", "v1", True, verbs=("create",)),
 ]
+
+# Virtual resources: answered by the API server, never stored.
+REVIEWS = frozenset({"selfsubjectaccessreviews", "selfsubjectrulesreviews",
+                     "subjectaccessreviews", "localsubjectaccessreviews"})
 
 RESOURCES: Dict[str, ResourceType] = {r.plural: r for r in _ALL}
 _BY_PATH: Dict[Tuple[str, str, str], ResourceType] = {

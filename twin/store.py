@@ -32,6 +32,13 @@ Semantics kept from the real API server:
   older than the kept history raises Gone (410). An object that stops matching a selector is
   sent as DELETED, one that starts matching as ADDED.
 - Creating into a namespace that does not exist creates the Namespace (twin convenience).
+- Graceful deletion: deleting a pod that is bound and not finished sets deletionTimestamp
+  (now + gracePeriodSeconds, default spec.terminationGracePeriodSeconds, 30) and
+  deletionGracePeriodSeconds; the pod stays listed (Terminating) until the kubelet
+  (`Controllers.finish_terminating`) deletes it with grace 0. Deleting again may only shorten
+  the grace. An object with metadata.finalizers keeps its deletionTimestamp until an update
+  removes the last one (no finalizer may be added meanwhile); deletionTimestamp cannot be
+  written by clients. `store.terminating("pods")` lists what is being deleted.
 
 Errors are `ApiError` subclasses with `.code`, `.reason` and `.status()` (a Kubernetes Status
 dict): NotFound 404, AlreadyExists 409, Conflict 409, Invalid 422, BadRequest 400, Gone 410,
@@ -76,9 +83,10 @@ class ApiError(Exception):
     def status(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
                                "status": "Failure", "message": self.message,
-                               "reason": self.reason, "code": self.code}
+                               "reason": self.reason}
         if self.details:
             out["details"] = self.details
+        out["code"] = self.code  # the API server's field order (details before code)
         return out
 
 
@@ -124,9 +132,10 @@ class ServiceUnavailable(ApiError):
 
 def _details(resource: str, name: str) -> Dict[str, Any]:
     rt = resources.RESOURCES.get(resource)
-    out = {"name": name, "kind": resource}
+    out = {"name": name}
     if rt is not None and rt.group:
         out["group"] = rt.group
+    out["kind"] = resource  # StatusDetails order: name, group, kind
     return out
 
 
@@ -281,6 +290,7 @@ class Store:
         self._pods_by_phase: Dict[str, Set[Key]] = collections.defaultdict(set)
         self._by_owner: Dict[str, Set[Tuple[str, Key]]] = collections.defaultdict(set)
         self._by_uid: Dict[str, Tuple[str, Key]] = {}
+        self._deleting: Set[Tuple[str, Key]] = set()
         self._history: Deque[Tuple[int, str, str, Entry, Optional[Entry]]] = collections.deque(
             maxlen=history_limit)
         self._watches: Dict[str, List[Watch]] = collections.defaultdict(list)
@@ -349,6 +359,8 @@ class Store:
             if ref.get("uid"):
                 self._by_owner[ref["uid"]].add((resource, key))
         self._by_uid[md["uid"]] = (resource, key)
+        if md.get("deletionTimestamp"):
+            self._deleting.add((resource, key))
 
     def _unindex(self, resource: str, key: Key, obj: Dict[str, Any]) -> None:
         md = obj["metadata"]
@@ -382,6 +394,7 @@ class Store:
                 if not s:
                     del self._by_owner[ref["uid"]]
         self._by_uid.pop(md.get("uid", ""), None)
+        self._deleting.discard((resource, key))
 
     def _candidates(self, resource: str, q: _Query) -> Any:
         """The smallest index set that can hold all matches (or all keys)."""
@@ -428,7 +441,9 @@ class Store:
 
     # ----------------------------------------------------------------- create
     def create(self, resource: str, obj: Dict[str, Any], namespace: Optional[str] = None,
-               dry_run: bool = False, copy_result: bool = True) -> Dict[str, Any]:
+               dry_run: bool = False, copy_result: bool = True,
+               admit: Optional[Callable[[Optional[Dict[str, Any]], Dict[str, Any]], None]] = None
+               ) -> Dict[str, Any]:
         """Store a new object; fills metadata; AlreadyExists/Invalid. Returns a copy
         (copy_result=False: the stored object itself, read-only; saves a deep copy)."""
         rt = self._rt(resource)
@@ -467,17 +482,21 @@ class Store:
             if key in self._objs[resource]:
                 raise AlreadyExists('%s "%s" already exists' % (_qualified(resource), name),
                                     _details(resource, name))
+            obj["apiVersion"] = rt.api_version
+            obj["kind"] = rt.kind
+            md["uid"] = self._new_uid() if not dry_run else "00000000-0000-0000-0000-000000000000"
+            md["creationTimestamp"] = iso(self.now_fn())
+            md["generation"] = 1
+            md.pop("deletionTimestamp", None)
+            md.pop("deletionGracePeriodSeconds", None)
+            if admit is not None:
+                admit(None, obj)
             if dry_run:
+                md.pop("uid", None)
                 return obj
             if rt.namespaced and self.auto_namespaces and resource != "namespaces" \
                     and ("", ns) not in self._objs["namespaces"]:
                 self.create("namespaces", {"metadata": {"name": ns}})
-            obj["apiVersion"] = rt.api_version
-            obj["kind"] = rt.kind
-            md["uid"] = self._new_uid()
-            md["creationTimestamp"] = iso(self.now_fn())
-            md["generation"] = 1
-            md.pop("deletionTimestamp", None)
             md["resourceVersion"] = self._next_rv()
             apply_defaults(resource, obj)
             if resource == "namespaces":
@@ -563,14 +582,31 @@ class Store:
             return out
 
     # ----------------------------------------------------------------- write
-    def _replace(self, resource: str, key: Key, old: Entry, new: Dict[str, Any]) -> Entry:
-        """Install `new` in place of `old` (caller holds the lock). Returns the new entry."""
+    def _replace(self, resource: str, key: Key, old: Entry, new: Dict[str, Any],
+                 deletion: bool = False) -> Entry:
+        """Install `new` in place of `old` (caller holds the lock). Returns the new entry (the
+        old one when nothing changed; the removed one when the last finalizer of an object
+        being deleted went)."""
         omd, nmd = old.obj["metadata"], new.setdefault("metadata", {})
-        for fixed in ("uid", "creationTimestamp", "namespace", "name"):
+        fixed_fields = _FIXED if deletion else _FIXED + _DELETION
+        for fixed in fixed_fields:
             if fixed in omd:
                 nmd[fixed] = omd[fixed]
             else:
                 nmd.pop(fixed, None)
+        if omd.get("deletionTimestamp") and not deletion:
+            added = [f for f in nmd.get("finalizers") or []
+                     if f not in (omd.get("finalizers") or [])]
+            if added:
+                raise Invalid('%s "%s" is invalid: metadata.finalizers: Forbidden: no new '
+                              "finalizers can be added if the object is being deleted, found "
+                              "new finalizers %s" % (resources.RESOURCES[resource].kind,
+                                                     key[1], json.dumps(added)),
+                              _details(resource, key[1]))
+        if nmd.get("deletionTimestamp") and not nmd.get("finalizers") and (
+                resource != "pods" or nmd.get("deletionGracePeriodSeconds") == 0):
+            self._remove(resource, key, old, "Background")
+            return Entry(new)
         rt = resources.RESOURCES[resource]
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
@@ -610,7 +646,9 @@ class Store:
         return new
 
     def update(self, resource: str, obj: Dict[str, Any], namespace: Optional[str] = None,
-               scope: Optional[str] = None, dry_run: bool = False) -> Dict[str, Any]:
+               scope: Optional[str] = None, dry_run: bool = False,
+               admit: Optional[Callable[[Optional[Dict[str, Any]], Dict[str, Any]], None]] = None
+               ) -> Dict[str, Any]:
         """Replace an object. Conflict if metadata.resourceVersion is set and stale."""
         rt = self._rt(resource)
         new = copy_obj(obj)
@@ -626,13 +664,17 @@ class Store:
             if rv and rv != old.obj["metadata"]["resourceVersion"]:
                 raise conflict(resource, name)
             new = self._scoped(rt, old.obj, new, scope)
+            if admit is not None:
+                admit(old.obj, new)
             if dry_run:
                 return new
             return copy_obj(self._replace(resource, key, old, new).obj)
 
     def patch(self, resource: str, namespace: Optional[str], name: str, patch: Any,
               patch_type: str = "strategic", scope: Optional[str] = None,
-              dry_run: bool = False) -> Dict[str, Any]:
+              dry_run: bool = False,
+              admit: Optional[Callable[[Optional[Dict[str, Any]], Dict[str, Any]], None]] = None
+              ) -> Dict[str, Any]:
         """Apply a patch: patch_type "strategic", "merge" or "json" (or the content type)."""
         rt = self._rt(resource)
         kind = _patch_kind(patch_type)
@@ -658,6 +700,8 @@ class Store:
             if rv and rv != old.obj["metadata"]["resourceVersion"]:
                 raise conflict(resource, name)
             new = self._scoped(rt, old.obj, new, scope)
+            if admit is not None:
+                admit(old.obj, new)
             if dry_run:
                 return new
             return copy_obj(self._replace(resource, key, old, new).obj)
@@ -682,8 +726,13 @@ class Store:
 
     def delete(self, resource: str, namespace: Optional[str], name: str,
                propagation: str = "Background", uid: Optional[str] = None,
-               resource_version: Optional[str] = None, dry_run: bool = False) -> Dict[str, Any]:
-        """Remove an object (and, unless propagation="Orphan", everything it owns)."""
+               resource_version: Optional[str] = None, dry_run: bool = False,
+               grace_period: Optional[int] = None) -> Dict[str, Any]:
+        """Delete an object like the real registry (see "Graceful deletion" in the module
+        docstring): a bound, running pod gets deletionTimestamp = now + its grace period and
+        stays (Terminating) until the kubelet confirms with grace 0; an object with
+        finalizers stays until they are removed; anything else goes at once, with everything
+        it owns unless propagation="Orphan". Returns the object (Terminating or gone)."""
         self._rt(resource)
         with self._lock:
             key = self._key(resource, namespace, name)
@@ -697,27 +746,56 @@ class Store:
                                % (_qualified(resource), name, uid, md["uid"]))
             if resource_version and resource_version != md["resourceVersion"]:
                 raise conflict(resource, name)
+            grace = _grace_period(resource, entry.obj, grace_period)
+            if not grace and not md.get("finalizers"):
+                if dry_run:
+                    return copy_obj(entry.obj)
+                return self._remove(resource, key, entry, propagation)
+            new = copy_obj(entry.obj)
+            nmd = new["metadata"]
+            grace = grace or 0
+            if nmd.get("deletionTimestamp"):
+                earlier = self.now_fn() + grace < _epoch(nmd["deletionTimestamp"])
+                if resource != "pods" or nmd.get("deletionGracePeriodSeconds") == 0 or (
+                        grace and not earlier):
+                    return copy_obj(entry.obj)  # already terminating; only shortening counts
+            nmd["deletionTimestamp"] = iso(self.now_fn() + grace)
+            nmd["deletionGracePeriodSeconds"] = grace
             if dry_run:
-                return copy_obj(entry.obj)
-            dependents = list(self._by_owner.get(md["uid"], ()))
-            del self._objs[resource][key]
-            self._unindex(resource, key, entry.obj)
-            self._next_rv()
-            gone = copy_obj(entry.obj)
-            gone["metadata"]["resourceVersion"] = str(self._rv)
-            gone_entry = Entry(gone)
-            self._emit(resource, "DELETED", gone_entry, entry)
-            if resource == "pods":
-                for lk in [k for k in self._logs if k[0] == key[0] and k[1] == key[1]]:
-                    del self._logs[lk]
-            for dep_res, dep_key in dependents:
-                if dep_key not in self._objs[dep_res]:
-                    continue
-                if propagation == "Orphan":
-                    self.mutate(dep_res, dep_key[0], dep_key[1], _orphan(md["uid"]))
-                else:
+                return new
+            return copy_obj(self._replace(resource, key, entry, new, deletion=True).obj)
+
+    def _remove(self, resource: str, key: Key, entry: Entry, propagation: str) -> Dict[str, Any]:
+        """Remove a stored object now (caller holds the lock); cascade to its dependents."""
+        md = entry.obj["metadata"]
+        dependents = list(self._by_owner.get(md["uid"], ()))
+        del self._objs[resource][key]
+        self._unindex(resource, key, entry.obj)
+        self._next_rv()
+        gone = copy_obj(entry.obj)
+        gone["metadata"]["resourceVersion"] = str(self._rv)
+        gone_entry = Entry(gone)
+        self._emit(resource, "DELETED", gone_entry, entry)
+        if resource == "pods":
+            for lk in [k for k in self._logs if k[0] == key[0] and k[1] == key[1]]:
+                del self._logs[lk]
+        for dep_res, dep_key in dependents:
+            if dep_key not in self._objs[dep_res]:
+                continue
+            if propagation == "Orphan":
+                self.mutate(dep_res, dep_key[0], dep_key[1], _orphan(md["uid"]))
+            else:
+                try:
                     self.delete(dep_res, dep_key[0], dep_key[1], propagation)
-            return copy_obj(gone)
+                except NotFound:
+                    pass
+        return copy_obj(gone)
+
+    def terminating(self, resource: str = "pods") -> List[Dict[str, Any]]:
+        """Stored objects of `resource` with a deletionTimestamp (read-only)."""
+        with self._lock:
+            objs = self._objs[resource]
+            return [objs[k].obj for r, k in self._deleting if r == resource and k in objs]
 
     # ----------------------------------------------------------------- watch
     def watch(self, resource: str, namespace: Optional[str] = None,
@@ -856,6 +934,34 @@ def apply_defaults(resource: str, obj: Dict[str, Any]) -> None:
                     cs.setdefault("imageID", "")
                     cs.setdefault("ready", False)
                     cs.setdefault("restartCount", 0)
+
+
+_FIXED = ("uid", "creationTimestamp", "namespace", "name")
+_DELETION = ("deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def _grace_period(resource: str, obj: Dict[str, Any], requested: Optional[int]) -> Optional[int]:
+    """The pod strategy's CheckGracefulDelete: seconds a deleted pod may take to stop (None =
+    delete at once: not a pod, unbound, finished, or grace 0 asked for)."""
+    if resource != "pods":
+        return None
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+        return None
+    period = requested if requested is not None else spec.get("terminationGracePeriodSeconds",
+                                                               30)
+    period = int(period)
+    if period < 0:
+        period = 1
+    return period or None
+
+
+def _epoch(ts: str) -> float:
+    try:
+        return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _orphan(owner_uid: str) -> Callable[[Dict[str, Any]], None]:

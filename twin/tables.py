@@ -64,14 +64,14 @@ def _node_row(o: Dict[str, Any], now: float) -> List[Any]:
 def _pod_status(o: Dict[str, Any]) -> str:
     st = o.get("status") or {}
     reason = st.get("reason") or st.get("phase") or "Pending"
+    if o["metadata"].get("deletionTimestamp"):
+        return "Unknown" if st.get("reason") == "NodeLost" else "Terminating"
     for cs in st.get("containerStatuses") or []:
         state = cs.get("state") or {}
         if state.get("waiting", {}).get("reason"):
             return state["waiting"]["reason"]
         if state.get("terminated", {}).get("reason"):
             return state["terminated"]["reason"]
-    if o["metadata"].get("deletionTimestamp"):
-        return "Terminating"
     return reason
 
 
@@ -135,8 +135,13 @@ _LAYOUTS: Dict[str, Tuple[List[Column], Callable[[Dict[str, Any], float], List[A
 
 
 def table(resource: str, objects: List[Dict[str, Any]], resource_version: str,
-          now: float) -> Dict[str, Any]:
-    """A Table for `objects` of one resource type."""
+          now: float, include: str = "Metadata") -> Dict[str, Any]:
+    """A Table for `objects` of one resource type; `include` is the includeObject parameter:
+    "Metadata" (PartialObjectMetadata, the default), "Object" (the whole object, which
+    `kubectl get --sort-by` needs) or "None"."""
+    if include not in ("Metadata", "Object", "None"):
+        from twin.store import BadRequest
+        raise BadRequest('includeObject must be one of "None", "Metadata", "Object"')
     columns, row = _LAYOUTS.get(resource, ([("Name", "string", 0), ("Age", "string", 0)],
                                            _default_row))
     defs = [{"name": n, "type": t, "format": "name" if n == "Name" else "", "description": "",
@@ -144,10 +149,13 @@ def table(resource: str, objects: List[Dict[str, Any]], resource_version: str,
     rows = []
     for o in objects:
         md = o.get("metadata") or {}
-        rows.append({"cells": row(o, now), "object": {
-            "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-            "metadata": {k: md[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                            "creationTimestamp", "labels") if k in md}}})
+        item: Dict[str, Any] = {"cells": row(o, now)}
+        if include == "Object":
+            item["object"] = o
+        elif include == "Metadata":
+            item["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                              "metadata": md}
+        rows.append(item)
     return {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
             "metadata": {"resourceVersion": resource_version},
             "columnDefinitions": defs, "rows": rows}

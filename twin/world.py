@@ -44,7 +44,9 @@ class World:
 
     def __init__(self, scenario: Scenario, seed: int = 0, workdir: Optional[str] = None,
                  start_prometheus: bool = True, start_nats: bool = True,
-                 not_before: Optional[float] = None, realtime: bool = False) -> None:
+                 not_before: Optional[float] = None, realtime: bool = False,
+                 tls: bool = False) -> None:
+        self.tls = tls  # serve the API over HTTPS (kubectl sends tokens only over TLS)
         self.scenario = scenario
         self.seed = seed if seed else scenario.seed
         self._own_workdir = workdir is None
@@ -194,8 +196,9 @@ class World:
         sa_token = self.authorizer.add_token(SA_USER)
         admin_token = self.authorizer.add_token(ADMIN_USER, admin=True)
         self.apiserver = ApiServer(self.store, authorizer=self.authorizer,
-                                   faults=self.api_faults).start()
-        paths = write_kubeconfigs(self.workdir, self.apiserver.url, sa_token, admin_token)
+                                   faults=self.api_faults, tls=self.tls).start()
+        paths = write_kubeconfigs(self.workdir, self.apiserver.url, sa_token, admin_token,
+                                  ca_pem=self.apiserver.ca_pem)
         self.kubeconfig_path, self.admin_kubeconfig_path = paths["pack"], paths["admin"]
 
     def stop(self) -> None:
@@ -439,6 +442,9 @@ class World:
                 "status": {"replicas": len(members), "readyReplicas": len(members)}})
         for svc in self.scenario.services:
             self._create_service(svc)
+        if not self._prebind:  # node agents on every node (scale worlds stay lean)
+            for ns, name, image in NODE_AGENTS:
+                store.create("daemonsets", _daemonset(ns, name, image))
         if self._prebind:
             self._bind_round_robin()
         for cert in self.scenario.certificates:
@@ -532,6 +538,24 @@ class World:
                     pdb_spec[field] = svc["pdb"][key]
             store.create("poddisruptionbudgets", {
                 "metadata": {"name": name, "namespace": ns}, "spec": pdb_spec})
+
+
+NODE_AGENTS = (("kube-system", "kube-proxy", "registry.k8s.io/kube-proxy:v1.31.0"),
+               ("monitoring", "node-exporter", "quay.io/prometheus/node-exporter:v1.8.2"))
+
+
+def _daemonset(namespace: str, name: str, image: str) -> Dict[str, Any]:
+    """A node agent DaemonSet (small requests; its pods' working set is their request)."""
+    labels = {"app.kubernetes.io/name": name, "app": name}
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                     "updateStrategy": {"type": "RollingUpdate"},
+                     "template": {"metadata": {"labels": labels}, "spec": {
+                         "priorityClassName": "system-node-critical", "priority": 2000001000,
+                         "hostNetwork": True, "terminationGracePeriodSeconds": 30,
+                         "containers": [{"name": name, "image": image, "resources": {
+                             "requests": {"cpu": "10m", "memory": "32Mi"},
+                             "limits": {"memory": "64Mi"}}}]}}}}
 
 
 def synthetic_scenario(nodes: int, pods_per_node: int, history: str = "1m",

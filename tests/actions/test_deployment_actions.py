@@ -208,7 +208,8 @@ class WaitForRolloutTest(TwinActionTestCase):
         self.assertGreater(result["polls"], 1)
         self.assertGreater(result["waited_s"], 0)
         versions = {p["spec"]["containers"][0]["image"]
-                    for p in self.twin.pods("prod", "analytics-worker")}
+                    for p in self.twin.pods("prod", "analytics-worker")
+                    if not p["metadata"].get("deletionTimestamp")}  # old ones may terminate
         self.assertEqual(versions, {"registry.local/analytics-worker:v1.4.1"})
 
     def test_times_out_when_pods_cannot_be_scheduled(self):

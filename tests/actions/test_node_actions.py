@@ -155,9 +155,12 @@ class EvictPodsTest(TwinActionTestCase):
         self.assertEqual(len(result["evicted"]), 2)
         self.assertTrue(result["changed"])
         self.assertTrue(result["complete"])
-        after = set(self.twin.pods_on("node-a"))
-        self.assertFalse(set(result["evicted"]) & after)
-        self.twin.steps(3)
+        terminating = {"%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"])
+                       for p in self.twin.store.terminating("pods")}
+        self.assertEqual(set(result["evicted"]), terminating)  # evicted: graceful deletion
+        self.twin.steps(1)
+        self.assertFalse(set(result["evicted"]) & set(self.twin.pods_on("node-a")))
+        self.twin.steps(2)
         self.assertEqual(len(self.twin.pods("prod", "analytics-worker")), 2)
 
     def test_pdb_refusal_is_retried_with_backoff_then_reported_never_deleted(self):

@@ -65,9 +65,12 @@ class RestartPodTest(TwinActionTestCase):
         self.assertTrue(ok)
         self.assertTrue(result["changed"])
         self.assertEqual(result["status"], "evicted")
+        self.assertTrue(self.twin.store.get("pods", "prod", pod)["metadata"].get(
+            "deletionTimestamp"))  # Terminating until the kubelet confirms
+        self.twin.steps(1)
         names = [p["metadata"]["name"] for p in self.twin.pods("prod", "orders")]
         self.assertNotIn(pod, names)
-        self.twin.steps(2)
+        self.twin.steps(1)
         self.assertEqual(len(self.twin.pods("prod", "orders")), 2)
         ok, again = self.run_action(namespace="prod", pod=pod)
         self.assertTrue(ok)

@@ -50,14 +50,17 @@ def test_eviction_spends_budget_then_429_until_replacement_ready(twin):
     twin.steps(3)
     first, second = [p.metadata.name for p in _pods(twin)][:2]
     twin.sa.core.create_namespaced_pod_eviction(first, "prod", _eviction(first))
-    names = [p.metadata.name for p in _pods(twin)]
-    assert first not in names
+    evicted = twin.admin.core.read_namespaced_pod(first, "prod")  # Terminating: still listed
+    assert evicted.metadata.deletion_timestamp is not None
+    assert evicted.metadata.deletion_grace_period_seconds == 30
     with pytest.raises(ApiException) as exc:
         twin.sa.core.create_namespaced_pod_eviction(second, "prod", _eviction(second))
     assert exc.value.status == 429
-    twin.steps(2)  # the ReplicaSet replaces the pod and it becomes Ready
+    twin.steps(2)  # the kubelet confirms; the ReplicaSet's replacement becomes Ready
+    assert first not in [p.metadata.name for p in _pods(twin)]
     assert len(_pods(twin)) == 3
     twin.sa.core.create_namespaced_pod_eviction(second, "prod", _eviction(second))
+    twin.steps(1)
     assert second not in [p.metadata.name for p in _pods(twin)]
 
 
@@ -133,9 +136,15 @@ def test_node_lifecycle_taints_and_evicts_after_toleration(twin):
     twin.steps(18)  # 270 s: still within the default 300 s toleration
     assert {p.metadata.name for p in _pods(twin, field_selector="spec.nodeName=node-a")} == on_a
     twin.steps(4)
-    assert not _pods(twin, field_selector="spec.nodeName=node-a")
-    pods = _pods(twin)
+    stuck = _pods(twin, field_selector="spec.nodeName=node-a")
+    # nobody on the unreachable node confirms: the evicted pods stay Terminating there
+    assert {p.metadata.name for p in stuck} == on_a
+    assert all(p.metadata.deletion_timestamp is not None for p in stuck)
+    pods = [p for p in _pods(twin) if p.metadata.deletion_timestamp is None]
     assert len(pods) == 6 and all(p.spec.node_name in ("node-b", "node-c") for p in pods)
+    twin.admin.core.delete_node("node-a")  # pod GC removes pods of a node that is gone
+    twin.steps(1)
+    assert not _pods(twin, field_selector="spec.nodeName=node-a")
 
 
 def test_unhealthy_pods_follow_if_healthy_budget(twin):
@@ -154,4 +163,6 @@ def test_unhealthy_pods_follow_if_healthy_budget(twin):
     twin.admin.policy.patch_namespaced_pod_disruption_budget(
         "web", "prod", {"spec": {"unhealthyPodEvictionPolicy": "AlwaysAllow"}})
     twin.sa.core.create_namespaced_pod_eviction(a, "prod", _eviction(a))
+    assert twin.admin.core.read_namespaced_pod(a, "prod").metadata.deletion_timestamp
+    twin.steps(1)
     assert a not in [p.metadata.name for p in _pods(twin)]

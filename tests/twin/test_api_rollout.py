@@ -125,4 +125,7 @@ def test_deleting_deployment_cascades_to_replicasets_and_pods(twin):
     assert twin.admin.core.list_namespaced_pod("prod").items
     twin.admin.apps.delete_namespaced_deployment("web", "prod")
     assert not twin.admin.apps.list_namespaced_replica_set("prod").items
+    pods = twin.admin.core.list_namespaced_pod("prod").items
+    assert pods and all(p.metadata.deletion_timestamp is not None for p in pods)
+    twin.steps(1)
     assert not twin.admin.core.list_namespaced_pod("prod").items
