@@ -89,10 +89,26 @@ class ExecutionManager(object):
             if execution.id == execution_id:
                 parent = execution.context.get("parent")
                 context = {"parent": {"execution_id": parent}} if parent else {}
+                started = execution.started_at
                 return Resource(id=execution.id, action={"ref": execution.ref},
                                 parameters=execution.parameters, status=execution.status,
-                                result=execution.result, context=context)
+                                result=execution.result, context=context,
+                                start_timestamp=_iso(started) if started is not None else "")
         raise ApiError(404, "Execution %s not found" % execution_id)
+
+    def create(self, instance: Any, **kwargs: Any) -> Resource:
+        """Run an action (`st2 run`): as the API does, it is requested by the token's user."""
+        fields = instance.to_dict() if hasattr(instance, "to_dict") else dict(instance)
+        execution = _runner().run(fields["action"], dict(fields.get("parameters") or {}),
+                                  {"user": "stanley"})
+        return Resource(id=execution.id, action={"ref": execution.ref},
+                        parameters=execution.parameters, status=execution.status)
+
+
+def _iso(epoch: float) -> str:
+    import datetime
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class KeyManager(object):
