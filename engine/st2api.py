@@ -3,7 +3,8 @@
 Python actions run by the engine get StackStorm's environment (`ST2_ACTION_API_URL`,
 `ST2_ACTION_AUTH_TOKEN`, ...). When the real st2client is not installed, `engine/st2client_standin`
 provides `st2client.client.Client`, whose managers call the active engine: inquiries
-(get_all, get_by_id, respond), executions (get_by_id), keys (get_by_name).
+(get_all, get_by_id, respond), executions (get_by_id, create), keys (get_by_name), webhooks
+(post_generic_webhook).
 """
 import os
 import sys
@@ -117,6 +118,18 @@ class KeyManager(object):
         return Resource(name=item.name, value=item.value, scope=scope) if item else None
 
 
+class WebhookManager(object):
+    def post_generic_webhook(self, trigger: str, payload: Optional[Dict[str, Any]] = None,
+                             trace_tag: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
+        """POST /webhooks/st2: dispatch a registered trigger (enforced by the engine)."""
+        runner = _runner()
+        dispatch = getattr(runner, "dispatch_trigger", None)
+        if dispatch is None:
+            raise ApiError(503, "no rules engine is running to take trigger %s" % trigger)
+        dispatch(trigger, dict(payload or {}))
+        return {"trigger": trigger, "payload": payload or {}}
+
+
 class Client(object):
     """st2client.client.Client look-alike bound to the active engine."""
 
@@ -128,5 +141,6 @@ class Client(object):
         self.inquiries = InquiryManager()
         self.executions = ExecutionManager()
         self.keys = KeyManager()
+        self.webhooks = WebhookManager()
         self.managers = {"Inquiry": self.inquiries, "Execution": self.executions,
-                         "KeyValuePair": self.keys}
+                         "KeyValuePair": self.keys, "Webhook": self.webhooks}
