@@ -3,16 +3,22 @@
 stackstorm-ha chart knows, wires what the pack needs, and hardens every pod it sets."""
 import os
 import re
+import shutil
+import subprocess
 
+import pytest
 import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPLOY = os.path.join(REPO, "deploy")
 
-# The stackstorm-ha chart's values this overlay may set (chart 1.x values.yaml).
-COMPONENT_KEYS = {"replicas", "resources", "priorityClassName", "serviceAccount",
-                  "podSecurityContext", "securityContext", "nodeSelector", "tolerations",
-                  "affinity", "annotations", "env", "enabled"}
+# The stackstorm-ha chart's values this overlay may set (read from the chart 1.1.0 values.yaml;
+# e.g. there is no priorityClassName: deploy/post-render adds it).
+COMPONENT_KEYS = {"replicas", "resources", "image", "annotations", "nodeSelector", "tolerations",
+                  "affinity", "hostAliases", "env", "envFromSecrets", "serviceAccount",
+                  "podSecurityContext", "securityContext", "postStartScript", "extra_volumes",
+                  "terminationGracePeriodSeconds", "livenessProbe", "readinessProbe",
+                  "deployments", "enabled"}
 CHART_KEYS = {
     "st2": {"packs": {"images", "configs", "sensors", "volumes"}, "config": None, "rbac": None},
     "redis": {"enabled"}, "serviceAccount": {"create", "serviceAccountName", "annotations"},
@@ -20,8 +26,7 @@ CHART_KEYS = {
     "st2rulesengine": COMPONENT_KEYS, "st2timersengine": COMPONENT_KEYS,
     "st2workflowengine": COMPONENT_KEYS, "st2chatops": COMPONENT_KEYS,
 }
-SENSOR_KEYS = {"name", "ref", "serviceAccount", "resources", "podSecurityContext",
-               "securityContext", "nodeSelector", "tolerations", "affinity", "annotations"}
+SENSOR_KEYS = (COMPONENT_KEYS | {"name", "ref"}) - {"postStartScript", "deployments"}
 
 
 def overlay():
@@ -86,22 +91,46 @@ def test_every_pod_is_hardened():
         assert isinstance(container["readOnlyRootFilesystem"], bool)
     assert values["st2sensorcontainer"]["securityContext"]["readOnlyRootFilesystem"] is True
     runner = values["st2actionrunner"]
-    assert runner["priorityClassName"] == "system-cluster-critical"
     assert runner["resources"]["limits"] == {"memory": "2Gi", "cpu": "1000m"}
 
 
 def test_dockerfile_follows_the_st2packs_convention():
     with open(os.path.join(DEPLOY, "st2packs", "Dockerfile")) as handle:
         text = handle.read()
-    stages = re.findall(r"^FROM\s+(\S+)", text, re.MULTILINE)
-    assert stages == ["stackstorm/st2packs:builder-${ST2_VERSION}",
-                      "stackstorm/st2packs:runtime-${ST2_VERSION}"]
-    assert "st2-pack-install /opt/stackstorm/packs/self_healing" in text
-    for target in ("/opt/stackstorm/packs/self_healing",
-                   "/opt/stackstorm/virtualenvs/self_healing"):
-        assert re.search(r"^COPY --from=builder .*%s %s$" % (target, target), text, re.MULTILINE)
-    copied = re.findall(r"^COPY (\S+)/ /opt/stackstorm/packs/self_healing/", text, re.MULTILINE)
-    for folder in ("actions", "aliases", "policies", "rules", "sensors"):
-        assert folder in copied and os.path.isdir(os.path.join(REPO, folder))
-    assert not set(copied) & {"twin", "engine", "bench", "tests"}
-    assert re.search(r"^USER 1000$", text, re.MULTILINE)
+    # builder + runtime: the runtime image's ONBUILD copies /opt/stackstorm/{packs,virtualenvs}
+    stages = re.findall(r"^FROM\s+(\S+.*)$", text, re.MULTILINE)
+    assert stages == ["stackstorm/st2packs:builder AS builder", "stackstorm/st2packs:runtime"]
+    assert re.search(r"^RUN /opt/stackstorm/st2/bin/st2-pack-install file:///tmp/self_healing$",
+                     text, re.MULTILINE)
+    copied = re.findall(r"^COPY (\S+)/ /tmp/self_healing/", text, re.MULTILINE)
+    for folder in ("actions", "aliases", "policies", "rules", "sensors", "playbooks"):
+        assert folder in copied and os.path.isdir(os.path.join(REPO, folder)), folder
+    assert not set(copied) & {"twin", "engine", "bench", "tests", "scenarios"}
+    files = re.search(r"^COPY ((?:\S+ )+)/tmp/self_healing/$", text, re.MULTILINE).group(1)
+    for name in files.split():
+        assert os.path.isfile(os.path.join(REPO, name)), name
+    assert "pack.yaml" in files.split() and "requirements.txt" in files.split()
+    with open(os.path.join(REPO, "pack.yaml")) as handle:
+        assert yaml.safe_load(handle)["ref"] == "self_healing"
+
+
+def _deployment(name, component):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/name": component}},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) is not installed")
+def test_post_renderer_sets_the_priority_class():
+    sensor = "st2sensorcontainer-" + overlay()["st2"]["packs"]["sensors"][0]["name"]
+    rendered = [_deployment("st2-st2actionrunner", "st2actionrunner"),
+                _deployment("st2-" + sensor, sensor), _deployment("st2-st2web", "st2web")]
+    done = subprocess.run([os.path.join(DEPLOY, "post-render", "post-render.sh")],
+                          input=yaml.safe_dump_all(rendered).encode(), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, timeout=120)
+    assert done.returncode == 0, done.stdout.decode()
+    out = {d["metadata"]["name"]: d["spec"]["template"]["spec"]
+           for d in yaml.safe_load_all(done.stdout)}
+    assert out["st2-st2actionrunner"]["priorityClassName"] == "system-cluster-critical"
+    assert out["st2-" + sensor]["priorityClassName"] == "system-cluster-critical"
+    assert "priorityClassName" not in out["st2-st2web"]
