@@ -2,10 +2,8 @@
 import os
 from typing import Any, Dict, Optional
 
-from lib import incidents
+from lib import approvals, audit, incidents, st2_links
 from lib.base_action import ActionInputError, SelfHealingAction
-
-MAX_PARENT_HOPS = 6
 
 
 def st2_client() -> Any:
@@ -24,26 +22,11 @@ def st2_client() -> Any:
     return Client(api_url=url, token=token)
 
 
-def _incident_of_execution(client: Any, execution_id: str) -> str:
-    """Walk the Inquiry's execution up to a workflow that has an `incident_id` parameter."""
-    current = execution_id
-    for _ in range(MAX_PARENT_HOPS):
-        execution = client.executions.get_by_id(current)
-        params = getattr(execution, "parameters", None) or {}
-        if params.get("incident_id"):
-            return str(params["incident_id"])
-        parent = ((getattr(execution, "context", None) or {}).get("parent") or {})
-        current = parent.get("execution_id")
-        if not current:
-            break
-    return ""
-
-
 def find_inquiry(client: Any, incident_id: str) -> Optional[str]:
     """The pending Inquiry whose workflow works on `incident_id`."""
     pending = client.inquiries.get_all()
     for inquiry in pending or []:
-        if _incident_of_execution(client, inquiry.id) == incident_id:
+        if st2_links.incident_of_execution(client, inquiry.id) == incident_id:
             return str(inquiry.id)
     return None
 
@@ -54,7 +37,7 @@ class RespondToPlan(SelfHealingAction):
     client = None  # type: Any
 
     def execute(self, incident_id: str = "", inquiry_id: str = "", approve: bool = False,
-                comment: str = "", by: str = "") -> Dict[str, Any]:
+                comment: str = "", by: str = "", requester: str = "") -> Dict[str, Any]:
         if not incident_id and not inquiry_id:
             raise ActionInputError("incident_id or inquiry_id: one of them is required")
         book = incidents.Incidents(self.datastore(), int(self.settings.incident_ttl_s))
@@ -62,23 +45,38 @@ class RespondToPlan(SelfHealingAction):
         if incident_id and record is None:
             raise ActionInputError("unknown incident %r" % incident_id)
         client = self.client or st2_client()
+        who = approvals.actor(requester, by)
+        chat = self.settings.chatops
+        refused = approvals.refusal((requester or by).strip(), chat.approvers.users,
+                                    chat.approvers.roles, approvals.st2_roles_of(client))
+        if refused:
+            audit.append(self.datastore(), {"type": "approval_refused", "by": who,
+                                            "incident_id": incident_id,
+                                            "inquiry_id": inquiry_id, "reason": refused})
+            raise ActionInputError("not answered: %s" % refused)
         inquiry_id = inquiry_id or (record or {}).get("inquiry_id") or \
             find_inquiry(client, incident_id) or ""
         if not inquiry_id:
             raise ActionInputError("incident %s has no plan waiting for approval" % incident_id)
-        reason = ("%s: %s" % (by, comment) if by and comment else comment or by)
+        if not incident_id:
+            incident_id = st2_links.incident_of_execution(client, inquiry_id)
+            record = book.find(incident_id) if incident_id else None
+        reason = ("%s: %s" % (who, comment) if who and comment else comment or who)
         client.inquiries.respond(inquiry_id, {"approved": bool(approve), "reason": reason})
         verdict = "approved" if approve else "denied"
         if record is not None:
             incidents.append_entry(record, "ESCALATE", "plan %s by %s%s" % (
-                verdict, by or "a human", ": %s" % comment if comment else ""))
+                verdict, who or "a human", ": %s" % comment if comment else ""))
             record.setdefault("decisions", []).append(
-                {"inquiry_id": inquiry_id, "approved": bool(approve), "by": by,
+                {"inquiry_id": inquiry_id, "approved": bool(approve), "by": who,
                  "comment": comment, "at": record["timeline"][-1]["at"]})
             record.pop("inquiry_id", None)
             book.save(record)
-        text = "%s Plan %s for incident `%s`%s." % (
-            ":white_check_mark:" if approve else ":no_entry:", verdict,
-            incident_id or "?", " (%s)" % comment if comment else "")
+        url = st2_links.link(chat.st2_web_url, st2_links.root_execution(client, inquiry_id),
+                             "workflow")
+        text = "%s Plan %s by *%s* for incident `%s`%s.%s" % (
+            ":white_check_mark:" if approve else ":no_entry:", verdict, who or "a human",
+            incident_id or "?", " (%s)" % comment if comment else "",
+            " %s" % url if url else "")
         return {"incident_id": incident_id, "inquiry_id": inquiry_id,
-                "approved": bool(approve), "text": text}
+                "approved": bool(approve), "by": who, "text": text}

@@ -11,7 +11,7 @@ class ShowIncident(SelfHealingAction):
             record = incidents.Incidents(self.datastore()).get(incident_id)
         except incidents.IncidentError as error:
             raise ActionInputError(str(error)) from None
-        text = reports.incident_report(record)
+        text = reports.incident_report(record, self.settings.chatops.st2_web_url)
         if record.get("reasoning"):
             text += "\n*Reasoning*\n" + "\n".join("• %s" % r for r in record["reasoning"])
         return {"incident": record, "timeline": incidents.render_timeline(record), "text": text}

@@ -226,7 +226,8 @@ class ActionRunner(object):
             return FAILED, {"error": "action %s is disabled" % meta.ref}
         try:
             execution.parameters = param_utils.prepare(
-                meta.parameters, execution.parameters, meta.runner_type, self.render_default)
+                meta.parameters, execution.parameters, meta.runner_type,
+                lambda value: self.render_default(value, execution.context))
         except param_utils.ParameterError as error:
             return FAILED, {"error": "parameter validation failed: %s" % error}
         if meta.runner_type == "python-script":
@@ -238,12 +239,15 @@ class ActionRunner(object):
             return local(self, execution)
         return FAILED, {"error": "runner %s is not supported by the engine" % meta.runner_type}
 
-    def render_default(self, value: Any) -> Any:
-        """Render `{{ config_context.x }}` / `{{ st2kv.system.x }}` in parameter defaults."""
+    def render_default(self, value: Any, context: Optional[Dict[str, Any]] = None) -> Any:
+        """Render `{{ config_context.x }}`, `{{ st2kv.system.x }}` and `{{ action_context.x }}`
+        (the execution's context: `api_user`, `user`, `source_channel` from chat) in defaults."""
         if not isinstance(value, str) or "{{" not in value:
             return value
         from engine import rendering
-        return rendering.render_value(value, {"config_context": self.config}, self.store)
+        return rendering.render_value(value, {"config_context": self.config,
+                                              "action_context": dict(context or {})},
+                                      self.store)
 
     def action_class(self, meta: ActionMeta) -> type:
         path = meta.entry_path

@@ -2,8 +2,9 @@
 
 Follows StackStorm's alias semantics closely enough for the pack's formats: `{{ name }}` and
 `{{ name=default }}` placeholders, several `representation`s per format, trailing `key=value`
-extra parameters, `immutable_parameters`, and the `ack` / `result` messages rendered with Jinja
-and posted back to the channel.
+extra parameters, `immutable_parameters` (never overridable), the execution context StackStorm
+gives an alias execution (`api_user` = the chat user, `user` = the bot's StackStorm user,
+`source_channel`), and the `ack` / `result` messages rendered with Jinja and posted back.
 """
 import re
 from typing import Any, Dict, List, Optional, Tuple
@@ -13,6 +14,7 @@ from engine import rendering
 _PLACEHOLDER = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:=\s*(.*?))?\s*}}")
 _EXTRA = re.compile(r"""(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|'[^']*'|\S+)\s*$""")
 _VALUE = r"""(?:"[^"]*"|'[^']*'|\S+)"""
+BOT_USER = "chatops_bot"  # the StackStorm user st2chatops authenticates as (config bot_user)
 
 
 class NoMatch(ValueError):
@@ -104,15 +106,31 @@ def match_format(text: str, command: str) -> Optional[Dict[str, Any]]:
     return params
 
 
+def alias_context(alias: Alias, user: str, channel: str, bot_user: str) -> Dict[str, Any]:
+    """The context StackStorm gives an alias execution: the chat user as `api_user`, the
+    StackStorm user the bot authenticates as as `user`, the channel as `source_channel`."""
+    return {"action_alias_ref": alias.ref, "api_user": user, "user": bot_user,
+            "source_channel": channel}
+
+
+def _refused_by_api(execution: Any) -> str:
+    """The error of an execution that failed before its action ran (bad parameters)."""
+    result = execution.result if isinstance(execution.result, dict) else {}
+    if execution.status != "failed" or "result" in result or "output" in result:
+        return ""
+    return str(result.get("error") or "")
+
+
 class ChatOps(object):
     """Runs chat commands through the pack's aliases on an engine's ActionRunner."""
 
     def __init__(self, documents: List[Dict[str, Any]], runner: Any, store: Any = None,
-                 bot_prefix: str = "!") -> None:
+                 bot_prefix: str = "!", bot_user: str = BOT_USER) -> None:
         self.aliases = [Alias(doc) for doc in documents if "name" in doc]
         self.runner = runner
         self.store = store
         self.bot_prefix = bot_prefix
+        self.bot_user = bot_user
         self.history: List[Dict[str, Any]] = []
 
     def find(self, command: str) -> Tuple[Alias, Dict[str, Any]]:
@@ -128,6 +146,9 @@ class ChatOps(object):
     def command(self, text: str, user: str = "operator", channel: str = "#incidents") -> Any:
         """Run a chat command; ack and result messages go to the chat log. Returns the execution."""
         alias, params = self.find(text)
+        overridden = sorted(set(params) & set(alias.immutable))
+        if overridden:  # StackStorm refuses the command before running anything
+            raise NoMatch("Immutable arguments cannot be overriden: %s" % ",".join(overridden))
         params.update(alias.immutable)
         chat = getattr(self.runner, "chat", None)
         self._post(chat, user, channel, text, "user")
@@ -136,12 +157,15 @@ class ChatOps(object):
             self._post(chat, "bot", channel, self._render(alias.ack["format"], execution_view,
                                                           alias), "ack")
         execution = self.runner.run(alias.action_ref, params,
-                                    {"alias": alias.ref, "user": user, "channel": channel})
+                                    alias_context(alias, user, channel, self.bot_user))
         if execution.status == "pending":
             self.runner.wait_for(execution)
         view = {"id": execution.id, "parameters": execution.parameters,
                 "status": execution.status, "result": execution.result}
-        if alias.result.get("enabled", True) and alias.result.get("format"):
+        refused = _refused_by_api(execution)
+        if refused:  # StackStorm's API answers 400 and no action runs; the bot says why
+            self._post(chat, "bot", channel, ":x: %s" % refused, "error")
+        elif alias.result.get("enabled", True) and alias.result.get("format"):
             self._post(chat, "bot", channel, self._render(alias.result["format"], view, alias),
                        "result")
         self.history.append({"command": text, "alias": alias.ref, "execution": execution.id,

@@ -6,6 +6,7 @@ from engine import operators, rendering
 
 _PATH_TOKEN = re.compile(r"""\[\s*(?:'([^']*)'|"([^"]*)"|(\d+))\s*\]|([^.\[\]]+)""")
 _MISSING = object()
+WEBHOOK = "core.st2.webhook"  # POST /api/v1/webhooks/<url>: payload {"headers", "body"}
 
 
 class RuleError(ValueError):
@@ -60,8 +61,11 @@ class RuleMatcher(object):
         self.now = now_fn
         self.store = store
 
-    def matches(self, rule: Rule, trigger_type: str, payload: Dict[str, Any]) -> bool:
+    def matches(self, rule: Rule, trigger_type: str, payload: Dict[str, Any],
+                parameters: Optional[Dict[str, Any]] = None) -> bool:
         if not rule.enabled or rule.trigger_type != trigger_type:
+            return False
+        if trigger_type == WEBHOOK and not same_webhook(rule.trigger_parameters, parameters):
             return False
         return all(self.criterion(key, spec, payload) for key, spec in rule.criteria.items())
 
@@ -112,18 +116,31 @@ class RuleMatcher(object):
             raise RuleError("%s: cannot render parameters: %s" % (rule.ref, error)) from error
 
 
+def same_webhook(rule_parameters: Dict[str, Any], parameters: Optional[Dict[str, Any]]) -> bool:
+    """A webhook rule fires only for its own URL (`parameters.url`, slashes ignored)."""
+    wanted = str((rule_parameters or {}).get("url", "")).strip("/")
+    return bool(wanted) and wanted == str((parameters or {}).get("url", "")).strip("/")
+
+
+def webhook_payload(body: Any, headers: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """The trigger instance payload StackStorm builds for a webhook POST."""
+    return {"headers": dict(headers or {"Content-Type": "application/json"}), "body": body}
+
+
 def load_rules(documents: List[Dict[str, Any]]) -> List[Rule]:
     """Rule objects from parsed YAML documents (Pack.resources('rules'))."""
     return [Rule(doc) for doc in documents if "name" in doc]
 
 
 def matching(rules: List[Rule], matcher: RuleMatcher, trigger_type: str,
-             payload: Dict[str, Any], errors: Optional[List[str]] = None) -> List[Rule]:
-    """Enabled rules whose trigger and criteria match (criteria errors recorded, not raised)."""
+             payload: Dict[str, Any], errors: Optional[List[str]] = None,
+             parameters: Optional[Dict[str, Any]] = None) -> List[Rule]:
+    """Enabled rules whose trigger (and its parameters, for webhooks) and criteria match;
+    criteria errors are recorded, not raised."""
     found = []
     for rule in rules:
         try:
-            if matcher.matches(rule, trigger_type, payload):
+            if matcher.matches(rule, trigger_type, payload, parameters):
                 found.append(rule)
         except Exception as error:  # a broken criterion never matches, as in StackStorm
             if errors is not None:

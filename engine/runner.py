@@ -197,6 +197,16 @@ class Engine(object):
                                              _describe_payload(instance["payload"])))
         self.queue.append({"instance": instance, "only_rule": only_rule})
 
+    def webhook(self, url: str, body: Any, headers: Optional[Dict[str, str]] = None
+                ) -> Dict[str, Any]:
+        """POST /api/v1/webhooks/<url>: a `core.st2.webhook` instance for rules on that URL,
+        enforced at once. Returns the trigger instance (its `rules` say what matched)."""
+        self.enqueue(rules.WEBHOOK, rules.webhook_payload(body, headers))
+        instance = self.triggers[-1]
+        instance["parameters"] = {"url": url.strip("/")}
+        self.drain()
+        return instance
+
     def dispatch_now(self, trigger: str, payload: Dict[str, Any]) -> None:
         """Dispatch and enforce immediately (used for core.st2.generic.inquiry)."""
         self.enqueue(trigger, payload)
@@ -213,7 +223,7 @@ class Engine(object):
             matched = [only_rule]
         else:
             matched = rules.matching(self.rules, self.matcher, instance["type"],
-                                     instance["payload"], errors)
+                                     instance["payload"], errors, instance.get("parameters"))
         self.errors.extend(errors)
         for rule in matched:
             instance["rules"].append(rule.ref)

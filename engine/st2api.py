@@ -3,9 +3,10 @@
 Python actions run by the engine get StackStorm's environment (`ST2_ACTION_API_URL`,
 `ST2_ACTION_AUTH_TOKEN`, ...). When the real st2client is not installed, `engine/st2client_standin`
 provides `st2client.client.Client`, whose managers call the active engine: inquiries
-(get_all, get_by_id, respond), executions (get_by_id), keys (get_by_name). In an action's own
-process (engine/child.py) the managers forward each call to the engine over the action's RPC
-channel (`use_remote`); the engine answers with `serve_call`.
+(get_all, get_by_id, respond), executions (get_by_id, create), keys (get_by_name), webhooks
+(post_generic_webhook). In an action's own process (engine/child.py) the managers forward each
+call to the engine over the action's RPC channel (`use_remote`); the engine answers with
+`serve_call`.
 """
 import os
 import sys
@@ -41,17 +42,17 @@ def serve_call(runner: Any, manager: str, method: str, args: List[Any],
                kwargs: Dict[str, Any]) -> Any:
     """Engine side of a forwarded st2client call: the JSON form of the manager's answer."""
     managers = {"inquiries": InquiryManager, "executions": ExecutionManager,
-                "keys": KeyManager}
+                "keys": KeyManager, "webhooks": WebhookManager}
     if manager not in managers or method.startswith("_"):
         raise ApiError(400, "unsupported st2client call %s.%s" % (manager, method))
     target = getattr(managers[manager](lambda: runner), method, None)
     if target is None:
         raise ApiError(400, "unsupported st2client call %s.%s" % (manager, method))
-    return _to_json(target(*args, **kwargs))
+    return _to_json(target(*[_from_json(arg) for arg in args], **kwargs))
 
 
 def _to_json(value: Any) -> Any:
-    if isinstance(value, Resource):
+    if hasattr(value, "to_dict") and not isinstance(value, dict):
         return {"__resource__": value.to_dict()}
     if isinstance(value, list):
         return [_to_json(item) for item in value]
@@ -77,7 +78,8 @@ class _RemoteManager(object):
             raise AttributeError(method)
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            return _from_json(_remote(self._name, method, list(args), kwargs))
+            return _from_json(_remote(self._name, method, [_to_json(arg) for arg in args],
+                                      kwargs))
 
         return call
 
@@ -151,16 +153,44 @@ class ExecutionManager(_Manager):
             if execution.id == id:
                 parent = execution.context.get("parent")
                 context = {"parent": {"execution_id": parent}} if parent else {}
+                started = execution.started_at
                 return Resource(id=execution.id, action={"ref": execution.ref},
                                 parameters=execution.parameters, status=execution.status,
-                                result=execution.result, context=context)
+                                result=execution.result, context=context,
+                                start_timestamp=_iso(started) if started is not None else "")
         return None
+
+    def create(self, instance: Any, **kwargs: Any) -> Resource:
+        """Run an action (`st2 run`): as the API does, it is requested by the token's user."""
+        fields = instance.to_dict() if hasattr(instance, "to_dict") else dict(instance)
+        execution = self._runner().run(fields["action"], dict(fields.get("parameters") or {}),
+                                  {"user": "stanley"})
+        return Resource(id=execution.id, action={"ref": execution.ref},
+                        parameters=execution.parameters, status=execution.status)
+
+
+def _iso(epoch: float) -> str:
+    import datetime
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class KeyManager(_Manager):
     def get_by_name(self, name: str, scope: str = "system", **kwargs: Any) -> Optional[Resource]:
         item = self._runner().store.get(name, scope)
         return Resource(name=item.name, value=item.value, scope=scope) if item else None
+
+
+class WebhookManager(_Manager):
+    def post_generic_webhook(self, trigger: str, payload: Optional[Dict[str, Any]] = None,
+                             trace_tag: Optional[str] = None, **kwargs: Any) -> Dict[str, Any]:
+        """POST /webhooks/st2: dispatch a registered trigger (enforced by the engine)."""
+        runner = self._runner()
+        dispatch = getattr(runner, "dispatch_trigger", None)
+        if dispatch is None:
+            raise ApiError(503, "no rules engine is running to take trigger %s" % trigger)
+        dispatch(trigger, dict(payload or {}))
+        return {"trigger": trigger, "payload": payload or {}}
 
 
 class Client(object):
@@ -175,9 +205,11 @@ class Client(object):
             self.inquiries: Any = _RemoteManager("inquiries")
             self.executions: Any = _RemoteManager("executions")
             self.keys: Any = _RemoteManager("keys")
+            self.webhooks: Any = _RemoteManager("webhooks")
         else:
             self.inquiries = InquiryManager()
             self.executions = ExecutionManager()
             self.keys = KeyManager()
+            self.webhooks = WebhookManager()
         self.managers = {"Inquiry": self.inquiries, "Execution": self.executions,
-                         "KeyValuePair": self.keys}
+                         "KeyValuePair": self.keys, "Webhook": self.webhooks}

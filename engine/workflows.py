@@ -122,7 +122,8 @@ def run_workflow(ref_or_path: str, parameters: Optional[Dict[str, Any]],
     ref, path, meta = resolve(ref_or_path, pack)
     parameters = dict(parameters or {})
     if meta is not None and not context:  # a top-level run: apply the action's parameters
-        parameters = param_utils.prepare(meta.parameters, parameters, "orquesta")
+        parameters = param_utils.prepare(meta.parameters, parameters, "orquesta",
+                                         getattr(executor, "render_default", None))
     run = WorkflowRun(ref, path, parameters)
     run.execution_id = context.get("parent_execution") if context else None
     if run.execution_id:

@@ -10,6 +10,7 @@ call `setup()` once, then `poll()` whenever the clock has advanced.
 import _pack_path  # noqa: F401
 from st2reactor.sensor.base import PollingSensor
 
+from lib import clock, metrics
 from lib.config import load_settings
 from lib.datastore import Datastore
 from lib.detectors.poller import DetectorPoller
@@ -48,11 +49,17 @@ class DetectorSensor(PollingSensor):
     def poll(self):
         if self.poller is None:
             self.setup()
+        started = clock.now()
         try:
             self.last_result = self.poller.poll()
         except Exception as error:  # datastore down, bug: log, keep the sensor polling
             self._logger.exception("detector poll failed: %s", error)
             self.last_result = None
+        try:  # the healer's own metrics read this (lib.metrics); never fails the poll
+            metrics.record_poll(Datastore(self.sensor_service), started, clock.now(),
+                                self.last_result, self.poller.outages)
+        except Exception as error:
+            self._logger.warning("could not record the poll's health: %s", error)
         return self.last_result
 
     def _dispatch(self, trigger, payload):

@@ -24,7 +24,7 @@ DETECTORS = ("memory_pressure", "memory_leak", "cpu_throttling", "crash_loop",
              "latency_anomaly", "error_rate", "disk_pressure", "connection_pool",
              "certificate_expiry", "node_not_ready")
 
-# Environment variables of the healer Deployment (deploy/healer.yaml), used when the pack
+# Environment variables (e.g. set on the StackStorm pods by the chart's `env`), used when the pack
 # config does not set the key itself: explicit config > environment > schema default.
 ENV_OVERRIDES = (
     ("PROMETHEUS_URL", ("prometheus", "url")),

@@ -1,11 +1,12 @@
 """Human-readable views: incident report for Slack, status, lists, effectiveness, shadow mode."""
 from typing import Any, Dict, List, Optional
 
-from lib import clock, incidents
+from lib import clock, incidents, st2_links
 
 STATUS_ICON = {"open": ":mag:", "remediating": ":hammer_and_wrench:", "verifying": ":eyes:",
                "resolved": ":white_check_mark:", "escalated": ":raising_hand:",
                "failed": ":x:"}
+FENCE = "`" * 3
 
 
 def real_executions(record: Dict[str, Any]) -> List[str]:
@@ -25,8 +26,13 @@ def incident_title(record: Dict[str, Any]) -> str:
     return trigger
 
 
-def incident_report(record: Dict[str, Any]) -> str:
-    """The Slack message about one incident (mrkdwn)."""
+def verified(record: Dict[str, Any]) -> bool:
+    """True when a real verification step completed (not a dry run, not a failure)."""
+    return incidents.last_entry_at(record, "VERIFY", real_only=True) is not None
+
+
+def incident_report(record: Dict[str, Any], web_url: str = "") -> str:
+    """The Slack message about one incident (mrkdwn; one code block, never nested)."""
     status = record.get("status", "open")
     root = record.get("root_cause") or {}
     lines = ["%s *%s* `%s` — %s" % (
@@ -58,7 +64,10 @@ def incident_report(record: Dict[str, Any]) -> str:
     if record.get("false_positive"):
         lines.append("*Marked as false positive:* %s" % (record.get("false_positive_reason")
                                                        or "no reason given"))
-    timeline = incidents.render_timeline(record)
+    link = st2_links.link(web_url, record.get("execution_id", ""), "StackStorm execution")
+    if link:
+        lines.append("*Execution:* %s" % link)
+    timeline = [line.replace(FENCE, "'" * 3) for line in incidents.render_timeline(record)]
     if timeline:
         lines.append("*Timeline*\n```\n%s\n```" % "\n".join(timeline))
     return "\n".join(lines)
@@ -69,7 +78,10 @@ def _headline(record: Dict[str, Any]) -> str:
     subject = record.get("trigger_summary") or (record.get("root_cause") or {}).get(
         "summary") or "incident"
     if status == "resolved" and not human_involved(record) and real_executions(record):
-        return "Self-healed: %s" % subject
+        return ("Self-healed: %s" if verified(record) else "Remediated (not verified): %s") \
+            % subject
+    if status in ("remediating", "verifying"):
+        return "%s: %s" % ("Remediating" if status == "remediating" else "Verifying", subject)
     if status == "escalated":
         return "Needs a human: %s" % subject
     return subject[:1].upper() + subject[1:]

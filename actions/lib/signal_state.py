@@ -74,6 +74,41 @@ class SignalState(object):
                 cleared.append(event)
         return fire, cleared
 
+    def observe(self, signal: Signal, source: str) -> bool:
+        """A signal from outside the polls (an Alertmanager alert); True when it must fire.
+
+        It shares the detectors' records: a condition already open, whoever opened it, only
+        refreshes (no second trigger, so no second incident); one it opens is marked `source`.
+        """
+        key = signal.state_key
+        now = clock.now()
+        record = self._current(key, now)
+        fire = self._process_seen(signal, record, now)
+        if record is None or record.get("state") != "open":
+            opened = self._current(key, now) or {}
+            opened["source"] = source
+            self._save(key, opened, now)
+        return fire
+
+    def resolve(self, signal: Signal, source: str) -> Optional[Dict[str, Any]]:
+        """The outside source says the condition ended: clear it (a `signal_cleared` payload)
+        if that source opened it; a condition a detector opened is left to the detector."""
+        key = signal.state_key
+        now = clock.now()
+        record = self._current(key, now)
+        if not record or record.get("state") != "open" or record.get("source") != source:
+            return None
+        record.update(state="cleared", cleared_at=now)
+        self._save(key, record, now, ttl=max(self.flap_window_s, 1))
+        return {"detector": record.get("detector", ""), "target": record.get("target", {}),
+                "signal_id": record.get("signal_id", ""), "cleared_at": clock.isoformat(now)}
+
+    def _current(self, key: str, now: float) -> Optional[Dict[str, Any]]:
+        record = self.datastore.get_json(key)
+        if not isinstance(record, dict) or record.get("expires_at", now + 1) <= now:
+            return None
+        return record
+
     def _process_seen(self, signal: Signal, record: Optional[Dict[str, Any]],
                       now: float) -> bool:
         """Refresh or open the record of a condition seen now; True when it must fire."""

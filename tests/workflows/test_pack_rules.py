@@ -1,6 +1,7 @@
 """The pack's rules: every detector's trigger starts exactly its playbook with the signal and
-the target key the concurrency policy needs; low severity does not; the timer and inquiry rules
-are wired (matched and rendered with the local engine's StackStorm-compatible matcher)."""
+the target key the concurrency policy needs; low severity does not; the timer rules are wired;
+a pending Inquiry is not announced twice (matched and rendered with the local engine's
+StackStorm-compatible matcher)."""
 import pytest
 
 from engine import params as param_utils
@@ -75,14 +76,18 @@ def test_wrong_target_kind_starts_nothing(rules, matcher):
     assert matching(rules, matcher, "self_healing.memory_pressure", sig) == []
 
 
-def test_pending_inquiry_is_announced_only_for_this_pack(rules, matcher):
-    mine = matching(rules, matcher, "core.st2.generic.inquiry",
-                    {"id": "abc123", "route": "self_healing"})
-    assert [r.action_ref for r in mine] == ["self_healing.announce"]
-    message = matcher.render_parameters(mine[0], {"id": "abc123", "route": "self_healing"})
-    assert "`!heal inquiry abc123 approve`" in message["message"]
+def test_a_pending_inquiry_is_announced_once_by_its_playbook(rules, matcher):
+    """One message per approval: guarded_step posts it (with the plan and the commands); no
+    rule adds a second one when StackStorm dispatches core.st2.generic.inquiry."""
     assert matching(rules, matcher, "core.st2.generic.inquiry",
-                    {"id": "x", "route": "other"}) == []
+                    {"id": "abc123", "route": "self_healing"}) == []
+
+
+@pytest.mark.parametrize("action", ["page_waiting_approvals", "export_metrics"])
+def test_paging_and_metrics_run_every_minute(rules, action):
+    timers = [r for r in rules if r.trigger_type == "core.st2.IntervalTimer"
+              and r.action_ref == "self_healing." + action]
+    assert [r.trigger_parameters for r in timers] == [{"unit": "minutes", "delta": 1}]
 
 
 def test_expired_changes_are_reverted_every_minute(rules):
