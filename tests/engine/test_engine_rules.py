@@ -140,6 +140,9 @@ def _sample(trigger_type):
     if trigger_type == "core.st2.generic.inquiry":
         return {"id": "ex-00007", "route": "self_healing", "ttl": 30, "users": [], "roles": [],
                 "schema": {}}
+    if trigger_type == "core.st2.webhook":  # what st2api dispatches for POST /webhooks/<url>
+        return {"headers": {"Content-Type": "application/json"},
+                "body": {"version": "4", "status": "firing", "alerts": []}}
     if detector == "sensor_degraded":
         return {"source": "prometheus", "detector": "memory_pressure", "error": "down",
                 "since": "2026-11-28T03:17:22Z"}
