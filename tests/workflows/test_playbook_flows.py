@@ -32,15 +32,17 @@ CASES = {
         signal("memory_leak", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
                time_to_oom_minutes=42),
         {"check_recent_deploys": RECENT},
-        ["capture_logs", "rollback_deployment", "wait_for_rollout", "create_fix_task"],
-        "rollback_deployment", "wait_for_rollout", [], "resolved"),
+        ["capture_logs", "rollback_deployment", "wait_for_rollout", "wait_growth_gone",
+         "create_fix_task"],
+        "rollback_deployment", "wait_for_condition", [], "resolved"),
     "pod_crash_loop": (
         signal("crash_loop", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
                restarts=7, reason="Error"),
         {"check_recent_deploys": RECENT},
         ["capture_logs", "rollback_if_recent_deploy", "wait_for_rollout",
-         "scale_up_healthy_replicas", "create_fix_task"],
-        "rollback_if_recent_deploy", "create_fix_task",
+         "scale_up_healthy_replicas", "wait_restarts_stopped", "scale_back_temporary_replica",
+         "create_fix_task"],
+        "rollback_if_recent_deploy", "wait_for_condition",
         [("scale_deployment", {"deployment": "analytics-worker", "delta": -1})], "resolved"),
     "connection_pool_exhaustion": (
         signal("connection_pool", "Service", "orders", service="orders", utilization_pct=100),
@@ -67,8 +69,8 @@ CASES = {
         "escalated"),
     "cpu_throttling": (
         signal("cpu_throttling", "Pod", "web-5d9f-abc", service="web", throttled_ratio=0.6),
-        {}, ["scale_out", "wait_for_rollout", "create_fix_task"], "scale_out",
-        "wait_for_rollout", [("scale_deployment", {"deployment": "web", "delta": -1})],
+        {}, ["scale_out", "wait_throttling_gone", "create_fix_task"], "scale_out",
+        "wait_for_condition", [("scale_deployment", {"deployment": "web", "delta": -1})],
         "resolved"),
     "node_not_ready": (
         signal("node_not_ready", "Node", "node-3", ready_status="Unknown"),
