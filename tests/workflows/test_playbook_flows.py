@@ -30,7 +30,7 @@ OLD = dict(RECENT, deployed_within_window=False, minutes_since_deploy=900.0)
 CASES = {
     "memory_leak": (
         signal("memory_leak", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
-               time_to_oom_minutes=42),
+               time_to_oom_minutes=15),
         {"check_recent_deploys": RECENT},
         ["capture_logs", "rollback_deployment", "wait_for_rollout", "wait_growth_gone",
          "create_fix_task"],
@@ -90,9 +90,9 @@ CASES = {
 }
 
 
-def run(pack, clock, name, recorded, approve="approve"):
+def run(pack, clock, name, recorded, approve="approve", sig=None):
     runner = make_runner(recorded, clock, approve)
-    sig = CASES[name][0]
+    sig = sig or CASES[name][0]
     execution = runner.run("self_healing." + name, {"signal": sig, "target_key": "x"})
     return execution, runner
 
@@ -348,3 +348,41 @@ def test_an_undo_the_gate_refuses_is_left_in_place_and_said(pack, manual_clock):
     assert recorded.called("uncordon_node") == []
     assert any(e["type"] == "ROLLBACK" and e["message"].startswith("left in place")
                for e in recorded.timeline)
+
+
+LONG_RUNWAY = signal("memory_leak", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
+                     time_to_oom_minutes=45)
+WITH_PREVIOUS = dict(RECENT, previous_revision=3, current_revision=4, revisions=[
+    {"revision": 4, "replicaset": "analytics-worker-new"},
+    {"revision": 3, "replicaset": "analytics-worker-old"}])
+
+
+def test_leak_with_long_runway_is_watched_and_withdrawn_when_the_curve_bends(
+        pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT,
+                               "wait_for_condition": {"met": True}})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["outcome"] == "false_alarm"
+    assert not mutating_calls(recorded)
+    watch = recorded.called("wait_for_condition")[0]
+    assert "predict_linear" in watch["query"] and watch["timeout_s"] == 25 * 60
+    assert recorded.called("mark_false_positive"), recorded.refs()
+    assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_leak_still_growing_after_the_watch_is_rolled_back(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT,
+                               "wait_for_condition": Failure({"met": False})})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    assert recorded.called("rollback_deployment")
+    assert any("still growing" in e["message"] for e in recorded.timeline)
+
+
+def test_leak_above_the_previous_versions_plateau_is_acted_on_at_once(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    first = recorded.called("wait_for_condition")[0]
+    assert 'pod=~"analytics-worker-old-.*"' in first["query"] and first["timeout_s"] == 0
+    assert recorded.called("rollback_deployment")
+    assert any("conclusive" in e["message"] for e in recorded.timeline)
