@@ -75,18 +75,19 @@ CASES = {
     "node_not_ready": (
         signal("node_not_ready", "Node", "node-3", ready_status="Unknown"),
         {"diagnose": {"node_pool": "pool-a"}},
-        ["cordon_node", "drain_node", "scale_node_pool", "create_fix_task"], "drain_node",
+        ["cordon_node", "drain_node", "scale_node_pool", "wait_workloads_available",
+         "create_fix_task"], "drain_node",
         "drain_node", [("uncordon_node", {"node": "node-3"})], "resolved"),
     "latency_anomaly": (
         signal("latency_anomaly", "Service", "analytics-worker", service="analytics-worker"),
         {"check_recent_deploys": RECENT},
-        ["rollback_deployment", "wait_for_rollout", "create_fix_task"], "rollback_deployment",
-        "wait_for_rollout", [], "resolved"),
+        ["rollback_deployment", "wait_for_rollout", "wait_symptom_recovered", "create_fix_task"],
+        "rollback_deployment", "wait_for_rollout", [], "resolved"),
     "error_rate": (
         signal("error_rate", "Service", "analytics-worker", service="analytics-worker"),
         {"check_recent_deploys": RECENT},
-        ["rollback_deployment", "wait_for_rollout", "create_fix_task"], "rollback_deployment",
-        "create_fix_task", [], "resolved"),
+        ["rollback_deployment", "wait_for_rollout", "wait_symptom_recovered", "create_fix_task"],
+        "rollback_deployment", "create_fix_task", [], "resolved"),
 }
 
 
