@@ -73,7 +73,7 @@ twin: $(STAMP38) services
 	$(VENV38)/bin/python -m twin $(if $(SCENARIO),--scenario $(SCENARIO))
 
 bench: $(STAMP38) services
-	$(VENV38)/bin/python -m bench.scenarios $(if $(SCENARIOS),--scenarios $(SCENARIOS))
+	$(if $(CORPUS),$(VENV38)/bin/python -m bench.corpus $(if $(filter-out default,$(CORPUS)),--count $(CORPUS)),$(VENV38)/bin/python -m bench.scenarios $(if $(SCENARIOS),--scenarios $(SCENARIOS)))
 
 bench-scale: $(STAMP38) services
 	$(VENV38)/bin/python -m bench.scale

@@ -119,8 +119,10 @@ def baseline_alerts(path: str) -> Dict[str, Optional[float]]:
         world.stop()
 
 
-def run_one(path: str, out_dir: str) -> Dict[str, Any]:
-    """Replay one scenario in autonomous mode and measure it."""
+def run_one(path: str, out_dir: str, with_baseline: bool = True,
+            with_plot: bool = True) -> Dict[str, Any]:
+    """Replay one scenario in autonomous mode and measure it (the baseline alerts replay it a
+    second time without the healer; the corpus skips that)."""
     from engine import outcome
     from engine.replay import run_scenario
 
@@ -140,7 +142,7 @@ def run_one(path: str, out_dir: str) -> Dict[str, Any]:
         recovered = (verdict or {}).get("recovered_at")
         ends = outcome.incident_ends(result.incidents, result.executions,
                                      float(result.ended_at))
-        alert_times = baseline_alerts(path)
+        alert_times = baseline_alerts(path) if with_baseline else {}
         after_onset = {k: v for k, v in alert_times.items() if v is not None and v >= onset}
         alert_name = min(after_onset, key=lambda k: after_onset[k]) if after_onset else None
         mutations = result.assessment["mutations"]
@@ -173,12 +175,13 @@ def run_one(path: str, out_dir: str) -> Dict[str, Any]:
             "baseline_ttd_s": round(after_onset[alert_name] - onset, 1) if alert_name else None,
             "baseline_alerts_fired": sorted(after_onset),
             "ok": result.ok, "reasons": result.assessment["reasons"],
-            "wall_s": round(result.wall_s, 2),
+            "wall_s": round(result.wall_s, 2), "family": truth.get("family"),
         }
-        try:
-            row["plot"] = plot_scenario(result, row, out_dir)
-        except Exception as exc:  # a plot must never hide the figures
-            row["plot_error"] = str(exc)
+        if with_plot:
+            try:
+                row["plot"] = plot_scenario(result, row, out_dir)
+            except Exception as exc:  # a plot must never hide the figures
+                row["plot_error"] = str(exc)
         return row
     finally:
         world.stop()
