@@ -53,7 +53,8 @@ CASES = {
         signal("error_rate", "Service", "payments", service="payments"),
         {"diagnose": {"playbook": "cascade_protection",
                       "playbook_params": {"dependents": ["checkout", "orders"]}}},
-        ["enable_circuit_breaker", "enable_circuit_breaker", "notify_dependents"],
+        ["enable_circuit_breaker", "enable_circuit_breaker", "notify_dependents",
+         "wait_dependents_recovered"],
         "notify_dependents", "notify_dependents",
         [("configure_circuit_breaker", {"service": "orders", "revert": True}),
          ("configure_circuit_breaker", {"service": "checkout", "revert": True})], "resolved"),
@@ -387,3 +388,16 @@ def test_leak_above_the_previous_versions_plateau_is_acted_on_at_once(pack, manu
     assert 'pod=~"analytics-worker-old-.*"' in first["query"] and first["timeout_s"] == 0
     assert recorded.called("rollback_deployment")
     assert any("conclusive" in e["message"] for e in recorded.timeline)
+
+
+def test_cascade_protection_as_a_sub_workflow_leaves_the_incident_to_its_caller(
+        pack, manual_clock):
+    recorded = Recorded(pack, {})
+    runner = make_runner(recorded, manual_clock)
+    execution = runner.run("self_healing.cascade_protection", {
+        "signal": CASES["cascade_protection"][0], "target_key": "x",
+        "dependents": ["checkout"], "incident_id": INCIDENT})
+    assert execution.status == "succeeded", execution.result
+    assert recorded.called("configure_circuit_breaker")
+    assert not recorded.statuses  # the caller sets the status when its own plan is done
+    assert not recorded.called("wait_for_condition")
