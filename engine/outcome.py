@@ -237,7 +237,7 @@ def incident_ends(incidents: List[Dict[str, Any]], executions: List[Dict[str, An
     """One row per incident: how it ended and whether it ended in time.
 
     An incident must end within `budget_s` plus its playbook's own holds (the `hold_s` of
-    its verifications and the `watch_s` of its watches) after it opened: resolved with a
+    its verifications, and the time it watched before acting) after it opened: resolved with a
     metric-verified recovery (or with no change made: a false alarm), escalated to a human
     (a failed plan's report goes to the escalation channel too), or closed as a false
     alarm. Open at the end of the run, or ended later than that, is a breach.
@@ -247,11 +247,18 @@ def incident_ends(incidents: List[Dict[str, Any]], executions: List[Dict[str, An
         ids = {incident.get("id")}
         mine = [e for e in executions if _belongs(e, executions, ids)]
         holds = 0.0
+        changes = mutations(mine)
+        first_change = min([float(c.get("started_at") or 0) for c in changes] or [float("inf")])
         for execution in mine:
             params = execution.get("parameters") or {}
             name = execution["ref"].split(".", 1)[-1]
             if name == "wait_for_condition":
                 holds += float(params.get("hold_s") or 0)
+                started = float(execution.get("started_at") or 0)
+                finished = float(execution.get("finished_at") or started)
+                if finished <= first_change and execution.get("parent"):
+                    # watching before acting (e.g. a leak's curve) is the playbook's own hold
+                    holds += max(0.0, finished - started - float(params.get("hold_s") or 0))
             holds += float(params.get("watch_s") or 0)
         opened = epoch_or_none(incident.get("created_at")) or 0.0
         status = incident.get("status")
@@ -264,7 +271,7 @@ def incident_ends(incidents: List[Dict[str, Any]], executions: List[Dict[str, An
         elif status == "failed":  # finish_incident posts the failure report to the channel
             how, ended = "failed_to_human", epoch_or_none(incident.get("resolved_at"))
         elif status == "resolved":
-            changed = bool(mutations(mine))
+            changed = bool(changes)
             verified = metric_verified_at([incident], mine)
             if changed and verified is None:
                 how = "resolved_unverified"

@@ -167,3 +167,13 @@ def test_escalation_must_come_within_the_bound():
     soon = _record("escalated", status_history=[
         {"at": "2026-11-28T03:04:00Z", "from": "open", "to": "escalated"}])
     assert outcome.incident_ends([soon], [], 1e10)[0]["ok"]
+
+
+def test_watching_before_acting_counts_as_the_playbooks_own_hold():
+    opened = outcome.epoch_or_none("2026-11-28T03:00:00Z")
+    watch = dict(_wait("inc-1", True, opened + 1500, hold_s=300), started_at=opened + 10)
+    closed = _record("resolved", false_positive=True,
+                     resolved_at="2026-11-28T03:25:20Z")
+    rows = outcome.incident_ends([closed], [_workflow("inc-1"), watch], 1e10)
+    assert rows[0]["how"] == "false_alarm" and rows[0]["ok"], rows
+    assert rows[0]["bound_s"] == 600 + 300 + 1190
