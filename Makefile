@@ -130,7 +130,7 @@ twin-conformance: $(STAMP38)
 	$(VENV38)/bin/python -m twin.conformance $(if $(E2E_SRC),--src $(E2E_SRC))
 
 bench: $(STAMP38) services
-	$(VENV38)/bin/python -m bench.scenarios $(if $(SCENARIOS),--scenarios $(SCENARIOS))
+	$(if $(CORPUS),$(VENV38)/bin/python -m bench.corpus $(if $(filter-out default,$(CORPUS)),--count $(CORPUS)),$(VENV38)/bin/python -m bench.scenarios $(if $(SCENARIOS),--scenarios $(SCENARIOS)))
 
 bench-scale: $(STAMP38) services
 	$(VENV38)/bin/python -m bench.scale

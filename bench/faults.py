@@ -733,11 +733,16 @@ def run_case(case: FaultCase) -> Dict[str, Any]:
     open_incidents = [i["id"] for i in result.incidents if i.get("status") not in ENDED]
     if open_incidents:
         problems.append("incident(s) not closed: %s" % open_incidents)
+    # every incident ends: verified, escalated or false alarm, within 10 min + its holds
+    ends = outcome.incident_ends(result.incidents, result.executions, float(result.ended_at))
+    problems.extend("incident %s: %s" % (e["id"], e["problem"]) for e in ends
+                    if not e["ok"] and e["how"] is not None)
     if case.check is not None:
         problems.extend(case.check(result, state))
     row = {"name": case.name, "scenario": os.path.basename(case.scenario),
            "faults": case.faults, "outcome": observed,
            "incidents": [(i.get("id"), i.get("status")) for i in result.incidents],
+           "incident_ends": [(e["id"], e["how"], e["ok"]) for e in ends],
            "wall_s": round(result.wall_s, 1), "problems": problems}
     row.update(counts)
     return row

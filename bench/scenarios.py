@@ -16,9 +16,10 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from bench import baseline
+from bench import recovery as recovery_check
 from bench.plots import plot_scenario
 from engine.outcome import epoch_or_none
 
@@ -57,18 +58,6 @@ def _detection_latency(trigger: Dict[str, Any]) -> Optional[float]:
     return round(float(trigger["at"]) - began, 1) if began is not None else None
 
 
-def _recovered_at(result: Any) -> Optional[float]:
-    """When the metrics were first back in bounds, for the verification that then held."""
-    times = []
-    for execution in result.executions_of("wait_for_condition"):
-        value = (execution.get("result") or {}).get("result") or {}
-        if isinstance(value, dict) and value.get("met"):
-            first = epoch_or_none(value.get("first_met_at"))
-            if first is not None:
-                times.append(first)
-    return min(times) if times else None
-
-
 def _observed(result: Any) -> str:
     statuses = [inc.get("status") for inc in result.incidents]
     observed = OUTCOME_WORDS.get(result.assessment["observed"], result.assessment["observed"])
@@ -77,10 +66,28 @@ def _observed(result: Any) -> str:
     return observed
 
 
-def _verified_at(result: Any) -> Optional[float]:
-    times = [epoch_or_none(inc.get("verified_at")) for inc in result.incidents]
-    times = [t for t in times if t is not None]
-    return min(times) if times else None
+def _wait_for_recovery(truth: Dict[str, Any]) -> Callable[[Any, Any], bool]:
+    """Stop check for a settled run: the ground truth's recovery must already hold (faults
+    with an autonomous fix only; an escalation or a benign scenario has nothing to wait for)."""
+    recovery = truth.get("recovery")
+
+    def check(engine: Any, world: Any) -> bool:
+        if not recovery or truth.get("expected_outcome") != "remediate":
+            return True
+        return recovery_check.holds_now(world.prometheus_direct_url, recovery,
+                                        float(world.onset_epoch), world.clock.now(),
+                                        float(world.scenario.step_s))
+    return check
+
+
+def _recovery(result: Any, truth: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    world = result.world
+    try:
+        return recovery_check.evaluate(world.prometheus_direct_url, truth.get("recovery"),
+                                       float(result.onset_epoch), float(result.ended_at),
+                                       float(world.scenario.step_s))
+    except Exception as exc:  # noqa: BLE001 - an unanswerable recovery is not a recovery
+        return {"recovered": False, "recovered_at": None, "error": str(exc)[:200]}
 
 
 def _found_root(result: Any, truth: Dict[str, Any]) -> Dict[str, Any]:
@@ -112,12 +119,17 @@ def baseline_alerts(path: str) -> Dict[str, Optional[float]]:
         world.stop()
 
 
-def run_one(path: str, out_dir: str) -> Dict[str, Any]:
-    """Replay one scenario in autonomous mode and measure it."""
+def run_one(path: str, out_dir: str, with_baseline: bool = True,
+            with_plot: bool = True) -> Dict[str, Any]:
+    """Replay one scenario in autonomous mode and measure it (the baseline alerts replay it a
+    second time without the healer; the corpus skips that)."""
+    from engine import outcome
     from engine.replay import run_scenario
 
+    from twin.scenario import load_scenario
+    truth = load_scenario(path).ground_truth
     result = run_scenario(path, mode="autonomous", seed=0, approve_policy="auto",
-                          keep_world=True)
+                          keep_world=True, stop_check=_wait_for_recovery(truth))
     world = result.world
     try:
         truth = result.ground_truth
@@ -125,9 +137,12 @@ def run_one(path: str, out_dir: str) -> Dict[str, Any]:
         onset = float(result.onset_epoch)
         root_triggers = _root_triggers(result, truth)
         first_trigger = float(root_triggers[0]["at"]) if root_triggers else None
-        verified = _verified_at(result)
-        recovered = _recovered_at(result) or verified
-        alert_times = baseline_alerts(path)
+        verified = outcome.metric_verified_at(result.incidents, result.executions)
+        verdict = _recovery(result, truth) if kind == "fault" else None
+        recovered = (verdict or {}).get("recovered_at")
+        ends = outcome.incident_ends(result.incidents, result.executions,
+                                     float(result.ended_at))
+        alert_times = baseline_alerts(path) if with_baseline else {}
         after_onset = {k: v for k, v in alert_times.items() if v is not None and v >= onset}
         alert_name = min(after_onset, key=lambda k: after_onset[k]) if after_onset else None
         mutations = result.assessment["mutations"]
@@ -138,10 +153,17 @@ def run_one(path: str, out_dir: str) -> Dict[str, Any]:
                 result.signal_triggers()),
             "mttd_s": round(first_trigger - onset, 1) if first_trigger is not None else None,
             "detect_latency_s": _detection_latency(root_triggers[0]) if root_triggers else None,
-            "mttr_s": round(verified - onset, 1) if verified is not None and kind == "fault"
+            # MTTR: onset -> recovered (ground truth, on Prometheus) and verified (the pack's
+            # own metric check); a run that stopped before recovery is not recovered
+            "mttr_s": round(max(verified, recovered) - onset, 1)
+            if verified is not None and recovered is not None else None,
+            "recovered_s": round(recovered - onset, 1) if recovered is not None else None,
+            "recovered": bool(verdict and verdict.get("recovered")) if kind == "fault"
             else None,
-            "recovered_s": round(recovered - onset, 1) if recovered is not None and
-            kind == "fault" else None,
+            "recovery": verdict,
+            "incident_ends": ends,
+            "incidents_left_open": sum(1 for e in ends if e["how"] is None),
+            "incidents_not_ended_well": sum(1 for e in ends if not e["ok"]),
             "root_cause_expected": _root_cause_label(truth.get("root_cause")),
             "root_cause_found": found["label"],
             "root_cause_correct": found["correct"] if kind == "fault" else None,
@@ -153,12 +175,13 @@ def run_one(path: str, out_dir: str) -> Dict[str, Any]:
             "baseline_ttd_s": round(after_onset[alert_name] - onset, 1) if alert_name else None,
             "baseline_alerts_fired": sorted(after_onset),
             "ok": result.ok, "reasons": result.assessment["reasons"],
-            "wall_s": round(result.wall_s, 2),
+            "wall_s": round(result.wall_s, 2), "family": truth.get("family"),
         }
-        try:
-            row["plot"] = plot_scenario(result, row, out_dir)
-        except Exception as exc:  # a plot must never hide the figures
-            row["plot_error"] = str(exc)
+        if with_plot:
+            try:
+                row["plot"] = plot_scenario(result, row, out_dir)
+            except Exception as exc:  # a plot must never hide the figures
+                row["plot_error"] = str(exc)
         return row
     finally:
         world.stop()
@@ -196,6 +219,13 @@ def summarise(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         "prevented_cascades": sum(1 for r in remediated
                                   if "configure_circuit_breaker" in r["actions"]),
         "outcomes_as_expected": sum(1 for r in rows if r["outcome"] == r["expected_outcome"]),
+        "recovered": sum(1 for r in faults if r.get("recovered")),
+        "recovery_expected": sum(1 for r in faults if r["expected_outcome"] == "remediated"),
+        "recovered_of_expected": sum(1 for r in faults if r.get("recovered") and
+                                     r["expected_outcome"] == "remediated"),
+        "incidents": sum(len(r.get("incident_ends") or []) for r in rows),
+        "incidents_left_open": sum(r.get("incidents_left_open") or 0 for r in rows),
+        "incidents_not_ended_well": sum(r.get("incidents_not_ended_well") or 0 for r in rows),
     }
 
 
@@ -224,6 +254,14 @@ def goals(summary: Dict[str, Any]) -> List[Dict[str, Any]]:
         {"goal": "no false positive on benign scenarios",
          "met": summary["false_positive_rate"] in (0, 0.0, None),
          "value": summary["false_positive_rate"]},
+        {"goal": "every autonomous fix recovered (ground truth on Prometheus)",
+         "met": summary["recovered_of_expected"] == summary["recovery_expected"],
+         "value": "%s/%s" % (summary["recovered_of_expected"], summary["recovery_expected"])},
+        {"goal": "every incident ends (verified, escalated or false alarm, in time)",
+         "met": summary["incidents_not_ended_well"] == 0,
+         "value": "%s/%s not ended well, %s left open" % (
+             summary["incidents_not_ended_well"], summary["incidents"],
+             summary["incidents_left_open"])},
         {"goal": "every outcome as expected",
          "met": summary["outcomes_as_expected"] == summary["scenarios"],
          "value": "%s/%s" % (summary["outcomes_as_expected"], summary["scenarios"])},
@@ -256,9 +294,10 @@ def print_table(rows: List[Dict[str, Any]], summary: Dict[str, Any],
             (r["baseline_alert"] or "none")[:24], _fmt(r["baseline_ttd_s"])))
     print()
     print("MTTD: fault onset -> first root-cause trigger; lat.: condition visible in the data ->"
-          " trigger;\nrecov: onset -> metrics back in bounds; MTTR: onset -> recovery verified"
-          " (after the hold);\nTTA: onset -> first standard alert on the untouched twin (a human"
-          " responds after that).\n")
+          " trigger;\nrecov: onset -> ground_truth.recovery holding for good (Prometheus, after the"
+          " run);\nMTTR: onset -> recovered and verified on a metric by the pack;\n"
+          "TTA: onset -> first standard alert on the untouched twin (a human responds after"
+          " that).\n")
     print("summary (virtual seconds)         pack      baseline alerts   seed's figures")
     print("  median time to detect           %-9s %-17s %s" % (
         _fmt(summary["mttd_median_s"]), _fmt(summary["baseline_ttd_median_s"]) + " (+human)",

@@ -1,5 +1,6 @@
 """Judge a replay against the scenario's ground truth and compute the closing figures."""
-from typing import Any, Dict, List, Optional
+import math
+from typing import Any, Dict, List, Optional, Tuple
 
 MUTATING = ("cordon_node", "uncordon_node", "drain_node", "evict_pods", "restart_pod",
             "rollback_deployment", "scale_deployment", "restart_deployment",
@@ -143,3 +144,158 @@ def figures(incidents: List[Dict[str, Any]], onset: Optional[float],
     if times:
         result["total_s"] = max(times) - min(times)
     return result
+
+
+# ------------------------------------------------------------------ honest recovery
+_COMPARE = {"<": lambda a, b: a < b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
+            ">=": lambda a, b: a >= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
+
+
+def condition_series(samples: List[Tuple[float, List[float]]], comparator: str,
+                     threshold: float) -> List[Tuple[float, bool]]:
+    """Per evaluation time: did every returned series satisfy the condition? Empty = no."""
+    if comparator not in _COMPARE:
+        raise ValueError("comparator: must be one of %s" % ", ".join(sorted(_COMPARE)))
+    compare = _COMPARE[comparator]
+    out = []
+    for at, values in samples:
+        values = [v for v in values if not math.isnan(v) and not math.isinf(v)]
+        out.append((at, bool(values) and all(compare(v, threshold) for v in values)))
+    return out
+
+
+def recovery_from(held: List[Tuple[float, bool]], hold_s: float, end: float
+                  ) -> Dict[str, Any]:
+    """When the condition last started holding and whether it held `hold_s` up to `end`.
+
+    A relapse resets the clock: only the final run of good evaluations counts, and a run
+    that ends before that run lasted `hold_s` is not recovered.
+    """
+    since: Optional[float] = None
+    for at, ok in sorted(held):
+        if at > end + 1e-6:
+            break
+        if ok:
+            since = at if since is None else since
+        else:
+            since = None
+    held_s = (end - since) if since is not None else 0.0
+    recovered = since is not None and held_s + 1e-6 >= hold_s
+    return {"recovered": recovered, "recovered_at": since if recovered else None,
+            "holding_since": since, "held_s": round(held_s, 1), "hold_s": hold_s}
+
+
+def metric_verified_at(incidents: List[Dict[str, Any]],
+                       executions: List[Dict[str, Any]]) -> Optional[float]:
+    """Earliest time an incident's recovery was verified on a metric (a met
+    wait_for_condition of that incident), or None: "the plan ended" is not a verification."""
+    ids = {inc.get("id") for inc in incidents}
+    times = []
+    for execution in executions:
+        if execution["ref"].split(".", 1)[-1] != "wait_for_condition":
+            continue
+        if execution.get("status") != "succeeded":
+            continue
+        value = (execution.get("result") or {}).get("result") or {}
+        if not (isinstance(value, dict) and value.get("met")):
+            continue
+        if not _belongs(execution, executions, ids):
+            continue
+        finished = execution.get("finished_at")
+        if finished is not None:
+            times.append(float(finished))
+    return min(times) if times else None
+
+
+def _belongs(execution: Dict[str, Any], executions: List[Dict[str, Any]],
+             ids: set) -> bool:
+    """The execution ran for one of these incidents (its own or an ancestor's parameters)."""
+    by_id = {e.get("id"): e for e in executions}
+    seen = 0
+    current: Optional[Dict[str, Any]] = execution
+    while current is not None and seen < 50:
+        if (current.get("parameters") or {}).get("incident_id") in ids:
+            return True
+        current = by_id.get(current.get("parent"))
+        seen += 1
+    return not ids
+
+
+# ------------------------------------------------------------------ every incident ends
+END_BUDGET_S = 600.0
+
+
+def _status_time(incident: Dict[str, Any], status: str) -> Optional[float]:
+    for change in incident.get("status_history") or []:
+        if change.get("to") == status:
+            return epoch_or_none(change.get("at"))
+    return None
+
+
+def incident_ends(incidents: List[Dict[str, Any]], executions: List[Dict[str, Any]],
+                  run_end: float, budget_s: float = END_BUDGET_S) -> List[Dict[str, Any]]:
+    """One row per incident: how it ended and whether it ended in time.
+
+    An incident must end within `budget_s` plus its playbook's own holds (the `hold_s` of
+    its verifications, and the time it watched before acting) after it opened: resolved with a
+    metric-verified recovery (or with no change made: a false alarm), escalated to a human
+    (a failed plan's report goes to the escalation channel too), or closed as a false
+    alarm. Open at the end of the run, or ended later than that, is a breach.
+    """
+    rows = []
+    for incident in incidents:
+        ids = {incident.get("id")}
+        mine = [e for e in executions if _belongs(e, executions, ids)]
+        holds = 0.0
+        changes = mutations(mine)
+        first_change = min([float(c.get("started_at") or 0) for c in changes] or [float("inf")])
+        for execution in mine:
+            params = execution.get("parameters") or {}
+            name = execution["ref"].split(".", 1)[-1]
+            if name == "wait_for_condition":
+                holds += float(params.get("hold_s") or 0)
+                started = float(execution.get("started_at") or 0)
+                finished = float(execution.get("finished_at") or started)
+                if finished <= first_change and execution.get("parent"):
+                    # watching before acting (e.g. a leak's curve) is the playbook's own hold
+                    holds += max(0.0, finished - started - float(params.get("hold_s") or 0))
+            holds += float(params.get("watch_s") or 0)
+        opened = epoch_or_none(incident.get("created_at")) or 0.0
+        status = incident.get("status")
+        how, ended = None, None
+        if incident.get("false_positive"):
+            how, ended = "false_alarm", epoch_or_none(incident.get("resolved_at"))
+        elif status == "escalated" or incident.get("escalated"):
+            how = "escalated"
+            ended = _status_time(incident, "escalated") or _first_entry(incident, "ESCALATE")
+        elif status == "failed":  # finish_incident posts the failure report to the channel
+            how, ended = "failed_to_human", epoch_or_none(incident.get("resolved_at"))
+        elif status == "resolved":
+            changed = bool(changes)
+            verified = metric_verified_at([incident], mine)
+            if changed and verified is None:
+                how = "resolved_unverified"
+            else:
+                how = "resolved_verified" if changed else "resolved_no_change"
+            ended = epoch_or_none(incident.get("resolved_at"))
+        bound = opened + budget_s + holds
+        problem = ""
+        if how is None:
+            problem = "left %s at the end of the run" % status
+        elif how == "resolved_unverified":
+            problem = "resolved after changes without a metric verification"
+        elif ended is None or ended > bound + 1e-6:
+            problem = "ended %s s after opening (bound %s s)" % (
+                "?" if ended is None else round(ended - opened), round(bound - opened))
+        rows.append({"id": incident.get("id"), "status": status, "how": how,
+                     "opened": opened, "ended": ended, "bound_s": round(bound - opened, 1),
+                     "ok": not problem, "problem": problem,
+                     "open_at_end": how is None and run_end >= opened})
+    return rows
+
+
+def _first_entry(incident: Dict[str, Any], entry_type: str) -> Optional[float]:
+    for entry in incident.get("timeline") or []:
+        if entry.get("type") == entry_type:
+            return epoch_or_none(entry.get("at"))
+    return None

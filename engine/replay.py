@@ -112,12 +112,15 @@ def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "auton
                  echo: Optional[Callable[[str], None]] = None, stop_when_settled: bool = True,
                  quiet_s: float = 60.0, config_overrides: Optional[Dict[str, Any]] = None,
                  progress_every_s: float = 60.0, keep_world: bool = False,
-                 world_kwargs: Optional[Dict[str, Any]] = None) -> RunResult:
+                 world_kwargs: Optional[Dict[str, Any]] = None,
+                 stop_check: Optional[Callable[[Engine, Any], bool]] = None) -> RunResult:
     """Start the twin, run the pack against it until the scenario ends (or settles).
 
     `faults`: a callable `faults(world, engine)` run after start, or a list of API fault dicts
     (twin.faults format) loaded into the world's API server. The world is stopped at the end
-    unless `keep_world` (its object store stays readable either way).
+    unless `keep_world` (its object store stays readable either way). `stop_check(engine,
+    world)`, when given, must also be true for a settled run to stop before the end (the bench
+    waits for the ground truth's recovery to hold).
     """
     from twin.world import World
     from engine import isolation
@@ -134,7 +137,7 @@ def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "auton
         engine.status_fn = lambda: _status_text(engine, world)
         apply_faults(faults, world, engine)
         engine.start()
-        _loop(engine, world, stop_when_settled, quiet_s)
+        _loop(engine, world, stop_when_settled, quiet_s, stop_check)
         result = RunResult(engine, world, mode, approve_policy, time.monotonic() - wall_start)
     finally:
         if engine is not None:
@@ -144,12 +147,14 @@ def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "auton
     return result
 
 
-def _loop(engine: Engine, world: Any, stop_when_settled: bool, quiet_s: float) -> None:
+def _loop(engine: Engine, world: Any, stop_when_settled: bool, quiet_s: float,
+          stop_check: Optional[Callable[[Engine, Any], bool]] = None) -> None:
     step = world.scenario.step_s
     engine.tick()
     while world.clock.now() < world.end_epoch - 1e-6:
         engine.sleep(min(step, world.end_epoch - world.clock.now()))
-        if stop_when_settled and settled(engine, quiet_s):
+        if stop_when_settled and settled(engine, quiet_s) and (
+                stop_check is None or stop_check(engine, world)):
             break
 
 

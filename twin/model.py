@@ -789,7 +789,8 @@ class Physics:
         keys: Dict[str, Any] = {
             name: _series_key(name, labels) for name in (
                 "container_memory_working_set_bytes", "container_cpu_usage_seconds_total",
-                "container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total")}
+                "container_cpu_cfs_periods_total", "container_cpu_cfs_throttled_periods_total",
+                "container_fs_usage_bytes")}
         keys["restarts"] = _series_key("kube_pod_container_status_restarts_total", short)
         keys["waiting"] = _series_key("kube_pod_container_status_waiting_reason",
                                       dict(short, reason="CrashLoopBackOff"))
@@ -817,6 +818,8 @@ class Physics:
             st.cpu_s += st.cpu_usage * dt
             append((keys["container_memory_working_set_bytes"], st.mem))
             append((keys["container_cpu_usage_seconds_total"], st.cpu_s))
+            if st.disk_bytes > 0:  # cAdvisor's writable-layer / emptyDir usage
+                append((keys["container_fs_usage_bytes"], st.disk_bytes))
             if cpu_limit and not self.lean:
                 st.periods += 10.0 * dt
                 st.throttled += 10.0 * dt * st.throttle

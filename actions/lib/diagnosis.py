@@ -238,6 +238,9 @@ class Diagnoser(object):
             affected = incident.get("affected_services") or []
             if sig.service and sig.service in affected:
                 return incident, "service %s is already affected" % sig.service
+            if sig.service and sig.service in disrupted_services(incident):
+                return incident, ("the incident's own remediation moved pods of %s (a "
+                                  "consequence, not a new cause)" % sig.service)
             root_service = (incident.get("root_cause") or {}).get("service") or ""
             if sig.service and root_service and \
                     root_service in self.graph.upstream_closure(sig.service):
@@ -808,3 +811,21 @@ def diagnose(trigger: Dict[str, Any], facts: Any, recent: List[Dict[str, Any]],
              open_incidents: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Convenience wrapper: one Diagnoser, one answer."""
     return Diagnoser(facts).diagnose(trigger, recent, open_incidents)
+
+
+def disrupted_services(incident: Dict[str, Any]) -> set:
+    """Services whose pods this incident's own actions evicted or restarted."""
+    out = set()
+    for action in incident.get("actions") or []:
+        result = action.get("result") if isinstance(action, dict) else None
+        if not isinstance(result, dict) or action.get("dry_run"):
+            continue
+        pods = list(result.get("evicted") or [])
+        if result.get("pod"):
+            pods.append(str(result.get("pod")))
+        for ref in pods:
+            name = str(ref).split("/", 1)[-1]
+            parts = name.split("-")
+            out.add("-".join(parts[:-2]) if len(parts) > 2 else name)
+    return out
+

@@ -110,6 +110,7 @@ def recent_deploys(kube: Any, namespace: str, name: str, within_minutes: float) 
         "minutes_since_deploy": round(age_min, 1) if age_min is not None else None,
         "within_minutes": within_minutes, "deployed_within_window": within,
         "rollback_possible": previous is not None,
+        "replicas": int(info["deployment"].spec.replicas or 0),
         "revisions": info["revisions"]}
 
 

@@ -99,3 +99,33 @@ def test_recent_signal_recorded_with_ttl(now):
     service = DictDatastore()
     SignalState(Datastore(service), ttl_s=86400).update("memory_pressure", [signal()])
     assert "self_healing.recent_signal." + signal().signal_id in service.items
+
+
+# ---------------------------------------------------------------- persistence before firing
+class _Det(object):
+    def __init__(self, for_s):
+        self.cfg = {"for_s": for_s}
+
+
+def _symptom(severity, age_s):
+    return Signal("cpu_throttling", make_target("Pod", "web-1", "production"), severity,
+                  NOW - age_s, NOW, "throttled", {"query": "q", "values": {"x": 1.0}}, {})
+
+
+def test_persistence_proportional_to_severity():
+    from lib.detectors.poller import persistence_s
+    assert persistence_s({"for_s": 300}, "medium") == 300
+    assert persistence_s({"for_s": 300}, "high") == 100
+    assert persistence_s({"for_s": 300}, "critical") == 0
+    assert persistence_s({}, "medium") == 0
+
+
+def test_young_conditions_wait_open_ones_pass():
+    from lib.detectors.poller import persistent
+    young, old = _symptom("medium", 60), _symptom("medium", 320)
+    assert persistent(_Det(300), [young], {}, NOW) == []
+    assert persistent(_Det(300), [old], {}, NOW) == [old]
+    assert persistent(_Det(300), [_symptom("high", 120)], {}, NOW) != []
+    # an already open condition is never held back (it would look cleared)
+    records = {young.state_key: {"state": "open"}}
+    assert persistent(_Det(300), [young], records, NOW) == [young]

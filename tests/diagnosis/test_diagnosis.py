@@ -344,3 +344,14 @@ def test_a_new_revision_with_the_same_image_is_a_configuration_change():
     assert result["playbook_params"]["config_change"] is True
     assert "configuration of search changed 15 min before onset (revision 8, same image " \
         "v2.1.0)" in result["reasoning"]
+
+
+def test_services_moved_by_the_incidents_own_eviction_are_consequences():
+    from lib.diagnosis import disrupted_services
+    incident = {"actions": [
+        {"action": "self_healing.evict_pods", "dry_run": False,
+         "result": {"evicted": ["core/identity-gateway-7f9c8d-x2x4q", "core/wallet-7d-abcde"]}},
+        {"action": "self_healing.evict_pods", "dry_run": True,
+         "result": {"evicted": ["core/other-5d-zzzzz"]}},
+        {"action": "self_healing.restart_pod", "result": {"pod": "cart-6b7c-qq1aa"}}]}
+    assert disrupted_services(incident) == {"identity-gateway", "wallet", "cart"}

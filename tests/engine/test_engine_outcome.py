@@ -90,3 +90,90 @@ def test_pod_truth_names_the_deployment_and_cause_service_counts():
     leak = {"root_cause": {"detector": "memory_leak", "service": "analytics-worker",
                            "target": {"kind": "Pod", "name": "analytics-worker-1"}}}
     assert outcome.root_cause_matches(leak, TRUTH)  # cause_service analytics-worker
+
+
+# ---------------------------------------------------------------- honest recovery, incident ends
+def test_recovery_is_the_last_uninterrupted_run_that_held():
+    held = outcome.condition_series(
+        [(0, [90.0]), (15, [60.0]), (30, [91.0]), (45, [60.0]), (60, [61.0]), (75, [62.0]),
+         (90, [])], "<", 70)
+    assert [ok for _, ok in held] == [False, True, False, True, True, True, False]
+    verdict = outcome.recovery_from(held[:6], 30, 75)
+    assert verdict["recovered"] and verdict["recovered_at"] == 45
+    # no data at the end breaks the run: not recovered
+    assert not outcome.recovery_from(held, 30, 90)["recovered"]
+
+
+def test_a_run_that_stops_before_the_hold_is_not_recovered():
+    held = outcome.condition_series([(0, [90.0]), (15, [60.0]), (30, [60.0])], "<", 70)
+    verdict = outcome.recovery_from(held, 120, 30)
+    assert not verdict["recovered"] and verdict["holding_since"] == 15
+    assert verdict["recovered_at"] is None
+
+
+def test_every_series_must_satisfy_the_condition():
+    held = outcome.condition_series([(0, [1.0, 9.0]), (15, [1.0, 2.0])], "<", 5)
+    assert [ok for _, ok in held] == [False, True]
+
+
+def _wait(incident_id, met, finished, hold_s=120):
+    return {"id": "w-" + str(finished), "ref": "self_healing.wait_for_condition",
+            "status": "succeeded" if met else "failed", "parent": "wf-1",
+            "parameters": {"hold_s": hold_s}, "finished_at": finished,
+            "result": {"result": {"met": met}}}
+
+
+def _workflow(incident_id):
+    return {"id": "wf-1", "ref": "self_healing.cpu_throttling", "status": "succeeded",
+            "parameters": {"incident_id": incident_id}, "parent": None}
+
+
+def test_metric_verification_only_from_a_met_wait_of_the_incident():
+    runs = [_workflow("inc-1"), _wait("inc-1", False, 100.0), _wait("inc-1", True, 300.0)]
+    assert outcome.metric_verified_at([{"id": "inc-1"}], runs) == 300.0
+    assert outcome.metric_verified_at([{"id": "inc-2"}], runs) is None
+    assert outcome.metric_verified_at([{"id": "inc-1"}], runs[:2]) is None
+
+
+def _record(status, opened="2026-11-28T03:00:00Z", **extra):
+    record = {"id": "inc-1", "status": status, "created_at": opened, "timeline": [],
+              "status_history": []}
+    record.update(extra)
+    return record
+
+
+def test_incident_left_open_breaks_the_invariant():
+    rows = outcome.incident_ends([_record("remediating")], [], 1e10)
+    assert not rows[0]["ok"] and rows[0]["how"] is None and "left" in rows[0]["problem"]
+
+
+def test_resolved_after_a_change_needs_a_metric_verification():
+    change = dict(execution("scale_deployment"), id="s-1", parent="wf-1")
+    resolved = _record("resolved", resolved_at="2026-11-28T03:05:00Z")
+    rows = outcome.incident_ends([resolved], [_workflow("inc-1"), change], 1e10)
+    assert rows[0]["how"] == "resolved_unverified" and not rows[0]["ok"]
+    opened = outcome.epoch_or_none("2026-11-28T03:00:00Z")
+    runs = [_workflow("inc-1"), change, _wait("inc-1", True, opened + 250)]
+    rows = outcome.incident_ends([resolved], runs, 1e10)
+    assert rows[0]["ok"] and rows[0]["how"] == "resolved_verified"
+    assert rows[0]["bound_s"] == 720.0  # 10 min plus the verification's 2 min hold
+
+
+def test_escalation_must_come_within_the_bound():
+    late = _record("escalated", status_history=[
+        {"at": "2026-11-28T03:30:00Z", "from": "open", "to": "escalated"}])
+    rows = outcome.incident_ends([late], [], 1e10)
+    assert not rows[0]["ok"] and "ended 1800 s" in rows[0]["problem"]
+    soon = _record("escalated", status_history=[
+        {"at": "2026-11-28T03:04:00Z", "from": "open", "to": "escalated"}])
+    assert outcome.incident_ends([soon], [], 1e10)[0]["ok"]
+
+
+def test_watching_before_acting_counts_as_the_playbooks_own_hold():
+    opened = outcome.epoch_or_none("2026-11-28T03:00:00Z")
+    watch = dict(_wait("inc-1", True, opened + 1500, hold_s=300), started_at=opened + 10)
+    closed = _record("resolved", false_positive=True,
+                     resolved_at="2026-11-28T03:25:20Z")
+    rows = outcome.incident_ends([closed], [_workflow("inc-1"), watch], 1e10)
+    assert rows[0]["how"] == "false_alarm" and rows[0]["ok"], rows
+    assert rows[0]["bound_s"] == 600 + 300 + 1190

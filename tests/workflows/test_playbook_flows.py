@@ -30,17 +30,19 @@ OLD = dict(RECENT, deployed_within_window=False, minutes_since_deploy=900.0)
 CASES = {
     "memory_leak": (
         signal("memory_leak", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
-               time_to_oom_minutes=42),
+               time_to_oom_minutes=15),
         {"check_recent_deploys": RECENT},
-        ["capture_logs", "rollback_deployment", "wait_for_rollout", "create_fix_task"],
-        "rollback_deployment", "wait_for_rollout", [], "resolved"),
+        ["capture_logs", "rollback_deployment", "wait_for_rollout", "wait_growth_gone",
+         "create_fix_task"],
+        "rollback_deployment", "wait_for_condition", [], "resolved"),
     "pod_crash_loop": (
         signal("crash_loop", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
                restarts=7, reason="Error"),
         {"check_recent_deploys": RECENT},
         ["capture_logs", "rollback_if_recent_deploy", "wait_for_rollout",
-         "scale_up_healthy_replicas", "create_fix_task"],
-        "rollback_if_recent_deploy", "create_fix_task",
+         "scale_up_healthy_replicas", "wait_restarts_stopped", "scale_back_temporary_replica",
+         "create_fix_task"],
+        "rollback_if_recent_deploy", "wait_for_condition",
         [("scale_deployment", {"deployment": "analytics-worker", "delta": -1})], "resolved"),
     "connection_pool_exhaustion": (
         signal("connection_pool", "Service", "orders", service="orders", utilization_pct=100),
@@ -51,7 +53,8 @@ CASES = {
         signal("error_rate", "Service", "payments", service="payments"),
         {"diagnose": {"playbook": "cascade_protection",
                       "playbook_params": {"dependents": ["checkout", "orders"]}}},
-        ["enable_circuit_breaker", "enable_circuit_breaker", "notify_dependents"],
+        ["enable_circuit_breaker", "enable_circuit_breaker", "notify_dependents",
+         "wait_dependents_recovered"],
         "notify_dependents", "notify_dependents",
         [("configure_circuit_breaker", {"service": "orders", "revert": True}),
          ("configure_circuit_breaker", {"service": "checkout", "revert": True})], "resolved"),
@@ -67,30 +70,31 @@ CASES = {
         "escalated"),
     "cpu_throttling": (
         signal("cpu_throttling", "Pod", "web-5d9f-abc", service="web", throttled_ratio=0.6),
-        {}, ["scale_out", "wait_for_rollout", "create_fix_task"], "scale_out",
-        "wait_for_rollout", [("scale_deployment", {"deployment": "web", "delta": -1})],
+        {}, ["scale_out", "wait_throttling_gone", "create_fix_task"], "scale_out",
+        "wait_for_condition", [("scale_deployment", {"deployment": "web", "delta": -1})],
         "resolved"),
     "node_not_ready": (
         signal("node_not_ready", "Node", "node-3", ready_status="Unknown"),
         {"diagnose": {"node_pool": "pool-a"}},
-        ["cordon_node", "drain_node", "scale_node_pool", "create_fix_task"], "drain_node",
+        ["cordon_node", "drain_node", "scale_node_pool", "wait_workloads_available",
+         "create_fix_task"], "drain_node",
         "drain_node", [("uncordon_node", {"node": "node-3"})], "resolved"),
     "latency_anomaly": (
         signal("latency_anomaly", "Service", "analytics-worker", service="analytics-worker"),
         {"check_recent_deploys": RECENT},
-        ["rollback_deployment", "wait_for_rollout", "create_fix_task"], "rollback_deployment",
-        "wait_for_rollout", [], "resolved"),
+        ["rollback_deployment", "wait_for_rollout", "wait_symptom_recovered", "create_fix_task"],
+        "rollback_deployment", "wait_for_rollout", [], "resolved"),
     "error_rate": (
         signal("error_rate", "Service", "analytics-worker", service="analytics-worker"),
         {"check_recent_deploys": RECENT},
-        ["rollback_deployment", "wait_for_rollout", "create_fix_task"], "rollback_deployment",
-        "create_fix_task", [], "resolved"),
+        ["rollback_deployment", "wait_for_rollout", "wait_symptom_recovered", "create_fix_task"],
+        "rollback_deployment", "create_fix_task", [], "resolved"),
 }
 
 
-def run(pack, clock, name, recorded, approve="approve"):
+def run(pack, clock, name, recorded, approve="approve", sig=None):
     runner = make_runner(recorded, clock, approve)
-    sig = CASES[name][0]
+    sig = sig or CASES[name][0]
     execution = runner.run("self_healing." + name, {"signal": sig, "target_key": "x"})
     return execution, runner
 
@@ -346,3 +350,54 @@ def test_an_undo_the_gate_refuses_is_left_in_place_and_said(pack, manual_clock):
     assert recorded.called("uncordon_node") == []
     assert any(e["type"] == "ROLLBACK" and e["message"].startswith("left in place")
                for e in recorded.timeline)
+
+
+LONG_RUNWAY = signal("memory_leak", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
+                     time_to_oom_minutes=45)
+WITH_PREVIOUS = dict(RECENT, previous_revision=3, current_revision=4, revisions=[
+    {"revision": 4, "replicaset": "analytics-worker-new"},
+    {"revision": 3, "replicaset": "analytics-worker-old"}])
+
+
+def test_leak_with_long_runway_is_watched_and_withdrawn_when_the_curve_bends(
+        pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT,
+                               "wait_for_condition": {"met": True}})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["outcome"] == "false_alarm"
+    assert not mutating_calls(recorded)
+    watch = recorded.called("wait_for_condition")[0]
+    assert "predict_linear" in watch["query"] and watch["timeout_s"] == 25 * 60
+    assert recorded.called("mark_false_positive"), recorded.refs()
+    assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_leak_still_growing_after_the_watch_is_rolled_back(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT,
+                               "wait_for_condition": Failure({"met": False})})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    assert recorded.called("rollback_deployment")
+    assert any("still growing" in e["message"] for e in recorded.timeline)
+
+
+def test_leak_above_the_previous_versions_plateau_is_acted_on_at_once(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    first = recorded.called("wait_for_condition")[0]
+    assert 'pod=~"analytics-worker-old-.*"' in first["query"] and first["timeout_s"] == 0
+    assert recorded.called("rollback_deployment")
+    assert any("conclusive" in e["message"] for e in recorded.timeline)
+
+
+def test_cascade_protection_as_a_sub_workflow_leaves_the_incident_to_its_caller(
+        pack, manual_clock):
+    recorded = Recorded(pack, {})
+    runner = make_runner(recorded, manual_clock)
+    execution = runner.run("self_healing.cascade_protection", {
+        "signal": CASES["cascade_protection"][0], "target_key": "x",
+        "dependents": ["checkout"], "incident_id": INCIDENT})
+    assert execution.status == "succeeded", execution.result
+    assert recorded.called("configure_circuit_breaker")
+    assert not recorded.statuses  # the caller sets the status when its own plan is done
+    assert not recorded.called("wait_for_condition")

@@ -1,7 +1,7 @@
 """disk_pressure: node root filesystem nearly full, filling up, or DiskPressure condition."""
 from typing import Dict, List, Optional
 
-from lib.detectors.base import MAX_TARGETS, Detector, fmt, rounded, selector
+from lib.detectors.base import MAX_TARGETS, Detector, fmt, rounded, selector, service_of_pod
 from lib.signals import Signal, make_target
 
 FS = 'mountpoint="/"'
@@ -52,14 +52,45 @@ class DiskPressureDetector(Detector):
                                                              self._recent())))
         condition = set(_by_node(self.prom.query(CONDITION % sel)))
         onsets = self.onsets(self._condition(sel), ["node"], 3600, now)
+        writers = self._writers(sel)
         signals = []
         for node in nodes:
             hours: Optional[float] = None
             if node in avail and slope.get(node, 0.0) < 0:
                 hours = avail[node] / -slope[node] / 3600
-            signals.append(self._signal(node, pct.get(node), hours, node in condition,
-                                        onsets.get((node,), now), query, now))
+            signal = self._signal(node, pct.get(node), hours, node in condition,
+                                  onsets.get((node,), now), query, now)
+            if node in writers:
+                namespace, service, used = writers[node]
+                signal.metadata.update(top_writer_service=service,
+                                       top_writer_namespace=namespace,
+                                       top_writer_gib=round(used / 1024 ** 3, 2))
+                signal.summary += "; %s/%s's pods hold %s GiB" % (
+                    namespace, service, fmt(used / 1024 ** 3))
+            signals.append(signal)
         return signals
+
+    def _writers(self, sel: str) -> Dict[str, tuple]:
+        """Per node, the service whose pods use the most local disk (cAdvisor's
+        container_fs_usage_bytes, summed per service); a secondary source."""
+        out: Dict[str, tuple] = {}
+        try:
+            samples = self.prom.query(
+                'sum by (node, namespace, pod, container) (container_fs_usage_bytes{'
+                'container!="",container!="POD"%s})' % sel)
+        except Exception as error:  # noqa: BLE001 - enrichment only
+            self.degraded.append(("prometheus", "disk writers: %s" % error))
+            return out
+        totals: Dict[tuple, float] = {}
+        for sample in samples:
+            labels = sample.labels
+            key = (labels.get("node", ""), labels.get("namespace", ""),
+                   service_of_pod(labels.get("pod", ""), labels.get("container", "")))
+            totals[key] = totals.get(key, 0.0) + sample.value
+        for (node, namespace, service), used in totals.items():
+            if used > 0 and (node not in out or used > out[node][2]):
+                out[node] = (namespace, service, used)
+        return out
 
     def _signal(self, node: str, avail_pct: Optional[float], hours: Optional[float],
                 condition: bool, onset: float, query: str, now: float) -> Signal:

@@ -88,7 +88,8 @@ class DetectorPoller(object):
                 self.log.error("detector %s skipped this poll: %s", detector.name, error)
                 continue
             result.seen[detector.name] = len(signals)
-            fire, cleared = self.state.update(detector.name, signals or [], records)
+            signals = persistent(detector, signals or [], records, now)
+            fire, cleared = self.state.update(detector.name, signals, records)
             for signal in fire:
                 self._fire(signal, result)
             for event in cleared:
@@ -182,3 +183,27 @@ class DetectorPoller(object):
         if source == "prometheus":
             return bool(result.seen)
         return any(d.kube_ok for d in self.detectors)
+
+
+def persistence_s(cfg: Any, severity: str) -> float:
+    """Seconds a condition must have held (in the data) before it fires: the detector's
+    `for_s` at low/medium severity, a third of it at high, none at critical."""
+    base = float((cfg or {}).get("for_s") or 0) if hasattr(cfg, "get") else 0.0
+    if severity == "critical":
+        return 0.0
+    return base / 3.0 if severity == "high" else base
+
+
+def persistent(detector: Detector, signals: List[Signal],
+               records: Dict[str, Dict[str, Any]], now: float) -> List[Signal]:
+    """Drop new conditions younger than their persistence; open ones always pass (so that a
+    pending condition is never mistaken for a cleared one)."""
+    out = []
+    for signal in signals:
+        record = records.get(signal.state_key) or {}
+        wait = persistence_s(getattr(detector, "cfg", None), signal.severity)
+        if record.get("state") != "open" and now - float(signal.first_detected) < wait - 1e-6:
+            continue
+        out.append(signal)
+    return out
+
