@@ -62,8 +62,9 @@ RUNTIME_DISTRIBUTIONS = {"kubernetes": "kubernetes", "nats-py": "nats",
                          "requests": "requests", "urllib3": "urllib3",
                          "ansible-core": None,  # ansible-playbook, run by ansible-runner
                          "cryptography": None}  # pin for st2 3.8's pyOpenSSL (see the file)
-# Modules StackStorm provides to actions and sensors (never in the pack's requirements).
-ST2_PROVIDED = {"st2common", "st2reactor", "st2client"}
+# Modules StackStorm provides to actions and sensors (never in the pack's requirements);
+# eventlet is imported only when StackStorm has already monkey-patched the process with it.
+ST2_PROVIDED = {"st2common", "st2reactor", "st2client", "eventlet"}
 
 
 def _requirement_names():

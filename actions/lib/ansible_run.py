@@ -87,13 +87,28 @@ def _not_run(status: str, message: str) -> Dict[str, Any]:
             "events": [{"event": "error", "task": "", "changed": False, "msg": message}]}
 
 
+def ansible_bindirs() -> List[str]:
+    """Where `ansible-playbook` is: beside this interpreter, and in the environment whose
+    site-packages hold the importable `ansible` (a pack virtualenv in front of st2's Python)."""
+    import importlib.util
+
+    dirs = [os.path.dirname(sys.executable)]
+    spec = importlib.util.find_spec("ansible")
+    if spec is not None and spec.origin:
+        # <prefix>/lib/pythonX.Y/site-packages/ansible/__init__.py -> <prefix>/bin
+        prefix = os.path.normpath(os.path.join(os.path.dirname(spec.origin), *[os.pardir] * 4))
+        candidate = os.path.join(prefix, "bin")
+        if candidate not in dirs and os.path.isfile(os.path.join(candidate, "ansible-playbook")):
+            dirs.append(candidate)
+    return dirs
+
+
 def run_in_this_process(playbook: str, extravars: Dict[str, Any], check: bool = False,
                         timeout_s: Optional[int] = None) -> Dict[str, Any]:
     """The run itself (in an unpatched interpreter: see the module docstring)."""
     import ansible_runner
 
-    bindir = os.path.dirname(sys.executable)
-    envvars = {"PATH": bindir + os.pathsep + os.environ.get("PATH", ""),
+    envvars = {"PATH": os.pathsep.join(ansible_bindirs() + [os.environ.get("PATH", "")]),
                "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
                "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "0",
                "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",

@@ -102,3 +102,27 @@ class ScaleNodePoolPatchedTest(ScaleNodePoolTest):
 
     def run_action(self, config=None, **params):
         return self.run_action_patched(config, **params)
+
+
+def test_ansible_playbook_is_found_beside_the_importable_ansible(tmp_path, monkeypatch):
+    """The genuine layout: st2's interpreter runs the action, the pack virtualenv's site-packages
+    (and so ansible and its `ansible-playbook`) sit in front of it on sys.path, not on PATH."""
+    import importlib.machinery
+    import importlib.util
+    import os
+
+    import ansible_run
+
+    package = tmp_path / "lib" / "python3.8" / "site-packages" / "ansible"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "ansible-playbook").write_text("#!/bin/sh\n")
+    spec = importlib.machinery.ModuleSpec("ansible", None, origin=str(package / "__init__.py"))
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    dirs = ansible_run.ansible_bindirs()
+    assert dirs[0] == os.path.dirname(ansible_run.sys.executable)
+    assert dirs[1:] == [str(tmp_path / "bin")]
+    # an environment without the script adds nothing
+    (tmp_path / "bin" / "ansible-playbook").unlink()
+    assert ansible_run.ansible_bindirs()[1:] == []

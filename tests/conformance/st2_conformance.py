@@ -153,13 +153,18 @@ def st2_validator(schema: Dict[str, Any]):
     try:
         from referencing import Registry, Resource
         from referencing.jsonschema import DRAFT4
-    except ImportError:  # jsonschema < 4.18 (the Python 3.8 track with orquesta)
-        resolver = jsonschema.RefResolver.from_schema(
-            schema, store={DRAFT4_URI: custom, DRAFT4_URI + "#": custom})
-        return St2Validator(schema, resolver=resolver)
-    resource = Resource.from_contents(custom, default_specification=DRAFT4)
-    registry = Registry().with_resources([(DRAFT4_URI, resource), (DRAFT4_URI + "#", resource)])
-    return St2Validator(schema, registry=registry)
+    except ImportError:
+        Registry = None
+    # `referencing` may be importable beside an older jsonschema (StackStorm's 2.6.0 behind a
+    # pack virtualenv): only jsonschema >= 4.18 validators take a registry.
+    fields = [field.name for field in getattr(St2Validator, "__attrs_attrs__", ())]
+    if Registry is not None and "_registry" in fields:
+        resource = Resource.from_contents(custom, default_specification=DRAFT4)
+        registry = Registry().with_resources([(DRAFT4_URI, resource), (DRAFT4_URI + "#", resource)])
+        return St2Validator(schema, registry=registry)
+    resolver = jsonschema.RefResolver.from_schema(
+        schema, store={DRAFT4_URI: custom, DRAFT4_URI + "#": custom})
+    return St2Validator(schema, resolver=resolver)
 
 
 def schema_errors(instance: Any, schema: Dict[str, Any]) -> List[str]:
