@@ -68,18 +68,36 @@ def run_playbook(playbook: str, extravars: Dict[str, Any], check: bool = False,
     request = json.dumps({"playbook": playbook, "extravars": extravars, "check": bool(check),
                           "timeout_s": timeout_s})
     limit = (timeout_s + SUBPROCESS_GRACE_S) if timeout_s else None
-    try:
-        proc = subprocess.run([sys.executable, os.path.abspath(__file__)], input=request,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=limit)
-    except subprocess.TimeoutExpired:
-        return _not_run("timeout", "ansible-runner did not finish within %ss" % limit)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    module = _subprocess_module()
+    # eventlet's Popen raises the TimeoutExpired of its own copy of the stdlib module
+    original = getattr(module, "subprocess_orig", module)
+    timeouts = tuple({subprocess.TimeoutExpired, module.TimeoutExpired, original.TimeoutExpired})
+    with module.Popen([sys.executable, os.path.abspath(__file__)], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                      universal_newlines=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(request, timeout=limit)
+        except timeouts:
+            proc.kill()
+            proc.communicate()
+            return _not_run("timeout", "ansible-runner did not finish within %ss" % limit)
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
     try:
         return json.loads(lines[-1])
     except (IndexError, ValueError):
         return _not_run("failed", "ansible-runner exited %s: %s" % (
-            proc.returncode, " ".join((proc.stderr or proc.stdout).split())[-300:]))
+            proc.returncode, " ".join((stderr or stdout).split())[-300:]))
+
+
+def _subprocess_module() -> Any:
+    """eventlet's green subprocess in a monkey-patched process: waiting for the run then yields
+    to the hub instead of blocking every green thread of the process (a plain `subprocess`
+    keeps the `select` it imported before patching)."""
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is not None and patcher.is_monkey_patched("select"):
+        from eventlet.green import subprocess as green_subprocess
+        return green_subprocess
+    return subprocess
 
 
 def _not_run(status: str, message: str) -> Dict[str, Any]:

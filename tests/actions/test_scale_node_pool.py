@@ -126,3 +126,41 @@ def test_ansible_playbook_is_found_beside_the_importable_ansible(tmp_path, monke
     # an environment without the script adds nothing
     (tmp_path / "bin" / "ansible-playbook").unlink()
     assert ansible_run.ansible_bindirs()[1:] == []
+
+
+PATCHED_RUN = r"""
+import subprocess, sys, time  # imported before patching, as pytest and StackStorm do
+import eventlet
+eventlet.monkey_patch()
+sys.path.insert(0, sys.argv[1])
+import ansible_run
+ticks = [0]
+def tick():
+    while True:
+        ticks[0] += 1
+        time.sleep(0.02)
+eventlet.spawn(tick)
+eventlet.sleep(0)
+before = ticks[0]
+started = time.time()
+summary = ansible_run.run_playbook("no-such-playbook.yml", {}, timeout_s=60)
+print(summary["status"], ticks[0] - before, round(time.time() - started, 2))
+"""
+
+
+def test_waiting_for_ansible_yields_to_other_green_threads():
+    """Patched (as StackStorm runs actions), the minutes of an ansible run must not freeze the
+    process: other green threads (the twin's API server in tests, heartbeats) keep running."""
+    import os
+    import subprocess
+    import sys
+
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "actions", "lib")
+    out = subprocess.run([sys.executable, "-c", PATCHED_RUN, lib], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    status, ticks, seconds = out.stdout.split()[-3:]
+    assert status == "failed"
+    # the ticker ran throughout the run (a blocking wait would leave it at 0)
+    assert int(ticks) >= 0.5 * float(seconds) / 0.02 > 5, out.stdout
