@@ -26,9 +26,21 @@ def activate(runner: Any) -> None:
         _active_runner = runner
     try:
         import st2client  # noqa: F401
+        if runner is not None and not getattr(st2client, "ENGINE_STANDIN", False):
+            _serve_http()  # the genuine st2client speaks HTTP: give it the API to speak to
     except ImportError:
         if STANDIN_DIR not in sys.path:
             sys.path.append(STANDIN_DIR)
+
+
+def _serve_http() -> None:
+    """Start (once) the HTTP API genuine st2client reaches through ST2_ACTION_API_URL."""
+    global API_URL
+    if API_URL.startswith("http://127.0.0.1:"):
+        return
+    from engine import st2http
+    API_URL = st2http.start(lambda manager, method, args, kwargs: serve_call(
+        _runner(), manager, method, args, kwargs), TOKEN)
 
 
 def use_remote(call: Callable[[str, str, List[Any], Dict[str, Any]], Any]) -> None:

@@ -53,7 +53,7 @@ def documented_templates():
     found = set()
     for path in DOC_FILES:
         with open(os.path.join(REPO_ROOT, path)) as handle:
-            found.update(re.findall(r"`!(heal[^`]*)`", handle.read()))
+            found.update(re.findall(r"`!(heal [^`]+)`", handle.read()))
     return sorted(found)
 
 

@@ -18,8 +18,9 @@ from engine import st2api  # noqa: E402
 pytestmark = pytest.mark.genuine
 
 # manager attribute -> methods of it that pack code may call
-CALLS = {"inquiries": ("get_all", "get_by_id", "respond"), "executions": ("get_by_id",),
-         "keys": ("get_by_name",)}
+CALLS = {"inquiries": ("get_all", "get_by_id", "respond"),
+         "executions": ("get_by_id", "create"), "keys": ("get_by_name",),
+         "webhooks": ("post_generic_webhook",)}
 
 
 def _named_parameters(method):
