@@ -3,7 +3,7 @@ import logging
 import re
 from typing import Any, Dict, List, Optional
 
-from lib import clock, diagnosis, incidents
+from lib import clock, diagnosis, incidents, st2_links
 from lib.base_action import ActionInputError, SelfHealingAction
 from lib.diagnosis_facts import ClusterFacts
 
@@ -24,9 +24,10 @@ def handovers_of(record: Dict[str, Any]) -> List[str]:
 
 
 class Diagnose(SelfHealingAction):
-    """Tests may set `facts` to a fake facts source."""
+    """Tests may set `facts` to a fake facts source and `client` to a fake st2client."""
 
     facts = None  # type: Any
+    client = None  # type: Any
 
     def execute(self, signal: Optional[Dict[str, Any]] = None,
                 incident_id: str = "") -> Dict[str, Any]:
@@ -36,12 +37,28 @@ class Diagnose(SelfHealingAction):
         store = self.datastore()
         book = incidents.Incidents(store, int(self.settings.incident_ttl_s))
         if incident_id and book.find(incident_id):
-            return self._existing(book.get(incident_id))
+            record = book.get(incident_id)
+            if self._claim(record):
+                book.save(record)
+            return self._existing(record)
         recent = [v for v in store.list_json(RECENT_PREFIX).values() if isinstance(v, dict)]
         result = diagnosis.diagnose(signal, self._facts(), recent, book.open_incidents())
         if result["joined"] or result.get("refined"):
             return self._join(book, signal, result)
         return self._open(book, signal, result, incident_id)
+
+    def _claim(self, record: Dict[str, Any]) -> bool:
+        """Record the workflow execution running this diagnosis on the incident (its
+        `workflow_executions`), so that reconcile_incidents can tell when no workflow of the
+        incident is left running. True when the record changed."""
+        own_id = st2_links.current_execution_id()
+        client = (self.client or st2_links.client_from_environment()) if own_id else None
+        owner = st2_links.owning_workflow(client, own_id) if client is not None else ""
+        owners = record.setdefault("workflow_executions", [])
+        if not owner or owner in owners:
+            return False
+        owners.append(owner)
+        return True
 
     def _facts(self) -> Any:
         if self.facts is not None:
@@ -61,12 +78,15 @@ class Diagnose(SelfHealingAction):
 
     def _join(self, book: Any, signal: Dict[str, Any], result: Dict[str, Any]) -> Dict[str, Any]:
         record = book.get(result["incident_id"])
+        claimed = self._claim(record)
         if diagnosis.merge_joined(record, signal, result):
             incidents.append_entry(record, "DETECT", "%s (joined: %s)" % (
                 signal.get("summary") or signal.get("signal_id"), result["summary"]),
                 at=signal.get("detected_at"))
             if result.get("refined"):
                 incidents.append_entry(record, "DIAGNOSE", result["reasoning"][-1])
+            book.save(record)
+        elif claimed:
             book.save(record)
         out = self._output(record)
         out.update(joined=result["joined"], reasoning=result["reasoning"],
@@ -89,6 +109,7 @@ class Diagnose(SelfHealingAction):
         incidents.append_entry(record, "DETECT", signal.get("summary") or signal["detector"],
                                at=signal.get("detected_at"))
         incidents.append_entry(record, "DIAGNOSE", result["summary"])
+        self._claim(record)
         book.create(record)
         out = self._output(record)
         out.update(joined=False, summary=result["summary"])

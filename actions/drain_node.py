@@ -12,14 +12,16 @@ class DrainNode(SelfHealingAction):
     def execute(self, node: str = "", criteria: str = "restartable == true",
                 max_evictions: int = 50,
                 timeout_s: float = 300, poll_s: float = 5, eviction_attempts: int = 5,
-                backoff_s: float = 5.0, incident_id: str = "", dry_run: bool = False):
+                backoff_s: float = 5.0, eviction_timeout_s: float = 120.0,
+                incident_id: str = "", dry_run: bool = False):
         require(node, "node")
         settings = self.settings
         cordon = k8s_nodes.cordon(self.kube, node, incident_id, dry_run)
         split = k8s_nodes.select_pods(k8s_nodes.pods_on_node(self.kube, node), criteria,
                                       settings.protected_namespaces, settings.protected_labels)
         run = k8s_nodes.evict_selected(self.kube, split["selected"], max_evictions, dry_run,
-                                       eviction_attempts, backoff_s)
+                                       eviction_attempts, backoff_s,
+                                       float(eviction_timeout_s))
         result = summarise(self.kube, node, criteria, split, run, incident_id, dry_run)
         remaining = [] if dry_run else k8s_nodes.wait_pods_gone(
             self.kube, node, result["evicted"], timeout_s, poll_s)

@@ -2,7 +2,9 @@
 
 A workflow can stop without reaching its rollback steps: the StackStorm node running it
 restarted, or someone cancelled it. Run by a timer rule, this action finds incidents still in
-open/remediating/verifying whose record has not moved for `stale_after_s`, uncordons the nodes
+open/remediating/verifying whose workflow executions (recorded by diagnose) have all ended
+according to StackStorm's API (canceled, failed, abandoned, or unknown after a restart), or,
+when the API cannot say, whose record has not moved for `stale_after_s`; it uncordons the nodes
 the healer cordoned for them, releases their target locks, closes them as failed with a timeline
 that says what was undone, and re-arms the signals behind them so that a problem that is still
 there is taken up again by a new workflow. Cordons the healer left for incidents that are
@@ -10,7 +12,7 @@ already closed (or unknown) are undone too. Escalated incidents belong to a huma
 """
 from typing import Any, Dict, List
 
-from lib import clock, incidents, k8s_nodes, policy
+from lib import clock, incidents, k8s_nodes, policy, st2_links
 from lib.signal_state import STATE_PREFIX
 from lib.base_action import HEALER, SelfHealingAction, mutation_result
 from lib.k8s_events import record_event
@@ -19,6 +21,10 @@ STALLED = ("open", "remediating", "verifying")
 
 
 class ReconcileIncidents(SelfHealingAction):
+    """Tests may set `client` to a fake st2client."""
+
+    client = None  # type: Any
+
     def execute(self, stale_after_s: int = 0, dry_run: bool = False):
         stale_after_s = int(stale_after_s or self.settings.reconcile_stale_after_s)
         store = self.datastore()
@@ -29,10 +35,19 @@ class ReconcileIncidents(SelfHealingAction):
         records = incidents.Incidents(store, int(self.settings.incident_ttl_s))
         now = clock.now()
         by_id = {r["id"]: r for r in records.all()}
-        stalled = [r for r in by_id.values() if r.get("status") in STALLED and
-                   now - clock.parse_iso(r.get("updated_at") or r["created_at"])
-                   >= stale_after_s]
-        stalled_ids = {r["id"] for r in stalled}
+        why: Dict[str, str] = {}
+        for record in by_id.values():
+            if record.get("status") not in STALLED:
+                continue
+            idle = int(now - clock.parse_iso(record.get("updated_at") or record["created_at"]))
+            ended = self._workflows_ended(record)
+            if ended:
+                why[record["id"]] = "its workflow stopped (%s)" % ended
+            elif idle >= stale_after_s:
+                why[record["id"]] = "no workflow progress for %d s (StackStorm restarted or " \
+                    "the execution was cancelled)" % idle
+        stalled = [r for r in by_id.values() if r["id"] in why]
+        stalled_ids = set(why)
         undone: List[Dict[str, Any]] = []
         for node in self.kube.call(self.kube.core.list_node).items:
             state = k8s_nodes.node_state(node)
@@ -59,14 +74,13 @@ class ReconcileIncidents(SelfHealingAction):
             if dry_run:
                 closed.append(record["id"])
                 continue
-            idle = int(now - clock.parse_iso(record.get("updated_at") or record["created_at"]))
+            reason = why[record["id"]]
             if mine:
-                incidents.append_entry(record, "ROLLBACK", "uncordoned %s: the workflow stopped "
-                                       "(no progress for %d s)" % (", ".join(mine), idle))
-            incidents.append_entry(record, "ESCALATE", "closed by reconcile: no workflow "
-                                   "progress for %d s (StackStorm restarted or the execution was "
-                                   "cancelled); a human should check %s" % (
-                                       idle, record.get("playbook") or "the incident"))
+                incidents.append_entry(record, "ROLLBACK", "uncordoned %s: %s" % (
+                    ", ".join(mine), reason))
+            incidents.append_entry(record, "ESCALATE", "closed by reconcile: %s; a human "
+                                   "should check %s" % (
+                                       reason, record.get("playbook") or "the incident"))
             incidents.apply_transition(record, "failed", "workflow stopped making progress")
             records.save(record)
             policy.release_incident(store, record["id"])  # interrupted: no cooldown
@@ -76,6 +90,24 @@ class ReconcileIncidents(SelfHealingAction):
         would = "; ".join(["close %s" % i for i in closed] + [u["would"] for u in undone]) \
             or "nothing stalled"
         return mutation_result(changed, dry_run, would, closed=closed, undone=undone)
+
+    def _workflows_ended(self, record: Dict[str, Any]) -> str:
+        """How every workflow execution of the incident ended ("wf-1 canceled"), or "" when
+        one still runs, none is recorded, or StackStorm's API cannot say (staleness decides)."""
+        owners = [str(o) for o in record.get("workflow_executions") or [] if o]
+        if not owners:
+            return ""
+        if self.client is None:
+            self.client = st2_links.client_from_environment()
+        if self.client is None:
+            return ""
+        ended = []
+        for owner in owners:
+            state = st2_links.execution_ended(self.client, owner)
+            if not state:  # still live, or the API cannot say
+                return ""
+            ended.append("execution %s %s" % (owner, state))
+        return ", ".join(ended)
 
 
 def rearm_signals(store: Any, record: Dict[str, Any]) -> List[str]:

@@ -16,7 +16,8 @@ def evaluate(query_fn: Callable[[str], List[Any]], query: str, comparator: str,
     try:
         samples = query_fn(query)
     except Exception as error:  # a failed query is never a success
-        return {"ok": False, "value": None, "series": 0, "error": str(error)[:300]}
+        return {"ok": False, "value": None, "series": 0, "error": str(error)[:300],
+                "unanswered": True}
     values = [float(s.value) for s in samples]
     values = [v for v in values if not math.isnan(v) and not math.isinf(v)]
     if not values:
@@ -37,9 +38,16 @@ def _worst(values: List[float], comparator: str) -> float:
 
 
 def wait(query_fn: Callable[[str], List[Any]], query: str, comparator: str, threshold: float,
-         hold_s: float, timeout_s: float, poll_s: float) -> Dict[str, Any]:
-    """Poll until the condition held `hold_s` seconds in a row, or `timeout_s` passes."""
+         hold_s: float, timeout_s: float, poll_s: float,
+         blind_s: float = 0.0) -> Dict[str, Any]:
+    """Poll until the condition held `hold_s` seconds in a row, or `timeout_s` passes.
+
+    With `blind_s` > 0 the wait also gives up once every query for `blind_s` seconds failed
+    (Prometheus down or erroring): a verification that cannot see says so instead of waiting
+    out its timeout blind (`blind: True` in the result)."""
     start = clock.now()
+    blind_since: Optional[float] = None
+    blind = False
     first_met: Optional[float] = None
     samples: List[Dict[str, Any]] = []
     last: Dict[str, Any] = {"ok": False, "value": None, "error": "not evaluated"}
@@ -56,10 +64,18 @@ def wait(query_fn: Callable[[str], List[Any]], query: str, comparator: str, thre
                 break
         else:
             first_met = None
+        if last.get("unanswered"):
+            blind_since = now if blind_since is None else blind_since
+            if blind_s > 0 and now - blind_since >= blind_s:
+                blind = True
+                break
+        else:
+            blind_since = None
         if now - start >= timeout_s:
             break
         clock.sleep(max(0.001, min(poll_s, timeout_s - (now - start)) if poll_s > 0 else 1.0))
-    return {"met": met, "value": last["value"], "last_error": last["error"],
+    return {"met": met, "blind": blind, "value": last["value"], "last_error": last["error"],
+            "blind_s": round(clock.now() - blind_since, 3) if blind_since is not None else 0.0,
             "first_met_at": clock.isoformat(first_met) if first_met is not None else "",
             "held_s": round(clock.now() - first_met, 3) if first_met is not None else 0.0,
             "waited_s": round(clock.now() - start, 3), "polls": len(samples),

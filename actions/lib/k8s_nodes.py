@@ -125,46 +125,67 @@ def select_pods(pods: List[Any], criteria: str, protected_namespaces: Sequence[s
 
 
 def evict_pod(kube: Any, namespace: str, name: str, attempts: int = 5,
-              backoff_s: float = 5.0, max_backoff_s: float = 60.0) -> Dict[str, Any]:
-    """Evict one pod through the Eviction API; retry 429/5xx with back-off, never delete."""
+              backoff_s: float = 5.0, max_backoff_s: float = 60.0,
+              deadline: Optional[float] = None) -> Dict[str, Any]:
+    """Evict one pod through the Eviction API; retry 429/5xx with back-off, never delete.
+
+    No back-off sleeps past `deadline` (epoch): the retries stop there instead."""
     from kubernetes import client
 
     body = client.V1Eviction(metadata=client.V1ObjectMeta(name=name, namespace=namespace))
     last: Optional[KubeError] = None
     waited = 0.0
+    tried = 0
     for attempt in range(max(1, attempts)):
+        tried = attempt + 1
         try:
             kube.call(kube.core.create_namespaced_pod_eviction, name, namespace, body,
                       retry=False)
             return {"pod": "%s/%s" % (namespace, name), "status": "evicted",
-                    "attempts": attempt + 1, "waited_s": waited}
+                    "attempts": tried, "waited_s": waited}
         except KubeError as error:
             if error.status == 404:
                 return {"pod": "%s/%s" % (namespace, name), "status": "gone",
-                        "attempts": attempt + 1, "waited_s": waited}
+                        "attempts": tried, "waited_s": waited}
             if error.status not in TRANSIENT:
                 return {"pod": "%s/%s" % (namespace, name), "status": "failed",
-                        "attempts": attempt + 1, "waited_s": waited, "error": str(error)}
+                        "attempts": tried, "waited_s": waited, "error": str(error)}
             last = error
         if attempt + 1 < attempts:
             delay = min(max_backoff_s, backoff_s * (2 ** attempt))
+            if deadline is not None and clock.now() + delay > deadline:
+                break  # the next try would come after the eviction deadline
             clock.sleep(delay)
             waited += delay
     status = "refused" if last is not None and last.status == 429 else "failed"
-    return {"pod": "%s/%s" % (namespace, name), "status": status, "attempts": attempts,
+    return {"pod": "%s/%s" % (namespace, name), "status": status, "attempts": tried,
             "waited_s": waited, "error": str(last)}
 
 
 def evict_selected(kube: Any, selected: List[Dict[str, Any]], max_evictions: int,
-                   dry_run: bool, attempts: int, backoff_s: float) -> Dict[str, Any]:
-    """Evict up to `max_evictions` of the selected pods (or report them in dry run)."""
+                   dry_run: bool, attempts: int, backoff_s: float,
+                   timeout_s: float = 0.0) -> Dict[str, Any]:
+    """Evict up to `max_evictions` of the selected pods (or report them in dry run).
+
+    With `timeout_s` > 0 the whole run (retries included) ends by then: pods not tried by
+    the deadline are reported as failed ("not attempted"), so a PDB that keeps answering 429
+    cannot hold the healer for attempts x back-off x pods."""
     planned = selected[:max(0, max_evictions)]
     over_limit = [p["namespace"] + "/" + p["name"] for p in selected[len(planned):]]
     if dry_run:
         return {"evictions": [], "would_evict": [p["namespace"] + "/" + p["name"]
                                                  for p in planned], "over_limit": over_limit}
-    evictions = [evict_pod(kube, p["namespace"], p["name"], attempts, backoff_s)
-                 for p in planned]
+    deadline = clock.now() + float(timeout_s) if timeout_s and timeout_s > 0 else None
+    evictions = []
+    for pod in planned:
+        if deadline is not None and clock.now() >= deadline:
+            evictions.append({"pod": "%s/%s" % (pod["namespace"], pod["name"]),
+                              "status": "failed", "attempts": 0, "waited_s": 0.0,
+                              "error": "not attempted: the eviction deadline (%ss) passed"
+                                       % timeout_s})
+            continue
+        evictions.append(evict_pod(kube, pod["namespace"], pod["name"], attempts, backoff_s,
+                                   deadline=deadline))
     return {"evictions": evictions, "would_evict": [], "over_limit": over_limit}
 
 

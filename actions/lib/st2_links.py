@@ -64,3 +64,41 @@ def incident_of_execution(client: Any, execution_id: str) -> str:
         if not current:
             break
     return ""
+
+
+# StackStorm's completed execution states (st2common.constants.action)
+ENDED_STATES = ("succeeded", "failed", "timeout", "canceled", "abandoned")
+
+
+def owning_workflow(client: Any, execution_id: str) -> str:
+    """The top-level execution above `execution_id`, or "" when the API cannot say for sure.
+
+    Unlike `root_execution` (a best-effort link), a failed lookup gives "" rather than an
+    intermediate id: an owner recorded wrongly would make an incident look abandoned.
+    """
+    current = execution_id
+    for _ in range(MAX_PARENT_HOPS):
+        try:
+            execution = client.executions.get_by_id(current)
+        except Exception:
+            return ""
+        if execution is None:
+            return ""
+        parent = ((getattr(execution, "context", None) or {}).get("parent") or {})
+        if not parent.get("execution_id"):
+            return current
+        current = parent["execution_id"]
+    return ""
+
+
+def execution_ended(client: Any, execution_id: str) -> Optional[str]:
+    """Why `execution_id` no longer runs ("canceled", "unknown to StackStorm", ...), "" while it
+    is still live (running, paused on an Inquiry, ...), None when the API cannot say."""
+    try:
+        execution = client.executions.get_by_id(execution_id)
+    except Exception:
+        return None
+    if execution is None:  # st2client answers None on a 404: StackStorm has no such execution
+        return "unknown to StackStorm"
+    status = str(getattr(execution, "status", "") or "")
+    return status if status in ENDED_STATES else ""

@@ -167,12 +167,36 @@ class EvictPodsTest(TwinActionTestCase):
         web = [p for p in self.twin.pods_on("node-a") if p.startswith("prod/web-")]
         ok, result = self.run_action(node="node-a", pods=web, eviction_attempts=3,
                                      backoff_s=5)
-        self.assertTrue(ok)
+        self.assertFalse(ok)  # not one pod moved: the step failed, the plan undoes and escalates
+        self.assertIn("no pod could be evicted from node node-a", result["error"])
         self.assertEqual(sorted(result["refused"]), sorted(web))
         self.assertFalse(result["complete"])
         self.assertFalse(result["changed"])
         self.assertEqual(self.twin.time.slept, [5, 10, 5, 10])
         self.assertEqual(set(web) & set(self.twin.pods_on("node-a")), set(web))
+
+    def test_the_eviction_deadline_bounds_the_429_retries(self):
+        """A PDB answering 429 for every pod: retries stop at the run's deadline, pods not
+        tried by then are reported, and nothing is waited past it."""
+        web = [p for p in self.twin.pods_on("node-a") if p.startswith("prod/web-")]
+        self.assertEqual(len(web), 2)
+        ok, result = self.run_action(node="node-a", pods=web, eviction_attempts=5,
+                                     backoff_s=5, eviction_timeout_s=15)
+        self.assertFalse(ok)
+        self.assertEqual(self.twin.time.slept, [5, 10])  # a third back-off (20 s) would pass it
+        self.assertLessEqual(sum(self.twin.time.slept), 15)
+        self.assertEqual(len(result["refused"]), 1)
+        self.assertEqual(result["failed"][0]["attempts"], 0)
+        self.assertIn("eviction deadline", result["failed"][0]["error"])
+
+    def test_some_pods_moved_is_a_partial_success(self):
+        mixed = [p for p in self.twin.pods_on("node-a") if p.startswith(("prod/web-",
+                                                                          "prod/orders-"))]
+        ok, result = self.run_action(node="node-a", pods=mixed, eviction_attempts=1)
+        self.assertTrue(ok, result)
+        self.assertTrue(result["evicted"])
+        self.assertTrue(result["refused"])
+        self.assertFalse(result["complete"])
 
     def test_max_evictions_caps_the_run(self):
         ok, result = self.run_action(node="node-a", criteria="restartable == true AND "

@@ -107,6 +107,43 @@ class WaitForConditionTest(PrometheusCase):
         self.assertIn("unreachable", result["last_error"])
         self.assertEqual(result["polls"], 3)
 
+    def test_a_blind_verification_stops_after_max_blind_s_not_its_timeout(self):
+        ok, result = self.run_action(config={"prometheus": {"url": "http://127.0.0.1:9",
+                                                            "timeout_s": 1}},
+                                     query="up", comparator=">", threshold=0, hold_s=300,
+                                     timeout_s=1200, poll_s=15, max_blind_s=120)
+        self.assertFalse(ok)
+        self.assertTrue(result["blind"])
+        self.assertFalse(result["met"])
+        self.assertGreaterEqual(result["waited_s"], 120)
+        self.assertLess(result["waited_s"], 120 + 15)  # stopped at max_blind_s, not at 1200 s
+        self.assertIn("Prometheus has not answered for 120", result["error"])
+
+    def test_a_prometheus_outage_shorter_than_max_blind_s_is_waited_out(self):
+        start = self.twin.time.t
+        key = "node_mem_util"
+        self.feed(key, {"instance": self._testMethodName}, lambda t: 50.0)
+        from lib import condition_wait
+
+        real_query = None
+
+        def flaky(query):
+            if self.twin.time.t - start < 90:
+                raise RuntimeError("prometheus unreachable")
+            return real_query(query)
+
+        prom = self.action_cls(config=self.config(),
+                               action_service=self.action_service).prom()
+        real_query = prom.query
+        try:
+            result = condition_wait.wait(flaky, 'node_mem_util{instance="%s"}'
+                                         % self._testMethodName, "<", 70, 60, 600, 15,
+                                         blind_s=120)
+        finally:
+            prom.close()
+        self.assertTrue(result["met"], result)
+        self.assertFalse(result["blind"])
+
     def test_bad_comparator(self):
         ok, result = self.run_action(query="up", comparator="~", threshold=1)
         self.assertFalse(ok)

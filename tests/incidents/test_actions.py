@@ -61,6 +61,26 @@ def output_schema(name):
         return yaml.safe_load(handle)["output_schema"]
 
 
+class ChainClient(object):
+    """st2client look-alike: `executions.get_by_id` gives a model with status and context
+    (parent execution) for a known id, None for an unknown one (HTTP 404), or raises."""
+
+    def __init__(self, known, error=None):
+        self.executions = self
+        self.known, self.error = known, error
+
+    def get_by_id(self, execution_id, **kwargs):
+        if self.error is not None:
+            raise self.error
+        if execution_id not in self.known:
+            return None
+        value = self.known[execution_id]
+        status, parent = value if isinstance(value, tuple) else (value, "")
+        context = {"parent": {"execution_id": parent}} if parent else {}
+        return type("LiveAction", (), {"id": execution_id, "status": status,
+                                       "context": context})()
+
+
 class PackActionCase(BaseActionTestCase):
     """Runs actions on a shared mock action service (one datastore) under a fixed clock."""
 
@@ -198,6 +218,41 @@ class TestSeedStory(PackActionCase):
     def test_bad_signal_is_refused(self):
         ok, result = self.run_action(Diagnose, signal={"target": "x"})
         assert ok is False and "signal" in result["error"]
+
+    def diagnose_in(self, execution_id, known, signal, error=None):
+        """Diagnose as StackStorm runs it: its own execution id exported, parents via the API."""
+        from unittest import mock
+
+        action = Diagnose(config=dict(CONFIG), action_service=self.action_service)
+        action.facts = seed_facts()
+        action.client = ChainClient(known, error)
+        with mock.patch.dict(os.environ, {"ST2_ACTION_EXECUTION_ID": execution_id}):
+            return action.run(signal=signal)
+
+    def test_the_incident_records_the_workflows_that_run_it(self):
+        chain = {"diag-1": ("running", "sub-1"), "sub-1": ("running", "wf-root"),
+                 "wf-root": "running", "diag-2": ("running", "wf-other"),
+                 "wf-other": "running"}
+        first = self.diagnose_in("diag-1", chain, SEED_SIGNAL)
+        record = self.run_action(ShowIncident, incident_id=first["incident_id"])["incident"]
+        assert record["workflow_executions"] == ["wf-root"]  # the playbook, not a sub-workflow
+        crash = dict(SEED_SIGNAL, signal_id="crash_loop.pod.production.x.1",
+                     detector="crash_loop", summary="crash loop",
+                     target={"kind": "Pod", "namespace": NS, "name": "analytics-worker-7f8d9",
+                             "node": NODE}, service="analytics-worker")
+        second = self.diagnose_in("diag-2", chain, crash)
+        assert second["incident_id"] == first["incident_id"]
+        record = self.run_action(ShowIncident, incident_id=first["incident_id"])["incident"]
+        assert record["workflow_executions"] == ["wf-root", "wf-other"]
+
+    def test_no_owner_is_recorded_when_the_api_cannot_say(self):
+        first = self.diagnose_in("diag-1", {}, SEED_SIGNAL, error=RuntimeError("API down"))
+        record = self.run_action(ShowIncident, incident_id=first["incident_id"])["incident"]
+        assert record["workflow_executions"] == []
+        chain = {"diag-2": ("running", "sub-1")}  # sub-1 unknown: the root cannot be named
+        second = self.diagnose_in("diag-2", chain, SEED_SIGNAL)
+        record = self.run_action(ShowIncident, incident_id=second["incident_id"])["incident"]
+        assert record["workflow_executions"] == []
 
 
 class TestGateAction(PackActionCase):
