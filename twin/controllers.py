@@ -333,7 +333,7 @@ def _filter_node(pod: Dict[str, Any], room: "_NodeRoom", cpu: float, mem: float)
             "key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}):
         return ["node(s) were unschedulable"]
     taints = list(spec.get("taints") or [])
-    if not node_ready(node) and not any(t.get("key") in _LIFECYCLE_KEYS[1:] for t in taints):
+    if not node_ready(node):  # TaintNodesByCondition: not-ready/unreachable also NoSchedule
         ready = _cond(node, "Ready")
         key = "node.kubernetes.io/not-ready" if ready and ready.get("status") == "False" \
             else "node.kubernetes.io/unreachable"

@@ -491,6 +491,9 @@ class Store:
             md.pop("deletionGracePeriodSeconds", None)
             if admit is not None:
                 admit(None, obj)
+            else:  # objects made by the world and controllers get the server's defaults too
+                from twin import admission
+                admission.apply_defaults(rt, obj, create=True)
             if dry_run:
                 md.pop("uid", None)
                 return obj

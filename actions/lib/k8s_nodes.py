@@ -189,14 +189,28 @@ def evict_selected(kube: Any, selected: List[Dict[str, Any]], max_evictions: int
     return {"evictions": evictions, "would_evict": [], "over_limit": over_limit}
 
 
+def node_is_ready(kube: Any, node: str) -> bool:
+    """True when the node's Ready condition is True (its kubelet reports)."""
+    for cond in read_node(kube, node).status.conditions or []:
+        if cond.type == "Ready":
+            return cond.status == "True"
+    return False
+
+
 def wait_pods_gone(kube: Any, node: str, refs: List[str], timeout_s: float,
                    poll_s: float) -> List[str]:
-    """Wait until none of `refs` (ns/name) runs on the node; return those still there."""
+    """Wait until none of `refs` (ns/name) runs on the node; return those still there.
+
+    A Terminating pod on a node that is not Ready counts as gone: no kubelet will confirm its
+    deletion (it stays Terminating until the node returns or is deleted), and its controller
+    has already replaced it elsewhere, so waiting for it would only run out the timeout."""
     deadline = clock.now() + max(0.0, timeout_s)
     remaining = list(refs)
     while remaining:
-        present = {"%s/%s" % (p.metadata.namespace, p.metadata.name)
-                   for p in pods_on_node(kube, node)}
+        pods = pods_on_node(kube, node)
+        if any(p.metadata.deletion_timestamp for p in pods) and not node_is_ready(kube, node):
+            pods = [p for p in pods if not p.metadata.deletion_timestamp]
+        present = {"%s/%s" % (p.metadata.namespace, p.metadata.name) for p in pods}
         remaining = [ref for ref in remaining if ref in present]
         if not remaining or clock.now() >= deadline:
             break

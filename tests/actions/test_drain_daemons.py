@@ -67,3 +67,21 @@ class DrainWithDaemonsTest(TwinActionTestCase):
             if ref.startswith("kube-system/"):
                 self.assertEqual(reasons[ref], "mirror pod")
         self.assertEqual([r for r in result["evicted"] if r.startswith("kube-system/")], [])
+
+
+class DrainUnreachableNodeTest(DrainWithDaemonsTest):
+    """A node whose kubelet stopped reporting: evicted pods stay Terminating for ever there."""
+
+    def test_does_not_wait_for_pods_no_kubelet_will_confirm(self):
+        self.twin.store.mutate("nodes", None, "node-a", lambda n: n["status"].__setitem__(
+            "conditions", [{"type": "Ready", "status": "Unknown",
+                            "reason": "NodeStatusUnknown"}]))
+        ok, result = self.run_action(node="node-a", timeout_s=300, poll_s=5)
+        self.assertTrue(ok)
+        self.assertEqual(len(result["evicted"]), 2)
+        stuck = {"%s/%s" % (p["metadata"]["namespace"], p["metadata"]["name"])
+                 for p in self.twin.store.terminating("pods")}
+        self.assertEqual(stuck, set(result["evicted"]))  # still Terminating on the node
+        self.assertEqual(result["still_running"], [])
+        self.assertTrue(result["complete"])
+        self.assertLess(sum(self.twin.time.slept), 60)  # it did not run out the 300 s
