@@ -13,16 +13,14 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import yaml
 
-from lib import clock
+from lib import catalogue, clock
 
 SCHEMA_PATH = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                             os.pardir, os.pardir, "config.schema.yaml"))
 
 RISK_LEVELS = ("none", "low", "medium", "high")
 MODES = ("observe", "dry_run", "autonomous")
-DETECTORS = ("memory_pressure", "memory_leak", "cpu_throttling", "crash_loop",
-             "latency_anomaly", "error_rate", "disk_pressure", "connection_pool",
-             "certificate_expiry", "node_not_ready")
+DETECTORS = catalogue.DETECTOR_NAMES
 
 # Environment variables (e.g. set on the StackStorm pods by the chart's `env`), used when the pack
 # config does not set the key itself: explicit config > environment > schema default.

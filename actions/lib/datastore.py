@@ -7,18 +7,16 @@ sensors and actions see the same records.
 import json
 from typing import Any, Dict, Optional
 
+from lib.catalogue import target_key
+
+__all__ = ["PREFIX", "Datastore", "full_key", "target_key"]
+
 PREFIX = "self_healing."
 
 
 def full_key(key: str) -> str:
     """The datastore name of a key; `kill_switch` and `self_healing.kill_switch` are the same."""
     return key if key.startswith(PREFIX) else PREFIX + key
-
-
-def target_key(kind: str, namespace: Optional[str], name: str) -> str:
-    """`<kind>.<namespace or _>.<name>` lower-case, e.g. `node._.gke-prod-pool-1-abc123`."""
-    parts = [kind or "_", namespace or "_", name or "_"]
-    return ".".join(part.lower().replace("/", ".") for part in parts)
 
 
 class Datastore(object):

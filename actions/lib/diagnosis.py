@@ -25,8 +25,8 @@ import logging
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
-from lib import clock
-from lib.datastore import target_key
+from lib import catalogue, clock
+from lib.catalogue import target_key
 
 LOG = logging.getLogger(__name__)
 
@@ -42,22 +42,16 @@ GRACE_MARGIN_S = 1
 # NotReady nodes whose transitions are this close belong to one event (a storm).
 STORM_WINDOW_S = 600
 SEVERITIES = ("low", "medium", "high", "critical")
-PLAYBOOK_BY_DETECTOR = {
-    "memory_pressure": "memory_pressure_node", "memory_leak": "memory_leak",
-    "crash_loop": "pod_crash_loop", "connection_pool": "connection_pool_exhaustion",
-    "disk_pressure": "disk_pressure", "certificate_expiry": "certificate_expiry",
-    "cpu_throttling": "cpu_throttling", "latency_anomaly": "latency_anomaly",
-    "error_rate": "error_rate", "node_not_ready": "node_not_ready"}
-SYMPTOMS = ("latency_anomaly", "error_rate")
+# Per-detector facts come from the catalogue (lib/catalogue.py).
+PLAYBOOK_BY_DETECTOR = dict(catalogue.PLAYBOOK_BY_DETECTOR)
+SYMPTOMS = tuple(d.name for d in catalogue.DETECTORS if d.symptom)
 # What losing a node does to the services that ran on it (their load moves elsewhere).
-NODE_LOSS_SYMPTOMS = SYMPTOMS + ("cpu_throttling",)
-CAUSE_RANK = {"node_not_ready": 0, "memory_leak": 1, "crash_loop": 2, "connection_pool": 3,
-              "memory_pressure": 4, "disk_pressure": 5, "cpu_throttling": 6,
-              "certificate_expiry": 7, "error_rate": 8, "latency_anomaly": 9}
+NODE_LOSS_SYMPTOMS = SYMPTOMS + tuple(d.name for d in catalogue.DETECTORS
+                                      if d.node_loss_symptom and not d.symptom)
+CAUSE_RANK = {d.name: d.cause_rank for d in catalogue.DETECTORS}
 # Signals on the same node relate only within a resource family (a disk filling up does not
 # explain a memory leak); a NotReady node relates to everything on it.
-FAMILY = {"memory_pressure": "memory", "memory_leak": "memory", "crash_loop": "memory",
-          "disk_pressure": "disk", "cpu_throttling": "cpu", "node_not_ready": "any"}
+FAMILY = {d.name: d.family for d in catalogue.DETECTORS if d.family}
 
 
 def same_family(a: str, b: str) -> bool:

@@ -112,7 +112,3 @@ def _is_transport_error(exc: Exception) -> bool:
     return isinstance(exc, transport)
 
 
-def target_key(kind: str, namespace: Optional[str], name: str) -> str:
-    """The datastore-safe key of a target: `<kind>.<namespace or _>.<name>`, lower-case."""
-    parts = [kind or "_", namespace or "_", name or "_"]
-    return ".".join(p.lower().replace("/", ".") for p in parts)

@@ -25,13 +25,10 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from lib import audit, clock
-from lib.kube import target_key
+from lib.catalogue import PLAYBOOK_NAMES, target_key
 
 RISKS = ("none", "low", "medium", "high", "critical")
-KNOWN_PLAYBOOKS = ("memory_pressure_node", "memory_leak", "pod_crash_loop",
-                   "connection_pool_exhaustion", "cascade_protection", "disk_pressure",
-                   "certificate_expiry", "cpu_throttling", "latency_anomaly", "error_rate",
-                   "node_not_ready")
+KNOWN_PLAYBOOKS = PLAYBOOK_NAMES
 BUDGETS = ("eviction", "rollback", "cordon", "none")
 CLUSTER_SCOPED = ("Node",)
 TARGET_KINDS = ("Node", "Pod", "Deployment", "Service", "Certificate", "ConfigMap",

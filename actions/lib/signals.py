@@ -1,14 +1,12 @@
 """Signals: what a detector saw, as the trigger payload `self_healing.<detector>`."""
 from typing import Any, Dict, Mapping, Optional
 
-from lib import clock
-from lib.datastore import target_key
+from lib import catalogue, clock
+from lib.catalogue import target_key
 
-DETECTORS = ("memory_pressure", "memory_leak", "cpu_throttling", "crash_loop",
-             "latency_anomaly", "error_rate", "disk_pressure", "connection_pool",
-             "certificate_expiry", "node_not_ready")
-KINDS = ("Node", "Pod", "Deployment", "Service", "Certificate")
-SEVERITIES = ("low", "medium", "high", "critical")
+DETECTORS = catalogue.DETECTOR_NAMES
+KINDS = catalogue.SIGNAL_KINDS
+SEVERITIES = catalogue.SEVERITIES
 TARGET_FIELDS = ("kind", "namespace", "name", "node")
 FIELDS = ("signal_id", "detector", "target", "service", "severity", "first_detected",
           "detected_at", "summary", "evidence", "metadata")
@@ -59,7 +57,8 @@ class Signal(object):
     def to_dict(self) -> Dict[str, Any]:
         """The trigger payload (JSON-ready)."""
         return {"signal_id": self.signal_id, "detector": self.detector,
-                "target": dict(self.target), "service": self.service,
+                "target": dict(self.target), "target_key": self.target_key,
+                "service": self.service,
                 "severity": self.severity,
                 "first_detected": clock.isoformat(self.first_detected),
                 "detected_at": clock.isoformat(self.detected_at), "summary": self.summary,
@@ -99,6 +98,10 @@ def validate_payload(payload: Any) -> Signal:
     _require(target["kind"] in KINDS, "target.kind",
              "must be one of %s, got %r" % (", ".join(KINDS), target["kind"]))
     _require(bool(target["name"]), "target.name", "must not be empty")
+    if "target_key" in payload:  # derived from target (the sensor sends it; hand-made may not)
+        expected = target_key(target["kind"], target["namespace"], target["name"])
+        _require(payload["target_key"] == expected, "target_key",
+                 "must be %r (from target), got %r" % (expected, payload["target_key"]))
     _require(payload["severity"] in SEVERITIES, "severity",
              "must be one of %s, got %r" % (", ".join(SEVERITIES), payload["severity"]))
     for field in ("signal_id", "service", "summary"):

@@ -1,22 +1,25 @@
-"""Detectors: plain classes (no StackStorm) that turn Prometheus/API data into signals."""
+"""Detectors: plain classes (no StackStorm) that turn Prometheus/API data into signals.
+
+REGISTRY maps each catalogue detector (lib/catalogue.py) to the class its entry names.
+"""
+import importlib
 from typing import Any, Dict, List, Optional, Sequence, Type
 
+from lib import catalogue
 from lib.detectors.base import Detector
-from lib.detectors.certificate_expiry import CertificateExpiryDetector
-from lib.detectors.connection_pool import ConnectionPoolDetector
-from lib.detectors.cpu_throttling import CpuThrottlingDetector
-from lib.detectors.crash_loop import CrashLoopDetector
-from lib.detectors.disk_pressure import DiskPressureDetector
-from lib.detectors.error_rate import ErrorRateDetector
-from lib.detectors.latency_anomaly import LatencyAnomalyDetector
-from lib.detectors.memory_leak import MemoryLeakDetector
-from lib.detectors.memory_pressure import MemoryPressureDetector
-from lib.detectors.node_not_ready import NodeNotReadyDetector
 
-REGISTRY: Dict[str, Type[Detector]] = {cls.name: cls for cls in (
-    MemoryPressureDetector, MemoryLeakDetector, CpuThrottlingDetector, CrashLoopDetector,
-    LatencyAnomalyDetector, ErrorRateDetector, DiskPressureDetector, ConnectionPoolDetector,
-    CertificateExpiryDetector, NodeNotReadyDetector)}
+
+def _load(entry: catalogue.Detector) -> Type[Detector]:
+    module, _, class_name = entry.implementation.rpartition(".")
+    cls = getattr(importlib.import_module("lib.detectors." + module), class_name)
+    if (cls.name, cls.kind) != (entry.name, entry.kind):
+        raise ValueError("lib.detectors.%s: name/kind %r/%r, but the catalogue says %r/%r" % (
+            entry.implementation, cls.name, cls.kind, entry.name, entry.kind))
+    return cls
+
+
+REGISTRY: Dict[str, Type[Detector]] = {entry.name: _load(entry)
+                                       for entry in catalogue.DETECTORS}
 
 
 def build_detectors(settings: Any, prom: Any, kube: Any = None,

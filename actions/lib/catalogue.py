@@ -1,0 +1,302 @@
+"""The catalogue of detectors and playbooks: every fact about them written once (data, no I/O).
+
+Per detector: its trigger type (`self_healing.<name>`), its playbook (the workflow action the
+rule starts), its target kind, the metadata part of its trigger payload schema, when its
+playbook calls the target recovered, the class that implements it, and what diagnosis needs to
+correlate it (cause rank, resource family, symptom or cause). Per playbook: the detector a
+manual run (`run_playbook`) signals as, extra action parameters, and whether it gets the
+generated per-target concurrency policy.
+
+Read by: config.DETECTORS, signals.DETECTORS/KINDS, detectors.REGISTRY,
+diagnosis.PLAYBOOK_BY_DETECTOR (and its ranks, families, symptoms), policy.KNOWN_PLAYBOOKS.
+`target_key` lives here and only here (datastore and kube re-export it).
+
+Written from it by `make generate` (tools/generate.py; a test fails on drift):
+  rules/on_<detector>.yaml, policies/<playbook>_concurrency.yaml (the per-target ones),
+  the `parameters` of actions/<playbook>.yaml, the playbook list of actions/run_playbook.yaml
+  and the playbook -> detector map of actions/workflows/run_playbook.yaml, and the whole of
+  sensors/detector_sensor.yaml (trigger types and their payload schemas).
+
+Kept by hand on purpose (each is one of a kind, not a per-detector repetition):
+  - policies/cascade_protection_concurrency.yaml (one run per degraded upstream, not per
+    target) and policies/export_metrics_one_at_a_time.yaml;
+  - rules/alertmanager_webhook.yaml and the timer / sensor_degraded rules;
+  - the playbook descriptions at the top of actions/<playbook>.yaml (prose, above the
+    generated parameters) and the workflows themselves (each playbook's plan);
+  - threshold defaults: config.schema.yaml `detectors.<name>` is their only home (genuine
+    StackStorm reads pack config defaults from that file, and lib.config derives every default
+    from it); a test checks that it has one section per catalogue detector.
+
+Adding a detector: an entry in DETECTORS below, its class in lib/detectors/, its playbook's
+workflow (+ the prose top of its action file) and its config.schema.yaml section; then
+`make generate` (docs/design.md "Adding a detector").
+"""
+import copy
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+
+PACK = "self_healing"
+SEVERITIES = ("low", "medium", "high", "critical")
+# Target kinds a signal may name (detectors use the first four kinds; Deployment comes from
+# manual runs and Alertmanager alerts).
+SIGNAL_KINDS = ("Node", "Pod", "Deployment", "Service", "Certificate")
+
+# Property schemas of trigger payload metadata (StackStorm's draft-4 dialect).
+NUMBER = {"type": ["number", "null"]}
+INTEGER = {"type": ["integer", "null"]}
+STRING = {"type": "string"}
+BOOLEAN = {"type": "boolean"}
+
+
+def target_key(kind: str, namespace: Optional[str], name: str) -> str:
+    """`<kind>.<namespace or _>.<name>` lower-case, `/` as `.`, e.g.
+    `node._.gke-prod-pool-1-abc123`: the datastore-safe key of a target (locks, cooldowns,
+    open signals) and the attribute the playbooks' concurrency policies serialise on."""
+    parts = [kind or "_", namespace or "_", name or "_"]
+    return ".".join(part.lower().replace("/", ".") for part in parts)
+
+
+class Detector(NamedTuple):
+    """One detector and the playbook its signals start."""
+    name: str                    # trigger type self_healing.<name>; config detectors.<name>
+    kind: str                    # the target kind of its signals
+    playbook: str                # workflow action self_healing.<playbook> its rule starts
+    trigger: str                 # trigger type description
+    rule: str                    # rule description: what the playbook does
+    metadata: Dict[str, Any]     # payload metadata properties
+    recovery: str                # what the playbook verifies before calling it recovered
+    implementation: str          # "<module under lib.detectors>.<class name>"
+    cause_rank: int              # diagnosis: lower explains higher (symptoms last)
+    family: Optional[str] = None    # diagnosis: node resource family ("any" = everything)
+    symptom: bool = False           # a service symptom whose cause diagnosis looks for
+    node_loss_symptom: bool = False  # what losing a node does to the services it ran
+    min_severity: str = "medium"    # lowest severity that starts the playbook
+    rule_checks_kind: bool = True   # the rule also requires target.kind == kind
+
+
+class Playbook(NamedTuple):
+    """One playbook workflow action (self_healing.<name>)."""
+    name: str
+    detector: str                # what a manual run (run_playbook) signals as
+    extra_parameters: Tuple[Tuple[str, Dict[str, Any]], ...] = ()
+    per_target_policy: bool = True  # generated policy: one run per target_key at a time
+
+
+DETECTORS: Tuple[Detector, ...] = (
+    Detector(
+        "memory_pressure", "Node", "memory_pressure_node",
+        trigger="Node memory utilisation above the threshold, with growth and time to "
+                "exhaustion.",
+        rule="Node memory pressure: cordon, relieve (rollback a leaking recent deploy, or evict "
+             "and scale the pool), verify, uncordon.",
+        metadata={"utilization_pct": NUMBER, "growth_pct_per_min": NUMBER,
+                  "minutes_to_exhaustion": NUMBER, "threshold_pct": NUMBER},
+        recovery="node memory utilisation < 70% for 5m",
+        implementation="memory_pressure.MemoryPressureDetector",
+        cause_rank=4, family="memory"),
+    Detector(
+        "memory_leak", "Pod", "memory_leak",
+        trigger="A container's memory growing linearly to its limit within the horizon (time "
+                "to OOM).",
+        rule="Pod memory leak with predicted OOM: capture evidence, roll back a recent deploy "
+             "or restart before the OOM.",
+        metadata={"growth_rate_mb_per_min": NUMBER, "time_to_oom_minutes": NUMBER,
+                  "current_usage_pct": NUMBER, "limit_bytes": NUMBER, "usage_bytes": NUMBER,
+                  "container": STRING},
+        recovery="no pod of the service projected to reach its memory limit within 1h, for 5m",
+        implementation="memory_leak.MemoryLeakDetector",
+        cause_rank=1, family="memory"),
+    Detector(
+        "cpu_throttling", "Pod", "cpu_throttling",
+        trigger="A container throttled in a large share of its CFS periods.",
+        rule="Sustained CPU throttling: scale the owning deployment out and file a limits fix "
+             "task.",
+        metadata={"throttled_ratio": NUMBER, "container": STRING, "threshold_ratio": NUMBER,
+                  "load_ratio": NUMBER},
+        recovery="throttled share of CFS periods below the signal's threshold_ratio for 2m",
+        implementation="cpu_throttling.CpuThrottlingDetector",
+        cause_rank=6, family="cpu", node_loss_symptom=True, rule_checks_kind=False),
+    Detector(
+        "crash_loop", "Pod", "pod_crash_loop",
+        trigger="A container restarting repeatedly (restarts in a window or CrashLoopBackOff).",
+        rule="Pod crash loop: capture logs, roll back a deploy of the last hour, scale up "
+             "healthy replicas.",
+        metadata={"restarts": INTEGER, "window_minutes": INTEGER, "reason": STRING,
+                  "exit_code": INTEGER, "waiting_reason": STRING, "container": STRING},
+        recovery="the rollout completes and no container of the service restarts for 2m",
+        implementation="crash_loop.CrashLoopDetector",
+        cause_rank=2, family="memory"),
+    Detector(
+        "latency_anomaly", "Service", "latency_anomaly",
+        trigger="A service's p99 latency far above its own baseline.",
+        rule="Latency anomaly on a service: diagnose, protect dependents, hand over to the root "
+             "cause's playbook.",
+        metadata={"p99_ms": NUMBER, "baseline_p99_ms": NUMBER, "ratio": NUMBER,
+                  "load_ratio": NUMBER},
+        recovery="p99 below twice the baseline p99 for 3m (or the root cause's playbook's)",
+        implementation="latency_anomaly.LatencyAnomalyDetector",
+        cause_rank=9, symptom=True, node_loss_symptom=True, rule_checks_kind=False),
+    Detector(
+        "error_rate", "Service", "error_rate",
+        trigger="A service's 5xx ratio above its SLO.",
+        rule="Error rate above baseline on a service: diagnose, protect dependents, hand over "
+             "to the root cause's playbook.",
+        metadata={"error_ratio": NUMBER, "baseline_error_ratio": NUMBER,
+                  "slo_error_ratio": NUMBER},
+        recovery="5xx ratio below the SLO for 3m (or the root cause's playbook's)",
+        implementation="error_rate.ErrorRateDetector",
+        cause_rank=8, symptom=True, node_loss_symptom=True, rule_checks_kind=False),
+    Detector(
+        "disk_pressure", "Node", "disk_pressure",
+        trigger="A node's root filesystem nearly full, filling up, or the DiskPressure "
+                "condition.",
+        rule="Node disk pressure: cordon, evict non-critical pods to free disk, verify free "
+             "disk, uncordon, file a task.",
+        metadata={"avail_pct": NUMBER, "hours_to_full": NUMBER,
+                  "condition_disk_pressure": BOOLEAN},
+        recovery="free disk > 15% for 5m",
+        implementation="disk_pressure.DiskPressureDetector",
+        cause_rank=5, family="disk"),
+    Detector(
+        "connection_pool", "Service", "connection_pool_exhaustion",
+        trigger="A service's database connection pool saturated with waiting threads.",
+        rule="Connection pool exhausted: restart idle connections, raise the pool temporarily, "
+             "file a fix task.",
+        metadata={"active": INTEGER, "max": INTEGER, "pending": INTEGER,
+                  "utilization_pct": NUMBER},
+        recovery="no request waits for a connection for 2m",
+        implementation="connection_pool.ConnectionPoolDetector",
+        cause_rank=3, rule_checks_kind=False),
+    Detector(
+        "certificate_expiry", "Certificate", "certificate_expiry",
+        trigger="A cert-manager certificate expiring soon.",
+        rule="Certificate close to expiry: notify the owners and file a renewal task; the "
+             "incident goes to a human (nothing in the cluster is changed).",
+        metadata={"days_left": NUMBER, "not_after": STRING, "issuer_name": STRING},
+        recovery="none automatic: a human renews the certificate (the incident is escalated)",
+        implementation="certificate_expiry.CertificateExpiryDetector",
+        cause_rank=7, min_severity="low", rule_checks_kind=False),
+    Detector(
+        "node_not_ready", "Node", "node_not_ready",
+        trigger="A node Ready=False/Unknown beyond the grace period.",
+        rule="Node NotReady past the grace period: cordon, drain through the Eviction API, "
+             "replace capacity.",
+        metadata={"ready_status": {"type": "string", "enum": ["False", "Unknown"]},
+                  "not_ready_seconds": INTEGER},
+        recovery="every Deployment has its desired replicas available again for 1m",
+        implementation="node_not_ready.NodeNotReadyDetector",
+        cause_rank=0, family="any"),
+)
+
+# Playbooks no detector starts directly (a symptom playbook runs them).
+EXTRA_PLAYBOOKS: Tuple[Playbook, ...] = (
+    Playbook("cascade_protection", detector="error_rate", per_target_policy=False,
+             extra_parameters=(("dependents", {
+                 "type": "array", "default": [],
+                 "description": "Services that call the degraded one (default - the "
+                                "diagnosis' dependency graph)."}),)),
+)
+
+PLAYBOOKS: Tuple[Playbook, ...] = tuple(
+    Playbook(d.playbook, detector=d.name) for d in DETECTORS) + EXTRA_PLAYBOOKS
+
+DETECTOR_NAMES: Tuple[str, ...] = tuple(d.name for d in DETECTORS)
+PLAYBOOK_NAMES: Tuple[str, ...] = tuple(p.name for p in PLAYBOOKS)
+PLAYBOOK_BY_DETECTOR: Dict[str, str] = {d.name: d.playbook for d in DETECTORS}
+BY_NAME: Dict[str, Detector] = {d.name: d for d in DETECTORS}
+
+
+def detector(name: str) -> Detector:
+    """The catalogue entry of a detector; KeyError names the unknown one."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError("unknown detector %r (one of %s)" % (name, ", ".join(DETECTOR_NAMES))
+                       ) from None
+
+
+def trigger_ref(name: str) -> str:
+    """`self_healing.<detector>`."""
+    return "%s.%s" % (PACK, name)
+
+
+def rule_severities(entry: Detector) -> Tuple[str, ...]:
+    """Severities whose signals start the detector's playbook."""
+    return SEVERITIES[SEVERITIES.index(entry.min_severity):]
+
+
+# -- trigger payload schemas ------------------------------------------------------------------
+def _target_schema(kinds: List[str]) -> Dict[str, Any]:
+    return {"type": "object", "required": True,
+            "properties": {"kind": {"type": "string", "enum": list(kinds)},
+                           "namespace": {"type": "string"},
+                           "name": {"type": "string", "minLength": 1},
+                           "node": {"type": "string"}},
+            "additionalProperties": False}
+
+
+def payload_schema(name: str) -> Dict[str, Any]:
+    """The payload_schema of trigger `self_healing.<name>` (StackStorm's dialect: `required`
+    inside each property); what lib.signals.Signal.to_dict() produces."""
+    entry = detector(name)
+    return {"type": "object", "properties": {
+        "signal_id": {"type": "string",
+                      "description": "<detector>.<target_key>.<epoch of first_detected>",
+                      "required": True},
+        "detector": {"type": "string", "enum": [entry.name], "required": True},
+        "target": _target_schema([entry.kind]),
+        "target_key": {"type": "string",
+                       "description": "<kind>.<namespace or _>.<name> of the target, "
+                                      "lower-case (lib.catalogue.target_key); the rules pass "
+                                      "it to the playbook's concurrency policy.",
+                       "required": True},
+        "service": {"type": "string", "description": "Service (Deployment) concerned, or empty.",
+                    "required": True},
+        "severity": {"type": "string", "enum": list(SEVERITIES), "required": True},
+        "first_detected": {"type": "string", "format": "date-time",
+                           "description": "When the condition began, from the data.",
+                           "required": True},
+        "detected_at": {"type": "string", "format": "date-time",
+                        "description": "When the poll saw it.", "required": True},
+        "summary": {"type": "string", "required": True},
+        "evidence": {"type": "object", "required": True,
+                     "properties": {"query": {"type": "string"},
+                                    "values": {"type": "object"}}},
+        "metadata": {"type": "object", "required": True,
+                     "properties": copy.deepcopy(entry.metadata)},
+    }, "additionalProperties": False}
+
+
+def cleared_payload_schema() -> Dict[str, Any]:
+    """Payload of `self_healing.signal_cleared` (lib.signal_state's cleared events)."""
+    return {"type": "object", "properties": {
+        "detector": {"type": "string", "enum": list(DETECTOR_NAMES), "required": True},
+        "target": _target_schema(list(SIGNAL_KINDS)),
+        "signal_id": {"type": "string", "required": True},
+        "cleared_at": {"type": "string", "format": "date-time", "required": True},
+    }, "additionalProperties": False}
+
+
+def degraded_payload_schema() -> Dict[str, Any]:
+    """Payload of `self_healing.sensor_degraded` (lib.detectors.poller)."""
+    return {"type": "object", "properties": {
+        "source": {"type": "string", "enum": ["prometheus", "kubernetes"], "required": True},
+        "detector": {"type": "string",
+                     "description": "The first detector that hit the failure (may be empty).",
+                     "required": True},
+        "error": {"type": "string", "required": True},
+        "since": {"type": "string", "format": "date-time", "required": True},
+    }, "additionalProperties": False}
+
+
+def trigger_types() -> List[Dict[str, Any]]:
+    """Every trigger type the detector sensor declares, in catalogue order."""
+    types = [{"name": d.name, "description": d.trigger, "payload_schema": payload_schema(d.name)}
+             for d in DETECTORS]
+    types.append({"name": "signal_cleared",
+                  "description": "A condition signalled earlier has ended (the trigger re-arms).",
+                  "payload_schema": cleared_payload_schema()})
+    types.append({"name": "sensor_degraded",
+                  "description": "A data source of the detectors failed (emitted once per "
+                                 "outage).",
+                  "payload_schema": degraded_payload_schema()})
+    return types
