@@ -31,12 +31,13 @@ ST2_PYTHONPATH = $(subst $(space),:,$(abspath $(VENV_ST2_PACK)/lib/python3.8/sit
 	$(sort $(wildcard $(ST2_SRC)/contrib/runners/*_runner)) sensors actions actions/lib))
 
 .PHONY: help venv services lint test test38 test311 test-st2 st2-genuine demo twin \
-	twin-conformance bench bench-scale faults clean
+	twin-conformance bench bench-scale faults generate clean
 
 help:
 	@echo "make demo   - set everything up and run the reference incident (SCENARIO=, MODE=)"
 	@echo "make test   - set everything up and run every test on Python 3.8, 3.11 and genuine st2"
 	@echo "make lint | twin SCENARIO=... | bench [SCENARIOS=dir] | bench-scale | faults | clean"
+	@echo "make generate - rewrite the StackStorm YAML generated from actions/lib/catalogue.py"
 	@echo "make twin-conformance [E2E_SRC=dir] - the official client's e2e suite against the twin"
 
 venv: $(STAMP38) $(STAMP311)
@@ -137,6 +138,11 @@ bench-scale: $(STAMP38) services
 
 faults: $(STAMP38) services
 	$(VENV38)/bin/python -m bench.faults
+
+# Rules, concurrency policies, playbook parameters and trigger types from the catalogue
+# (tools/generate.py; tests/test_catalogue.py fails when the committed files drift).
+generate: $(STAMP38)
+	$(VENV38)/bin/python -m tools.generate
 
 clean:
 	rm -rf $(VENV38) $(VENV311) $(VENV_ST2) $(VENV_ST2_PACK) .venv-tools .pytest_cache .ruff_cache

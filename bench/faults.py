@@ -117,10 +117,12 @@ def signal_payload(detector: str, kind: str, namespace: str, name: str, node: st
                    service: str = "", severity: str = "high", at: str = "") -> Dict[str, Any]:
     """A well-formed trigger payload, for cases that dispatch triggers directly."""
     from lib import clock
+    from lib.catalogue import target_key
     stamp = at or clock.isoformat(clock.now())
     return {"signal_id": "%s.%s.%s.%s.manual" % (detector, kind.lower(), namespace or "_", name),
             "detector": detector,
             "target": {"kind": kind, "namespace": namespace, "name": name, "node": node},
+            "target_key": target_key(kind, namespace, name),
             "service": service, "severity": severity, "first_detected": stamp,
             "detected_at": stamp, "summary": "%s on %s/%s (injected)" % (detector, kind, name),
             "evidence": {"query": "injected by the fault suite", "values": {}},

@@ -155,6 +155,7 @@ def _sample(trigger_type):
     payload = dict(SIGNAL, detector=detector, severity="critical")
     payload["target"] = {"kind": kinds.get(detector, "Pod"), "namespace": "production",
                          "name": "x-1", "node": "n1"}
+    payload["target_key"] = "%s.production.x-1" % payload["target"]["kind"].lower()
     return payload
 
 

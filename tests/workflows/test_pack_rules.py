@@ -9,6 +9,7 @@ from engine.actions import ActionRunner
 from engine.datastore import Datastore
 from engine.pack import Pack
 from engine.rules import RuleMatcher, load_rules, matching
+from lib.catalogue import target_key
 
 PLAYBOOKS = {
     "memory_pressure": ("Node", "memory_pressure_node"),
@@ -38,6 +39,7 @@ def payload(detector, kind, severity="high"):
     namespace = "" if kind == "Node" else "Production"
     return {"signal_id": "%s.x" % detector, "detector": detector,
             "target": {"kind": kind, "namespace": namespace, "name": "Web-1", "node": ""},
+            "target_key": target_key(kind, namespace, "Web-1"),  # as the sensor sends it
             "service": "web", "severity": severity, "first_detected": "2026-11-28T03:17:22Z",
             "detected_at": "2026-11-28T03:17:22Z", "summary": "s",
             "evidence": {"query": "q", "values": {}}, "metadata": {}}

@@ -1,0 +1,173 @@
+"""The catalogue (actions/lib/catalogue.py) is the one list of detectors and playbooks: the
+Python places read it, the committed StackStorm YAML is what `make generate` writes from it,
+and the signal payload carries the target key the rules pass on."""
+import ast
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from lib import catalogue, config, diagnosis, policy, signals
+from lib.detectors import REGISTRY
+from lib.signals import Signal, make_target, validate_payload
+from tools import generate
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_committed_files_are_what_make_generate_writes():
+    assert generate.drift() == [], "run `make generate` (tools/generate.py) and commit"
+
+
+def test_generation_is_stable_and_marks_its_files():
+    first, second = generate.render(), generate.render()
+    assert first == second
+    for rel, text in first.items():
+        assert generate.HEADER in text, rel
+        yaml.safe_load(text)  # every generated file is YAML
+    for entry in catalogue.DETECTORS:
+        assert first["rules/on_%s.yaml" % entry.name].startswith(generate.HEADER + "\n---\n")
+
+
+def _copy_generated(tmp_path):
+    for rel in generate.render():
+        os.makedirs(str(tmp_path / os.path.dirname(rel)), exist_ok=True)
+        shutil.copy(os.path.join(REPO, rel), str(tmp_path / rel))
+    for folder in ("rules", "policies"):  # hand-written neighbours stay untouched
+        for name in os.listdir(os.path.join(REPO, folder)):
+            if not (tmp_path / folder / name).exists():
+                shutil.copy(os.path.join(REPO, folder, name), str(tmp_path / folder / name))
+    return str(tmp_path)
+
+
+def test_drift_is_found_and_make_generate_repairs_it(tmp_path):
+    root = _copy_generated(tmp_path)
+    assert generate.drift(root) == []
+    rule = tmp_path / "rules" / "on_crash_loop.yaml"
+    rule.write_text(rule.read_text().replace("trigger.target_key", "trigger.target.name"))
+    action = tmp_path / "actions" / "memory_leak.yaml"
+    action.write_text(action.read_text().replace("default: false", "default: true"))
+    stale = tmp_path / "rules" / "on_retired_detector.yaml"
+    stale.write_text(generate.HEADER + "\n---\nname: on_retired_detector\n")
+    hand = tmp_path / "rules" / "alertmanager_webhook.yaml"
+    before = hand.read_text()
+    expected = ["actions/memory_leak.yaml", "rules/on_crash_loop.yaml",
+                "rules/on_retired_detector.yaml"]
+    assert generate.drift(root) == expected
+    assert generate.main(["--check", "--root", root]) == 1
+    assert sorted(generate.write(root)) == expected
+    assert generate.drift(root) == [] and not stale.exists()
+    assert hand.read_text() == before
+    assert generate.main(["--check", "--root", root]) == 0
+
+
+def test_hand_written_parts_survive_and_lost_markers_are_an_error(tmp_path):
+    root = _copy_generated(tmp_path)
+    action = tmp_path / "actions" / "disk_pressure.yaml"
+    text = action.read_text().replace("Disk pressure on a node.", "Disk pressure, reworded.")
+    action.write_text(text)
+    assert generate.drift(root) == []  # the description is hand-written
+    action.write_text(text.replace(generate.END + "\n", ""))
+    with pytest.raises(generate.GenerateError, match="actions/disk_pressure.yaml"):
+        generate.render(root)
+
+
+def test_a_new_playbook_gets_a_whole_action_file(tmp_path, monkeypatch):
+    root = _copy_generated(tmp_path)
+    entry = catalogue.DETECTORS[0]._replace(name="inode_pressure", playbook="inode_pressure")
+    monkeypatch.setattr(catalogue, "DETECTORS", catalogue.DETECTORS + (entry,))
+    monkeypatch.setattr(catalogue, "BY_NAME", dict(catalogue.BY_NAME, inode_pressure=entry))
+    monkeypatch.setattr(catalogue, "PLAYBOOKS", catalogue.PLAYBOOKS + (
+        catalogue.Playbook("inode_pressure", detector="inode_pressure"),))
+    rendered = generate.render(root)
+    meta = yaml.safe_load(rendered["actions/inode_pressure.yaml"])
+    assert meta["entry_point"] == "workflows/inode_pressure.yaml"
+    assert list(meta["parameters"]) == [name for name, _ in generate.COMMON_PARAMETERS]
+    rule = yaml.safe_load(rendered["rules/on_inode_pressure.yaml"])
+    assert rule["action"]["ref"] == "self_healing.inode_pressure"
+    assert "policies/inode_pressure_concurrency.yaml" in rendered
+
+
+def test_the_python_places_read_the_catalogue():
+    names = tuple(d.name for d in catalogue.DETECTORS)
+    assert config.DETECTORS == names and signals.DETECTORS == names
+    assert list(REGISTRY) == list(names)
+    for entry in catalogue.DETECTORS:
+        assert (REGISTRY[entry.name].name, REGISTRY[entry.name].kind) == (entry.name, entry.kind)
+    assert diagnosis.PLAYBOOK_BY_DETECTOR == {d.name: d.playbook for d in catalogue.DETECTORS}
+    assert set(policy.KNOWN_PLAYBOOKS) == {d.playbook for d in catalogue.DETECTORS} | {
+        p.name for p in catalogue.EXTRA_PLAYBOOKS}
+    assert set(diagnosis.CAUSE_RANK) == set(names)
+    assert set(diagnosis.SYMPTOMS) <= set(diagnosis.NODE_LOSS_SYMPTOMS) <= set(names)
+
+
+def test_every_entry_is_complete():
+    for entry in catalogue.DETECTORS:
+        assert entry.kind in catalogue.SIGNAL_KINDS and entry.min_severity in catalogue.SEVERITIES
+        assert entry.trigger and entry.rule and entry.recovery, entry.name
+        assert os.path.isfile(os.path.join(REPO, "actions", "lib", "detectors",
+                                           entry.implementation.split(".")[0] + ".py"))
+    for playbook in catalogue.PLAYBOOKS:
+        assert playbook.detector in catalogue.BY_NAME, playbook.name
+        assert os.path.isfile(os.path.join(REPO, "actions", "workflows", playbook.name + ".yaml"))
+    assert len(set(catalogue.PLAYBOOK_NAMES)) == len(catalogue.PLAYBOOK_NAMES)
+    ranks = [d.cause_rank for d in catalogue.DETECTORS]
+    assert len(set(ranks)) == len(ranks)
+    with pytest.raises(KeyError, match="unknown detector 'nope'"):
+        catalogue.detector("nope")
+
+
+def test_thresholds_live_in_the_config_schema_one_section_per_detector():
+    with open(os.path.join(REPO, "config.schema.yaml")) as handle:
+        sections = yaml.safe_load(handle)["detectors"]["properties"]
+    assert list(sections) == list(catalogue.DETECTOR_NAMES)
+    for name, section in sections.items():
+        assert section["properties"]["enabled"]["default"] is True, name
+
+
+def test_the_twin_names_the_same_detectors():
+    from twin.scenario import DETECTORS as TWIN_DETECTORS
+    assert set(TWIN_DETECTORS) == set(catalogue.DETECTOR_NAMES)
+
+
+def test_the_payload_carries_the_target_key_and_it_must_match_the_target():
+    sig = Signal("crash_loop", make_target("Pod", "Web-1", "Production"), "high", 1.0, 2.0, "s")
+    payload = sig.to_dict()
+    assert payload["target_key"] == "pod.production.web-1" == sig.target_key
+    assert catalogue.target_key("ConfigMap", "", "a/b") == "configmap._.a.b"
+    payload["target_key"] = "pod.production.other"
+    with pytest.raises(ValueError, match="target_key"):
+        validate_payload(payload)
+    del payload["target_key"]  # a hand-made payload may leave it out
+    assert validate_payload(payload).target_key == "pod.production.web-1"
+
+
+def test_rules_pass_the_target_key_through():
+    for entry in catalogue.DETECTORS:
+        with open(os.path.join(REPO, "rules", "on_%s.yaml" % entry.name)) as handle:
+            rule = yaml.safe_load(handle)
+        assert rule["action"]["parameters"]["target_key"] == "{{ trigger.target_key }}"
+
+
+def test_runtime_code_never_imports_the_generator():
+    for folder in ("actions", "sensors"):
+        for dirpath, _, files in os.walk(os.path.join(REPO, folder)):
+            for name in files:
+                if not name.endswith(".py"):
+                    continue
+                with open(os.path.join(dirpath, name)) as handle:
+                    tree = ast.parse(handle.read())
+                for node in ast.walk(tree):
+                    modules = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                               else [node.module or ""] if isinstance(node, ast.ImportFrom)
+                               else [])
+                    assert not any(m.split(".")[0] == "tools" for m in modules), name
+
+
+def test_make_generate_runs_the_generator_on_python_38():
+    out = subprocess.run(["make", "-n", "-C", REPO, "generate"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, universal_newlines=True)
+    assert out.returncode == 0, out.stdout
+    assert ".venv38/bin/python -m tools.generate" in out.stdout
