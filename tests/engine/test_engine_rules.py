@@ -4,6 +4,7 @@ import pytest
 from engine import rules
 from engine.datastore import Datastore
 from engine.pack import Pack
+from lib import catalogue
 
 SIGNAL = {
     "signal_id": "memory_pressure.node._.n1.1795835842",
@@ -149,11 +150,9 @@ def _sample(trigger_type):
     if detector == "signal_cleared":
         return {"detector": "memory_pressure", "target": SIGNAL["target"],
                 "signal_id": SIGNAL["signal_id"], "cleared_at": "2026-11-28T03:20:00Z"}
-    kinds = {"memory_pressure": "Node", "disk_pressure": "Node", "node_not_ready": "Node",
-             "latency_anomaly": "Service", "error_rate": "Service", "connection_pool": "Service",
-             "certificate_expiry": "Certificate"}
+    kinds = {d.name: d.kind for d in catalogue.DETECTORS}
     payload = dict(SIGNAL, detector=detector, severity="critical")
-    payload["target"] = {"kind": kinds.get(detector, "Pod"), "namespace": "production",
+    payload["target"] = {"kind": kinds[detector], "namespace": "production",
                          "name": "x-1", "node": "n1"}
     payload["target_key"] = "%s.production.x-1" % payload["target"]["kind"].lower()
     return payload
