@@ -4,6 +4,7 @@ import pytest
 
 pytestmark = pytest.mark.orquesta
 
+from lib.catalogue import target_key  # noqa: E402
 from workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
 
 INCIDENT = "inc-20261128-031722-test"
@@ -401,3 +402,21 @@ def test_cascade_protection_as_a_sub_workflow_leaves_the_incident_to_its_caller(
     assert recorded.called("configure_circuit_breaker")
     assert not recorded.statuses  # the caller sets the status when its own plan is done
     assert not recorded.called("wait_for_condition")
+
+
+@pytest.mark.parametrize("kind,namespace,name", [
+    ("node", "production", "Node-9"), ("pod", "production", "analytics-worker-7f8d9"),
+    ("deployment", "", "checkout")])
+def test_run_playbook_serialises_on_the_sensor_target_key(pack, manual_clock, kind, namespace,
+                                                          name):
+    """A chat run and a detector signal about one target share one concurrency key."""
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT})
+    runner = make_runner(recorded, manual_clock)
+    runner.run("self_healing.run_playbook", {
+        "playbook": "disk_pressure" if kind == "node" else "pod_crash_loop", "kind": kind,
+        "namespace": namespace, "name": name})
+    started = [e for e in runner.executions
+               if e.ref in ("self_healing.disk_pressure", "self_healing.pod_crash_loop")][0]
+    target_kind = {"node": "Node", "pod": "Pod", "deployment": "Deployment"}[kind]
+    expected = target_key(target_kind, None if kind == "node" else namespace, name)
+    assert started.parameters["target_key"] == expected
