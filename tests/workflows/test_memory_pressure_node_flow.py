@@ -105,8 +105,8 @@ def test_evicted_pods_with_nowhere_to_go_keep_the_node_cordoned_and_escalate(
     escalations = [e["message"] for e in recorded.timeline if e["type"] == "ESCALATE"]
     assert len(escalations) == 1
     assert "matches only the cordoned node %s" % NODE in escalations[0]
-    assert "Left in place: Node %s (uncordon %s (undo the cordon) was not run)" % (
-        NODE, NODE) in escalations[0]
+    assert "The plan left in place for a human: Node %s (uncordon %s (undo the cordon) " \
+        "was not run)" % (NODE, NODE) in escalations[0]
     assert recorded.statuses[-1]["status"] == "escalated"
     assert "2 evicted pod(s) of batch/ml-batch are Pending" in recorded.statuses[-1]["reason"]
     assert execution.result["output"]["outcome"] == "escalated"
