@@ -60,8 +60,8 @@ CASES = {
          ("configure_circuit_breaker", {"service": "checkout", "revert": True})], "resolved"),
     "disk_pressure": (
         signal("disk_pressure", "Node", "node-7", avail_pct=4.0),
-        {}, ["cordon_node", "evict_non_critical_pods", "wait_disk_available",
-             "check_moved_pods_placed", "uncordon_node", "create_fix_task"],
+        {}, ["cordon_node", "evict_non_critical_pods", "wait_disk_available", "uncordon_node",
+             "create_fix_task"],
         "evict_non_critical_pods", "wait_for_condition",
         [("uncordon_node", {"node": "node-7"})], "resolved"),
     "certificate_expiry": (
@@ -350,21 +350,6 @@ def test_an_undo_the_gate_refuses_is_left_in_place_and_said(pack, manual_clock):
     assert recorded.called("uncordon_node") == []
     assert any(e["type"] == "ROLLBACK" and e["message"].startswith("left in place")
                for e in recorded.timeline)
-
-
-def test_disk_pressure_keeps_the_node_cordoned_when_the_evicted_pods_cannot_move(
-        pack, manual_clock):
-    stuck = {"placed": False, "escalate": True, "node": "node-7",
-             "reason": "1 evicted pod(s) of prod/log-writer are Pending: their nodeSelector "
-                       "disk=ssd matches only the cordoned node node-7"}
-    recorded = Recorded(pack, {"check_displaced_pods": stuck})
-    execution, _ = run(pack, manual_clock, "disk_pressure", recorded)
-    assert execution.status == "succeeded", execution.result
-    assert recorded.called("uncordon_node") == []
-    assert not recorded.called("create_fix_task")
-    [why] = [e["message"] for e in recorded.timeline if e["type"] == "ESCALATE"]
-    assert "log-writer are Pending" in why and "left in place for a human: Node node-7" in why
-    assert recorded.statuses[-1]["status"] == "escalated"
 
 
 LONG_RUNWAY = signal("memory_leak", "Pod", "analytics-worker-7f8d9", service="analytics-worker",
