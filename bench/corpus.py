@@ -6,7 +6,8 @@ build/bench/corpus.json: per family and overall recall, false-positive rate on b
 with a 95 % Wilson interval, root-cause accuracy, outcomes as expected, incidents left open or
 not ended in time, and MTTD / detection latency / recovery / MTTR percentiles.
 
-    python -m bench.corpus [--count N] [--seed S] [--start K] [--out build/bench]
+    python -m bench.corpus [--count N] [--seed S] [--start K] [--family F ...]
+                           [--out build/bench]
 """
 import argparse
 import glob
@@ -108,6 +109,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--start", type=int, default=0, help="skip the first K scenarios")
     parser.add_argument("--out", default=os.path.join("build", "bench"))
+    parser.add_argument("--family", nargs="*", default=[],
+                        help="only these families (round-robin over them)")
     args = parser.parse_args(argv)
     base = os.path.join(args.out, "corpus")
     scen_dir, row_dir = os.path.join(base, "scenarios"), os.path.join(base, "rows")
@@ -116,7 +119,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(filename=os.path.join(base, "corpus.log"), level=logging.INFO,
                         force=True)
     started = time.monotonic()
-    for index, raw in enumerate(corpus(args.count, args.seed)):
+    for index, raw in enumerate(corpus(args.count, args.seed, tuple(args.family))):
         if index < args.start:
             continue
         path = os.path.join(scen_dir, raw["name"] + ".yaml")

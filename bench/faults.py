@@ -373,9 +373,22 @@ def _closed_cleanly(result: Any, state: CaseState) -> List[str]:
 
 
 def _nothing_cordoned(result: Any, state: CaseState) -> List[str]:
-    left = [n["metadata"]["name"] for n in result.world.store.list("nodes")[0]
-            if (n.get("spec") or {}).get("unschedulable") and
-            (n["metadata"].get("annotations") or {}).get(HEALER_ANNOTATION)]
+    """No node is left cordoned by the healer, except one its incident handed to a human on
+    purpose: escalated, with an ESCALATE entry saying the cordon was left in place (e.g. the
+    evicted pods had nowhere else to go and an uncordon would bring the pressure back)."""
+    by_id = {inc.get("id"): inc for inc in result.incidents}
+    left = []
+    for n in result.world.store.list("nodes")[0]:
+        ann = n["metadata"].get("annotations") or {}
+        if not (n.get("spec") or {}).get("unschedulable") or not ann.get(HEALER_ANNOTATION):
+            continue
+        name = n["metadata"]["name"]
+        incident = by_id.get(ann.get("self-healing.io/incident")) or {}
+        handed = incident.get("status") == "escalated" and any(
+            e.get("type") == "ESCALATE" and "left in place for a human: Node %s " % name in (
+                e.get("message") or "") for e in incident.get("timeline") or [])
+        if not handed:
+            left.append(name)
     return ["node(s) left cordoned by the healer: %s" % left] if left else []
 
 

@@ -147,6 +147,7 @@ def run_one(path: str, out_dir: str, with_baseline: bool = True,
         alert_name = min(after_onset, key=lambda k: after_onset[k]) if after_onset else None
         mutations = result.assessment["mutations"]
         found = _found_root(result, truth)
+        observed = _observed(result)
         row = {
             "name": result.scenario, "kind": kind,
             "detected": first_trigger is not None if kind == "fault" else bool(
@@ -154,9 +155,11 @@ def run_one(path: str, out_dir: str, with_baseline: bool = True,
             "mttd_s": round(first_trigger - onset, 1) if first_trigger is not None else None,
             "detect_latency_s": _detection_latency(root_triggers[0]) if root_triggers else None,
             # MTTR: onset -> recovered (ground truth, on Prometheus) and verified (the pack's
-            # own metric check); a run that stopped before recovery is not recovered
+            # own metric check); a run that stopped before recovery is not recovered, and an
+            # escalation is no autonomous fix (no MTTR even when the metric came back)
             "mttr_s": round(max(verified, recovered) - onset, 1)
-            if verified is not None and recovered is not None else None,
+            if verified is not None and recovered is not None and observed == "remediated"
+            else None,
             "recovered_s": round(recovered - onset, 1) if recovered is not None else None,
             "recovered": bool(verdict and verdict.get("recovered")) if kind == "fault"
             else None,
@@ -168,7 +171,7 @@ def run_one(path: str, out_dir: str, with_baseline: bool = True,
             "root_cause_found": found["label"],
             "root_cause_correct": found["correct"] if kind == "fault" else None,
             "expected_outcome": OUTCOME_WORDS.get(truth.get("expected_outcome", "none")),
-            "outcome": _observed(result),
+            "outcome": observed,
             "actions": [m.split(".", 1)[-1] for m in mutations],
             "false_positive": kind == "benign" and bool(mutations),
             "baseline_alert": alert_name,
@@ -198,6 +201,9 @@ def summarise(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     benign = [r for r in rows if r["kind"] == "benign"]
     remediated = [r for r in faults if r["outcome"] == "remediated"]
     escalated = [r for r in faults if r["outcome"] == "escalated"]
+    # recovery and MTTR are figures of autonomous fixes: an escalation whose metric came back
+    # (e.g. a node kept cordoned for a human) is not a recovered fix
+    fixable = [r for r in faults if r["expected_outcome"] == "remediated"]
     return {
         "scenarios": len(rows),
         "faults": len(faults), "benign": len(benign),
@@ -209,9 +215,9 @@ def summarise(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         "root_cause_accuracy": round(100.0 * sum(1 for r in faults if r["root_cause_correct"]) /
                                      len(faults), 1) if faults else None,
         "mttd_median_s": _median([r["mttd_s"] for r in faults]),
-        "mttr_median_s": _median([r["mttr_s"] for r in faults]),
+        "mttr_median_s": _median([r["mttr_s"] for r in fixable]),
         "detect_latency_median_s": _median([r.get("detect_latency_s") for r in faults]),
-        "recovered_median_s": _median([r.get("recovered_s") for r in faults]),
+        "recovered_median_s": _median([r.get("recovered_s") for r in fixable]),
         "baseline_ttd_median_s": _median([r["baseline_ttd_s"] for r in faults]),
         "baseline_missed": sum(1 for r in faults if r["baseline_alert"] is None),
         "baseline_false_pages": sum(1 for r in benign if r["baseline_alert"]),

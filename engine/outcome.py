@@ -209,12 +209,18 @@ def metric_verified_at(incidents: List[Dict[str, Any]],
 
 def _belongs(execution: Dict[str, Any], executions: List[Dict[str, Any]],
              ids: set) -> bool:
-    """The execution ran for one of these incidents (its own or an ancestor's parameters)."""
+    """The execution ran for one of these incidents: its own or an ancestor's parameters name
+    it, or an ancestor workflow's output does (a playbook started by a signal learns its
+    incident from diagnose, so its own direct steps, e.g. a watch before acting, carry none)."""
     by_id = {e.get("id"): e for e in executions}
     seen = 0
     current: Optional[Dict[str, Any]] = execution
     while current is not None and seen < 50:
         if (current.get("parameters") or {}).get("incident_id") in ids:
+            return True
+        output = (current.get("result") or {}).get("output") \
+            if isinstance(current.get("result"), dict) else None
+        if isinstance(output, dict) and output.get("incident_id") in ids:
             return True
         current = by_id.get(current.get("parent"))
         seen += 1

@@ -209,7 +209,8 @@ class Scenario:
         fault["until"] = parse_duration(spec["until"]) if "until" in spec else None
         fault["ramp"] = parse_duration(spec.get("ramp", 0))
         known = ("latency", "errors", "cpu_demand", "memory_spike", "disk_fill", "disk_free",
-                 "node_not_ready", "db_slow", "connection_leak", "deploy", "drain", "scale")
+                 "node_not_ready", "db_slow", "connection_leak", "deploy", "drain", "scale",
+                 "label")
         if fault["type"] not in known:
             raise ScenarioError(f"{where}.type: unknown {fault['type']!r}; known: {known}")
         for key in ("bytes", "rate_per_min"):

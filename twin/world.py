@@ -295,7 +295,7 @@ class World:
                     events.append((deploy["at"], len(events), "deploy",
                                    {"service": svc["name"], "version": deploy["version"]}))
         for fault in self.scenario.faults:
-            if fault["type"] in ("deploy", "drain", "scale"):
+            if fault["type"] in ("deploy", "drain", "scale", "label"):
                 events.append((fault["at"], len(events), fault["type"], fault))
         for index, fault in enumerate(self.scenario.infra_faults):
             events.append((fault["at"], len(events), "infra_on", dict(fault, index=index)))
@@ -326,6 +326,17 @@ class World:
         svc = self.scenario.service(spec["service"])
         self.store.mutate("deployments", svc["namespace"], svc["name"],
                           lambda dep: dep["spec"].__setitem__("replicas", int(spec["replicas"])))
+
+    def _event_label(self, spec: Dict[str, Any]) -> None:
+        """A person labels a node (e.g. opens it to a workload class); null removes a label."""
+        def fn(obj: Dict[str, Any]) -> None:
+            labels = obj.setdefault("metadata", {}).setdefault("labels", {})
+            for key, value in (spec.get("labels") or {}).items():
+                if value is None:
+                    labels.pop(key, None)
+                else:
+                    labels[key] = str(value)
+        self.store.mutate("nodes", None, spec["node"], fn)
 
     def _event_drain(self, spec: Dict[str, Any]) -> None:
         """A human's planned drain: cordon, then evict every pod (PDB-respecting)."""

@@ -50,11 +50,16 @@ def _merge(first: Dict[str, Any], second: Dict[str, Any], family: str,
     out["topology"]["services"] += second["topology"]["services"]
     out["faults"] = list(first.get("faults") or []) + list(second.get("faults") or [])
     a, b = first["ground_truth"], second["ground_truth"]
-    truth = {"kind": "fault", "expected_outcome": "remediate", "family": family,
+    # the run counts as remediated when one part is fixed (engine.outcome.observed_outcome);
+    # the recovery to judge is a fixed part's (an escalated part's is no autonomous fix)
+    fixed = [t for t in (a, b) if t.get("expected_outcome") == "remediate"]
+    truth = {"kind": "fault", "expected_outcome": "remediate" if fixed else "escalate",
+             "family": family,
              "root_causes": [a["root_cause"], b["root_cause"]],
              "acceptable_remediations": sorted(set(a.get("acceptable_remediations") or []) |
                                                set(b.get("acceptable_remediations") or [])),
-             "recovery": a.get("recovery"), "parts": [a["family"], b["family"]]}
+             "recovery": (fixed[0] if fixed else a).get("recovery"),
+             "parts": [a["family"], b["family"]]}
     out["ground_truth"] = truth
     out["description"] = "%s; and %s" % (first["description"], second["description"])
     timing = out["timing"]

@@ -54,7 +54,14 @@ def memory_leak(draw: Draw) -> Dict[str, Any]:
 
 
 def node_memory_pressure(draw: Draw) -> Dict[str, Any]:
-    """Low-priority batch pods pinned to one node load a large model: the node passes 90%."""
+    """Low-priority batch pods pinned to one node load a large model: the node passes 90%.
+
+    Drawn: whether the pods can be rescheduled. Their nodeSelector matches only the target node
+    (a label put on that node alone, which a new node of the pool would not carry): evicting
+    them leaves them Pending and an uncordon brings them back, so the honest outcome is an
+    escalation with the node kept cordoned. Or, half the time, a person opened the other nodes
+    to the batch class 30 minutes before the onset (the running pods stayed put): evicted, the
+    pods start elsewhere, the node can be uncordoned, and the fix is autonomous."""
     ns = draw.pick(("production", "batch", "ml"))
     node_list = nodes(draw, memory_gi=draw.pick((16, 32)))
     target = node_list[0]
@@ -70,7 +77,12 @@ def node_memory_pressure(draw: Draw) -> Dict[str, Any]:
     faults = [{"type": "memory_spike", "service": name, "node": target["name"], "at": "0s",
                "bytes": mib(per_pod), "ramp": "%ds" % ramp}]
     node = target["name"]
-    truth = {"kind": "fault", "expected_outcome": "remediate", "cause_service": name,
+    movable = draw.chance(0.5)
+    if movable:
+        faults += [{"type": "label", "node": other["name"], "at": "-30m",
+                    "labels": {"workload-class": "batch"}} for other in node_list[1:]]
+    truth = {"kind": "fault", "expected_outcome": "remediate" if movable else "escalate",
+             "cause_service": name, "reschedulable": movable,
              "root_cause": {"detector": "memory_pressure",
                             "target": {"kind": "Node", "namespace": "", "name": node}},
              "acceptable_remediations": ["cordon_node", "identify_top_memory_pods",
@@ -78,8 +90,10 @@ def node_memory_pressure(draw: Draw) -> Dict[str, Any]:
              "recovery": {"query": '100 * (1 - node_memory_MemAvailable_bytes{node="%s"} / '
                           'node_memory_MemTotal_bytes{node="%s"})' % (node, node),
                           "comparator": "<", "threshold": 85, "hold": "3m"}}
-    return scenario(draw, "node_memory_pressure", "two %s pods on %s grow by %s each" % (
-        name, node, mib(per_pod)), topo, truth, faults)
+    return scenario(draw, "node_memory_pressure", "two %s pods on %s grow by %s each; %s" % (
+        name, node, mib(per_pod), "the other nodes were opened to the batch class 30 min "
+        "before, so they can be rescheduled" if movable else "their nodeSelector matches "
+        "only that node, so they cannot be rescheduled"), topo, truth, faults)
 
 
 def cpu_throttling(draw: Draw) -> Dict[str, Any]:

@@ -177,3 +177,18 @@ def test_watching_before_acting_counts_as_the_playbooks_own_hold():
     rows = outcome.incident_ends([closed], [_workflow("inc-1"), watch], 1e10)
     assert rows[0]["how"] == "false_alarm" and rows[0]["ok"], rows
     assert rows[0]["bound_s"] == 600 + 300 + 1190
+
+
+def test_a_playbook_started_by_a_signal_owns_its_steps_through_its_output():
+    # the playbook's own parameters name no incident (diagnose opened it); its output does
+    opened = outcome.epoch_or_none("2026-11-28T03:00:00Z")
+    root = {"id": "wf-1", "ref": "self_healing.memory_leak", "status": "succeeded",
+            "parameters": {"incident_id": ""}, "parent": None,
+            "result": {"output": {"incident_id": "inc-1", "outcome": "false_alarm"}}}
+    watch = dict(_wait("inc-1", True, opened + 1380, hold_s=300), started_at=opened + 2)
+    closed = _record("resolved", false_positive=True, resolved_at="2026-11-28T03:23:03Z")
+    rows = outcome.incident_ends([closed], [root, watch], 1e10)
+    assert rows[0]["ok"], rows
+    assert rows[0]["bound_s"] == 600 + 300 + 1078
+    other = dict(root, result={"output": {"incident_id": "inc-2"}})
+    assert not outcome.incident_ends([closed], [other, watch], 1e10)[0]["ok"]

@@ -68,11 +68,87 @@ def test_without_recent_deploy_the_seed_steps_run(pack, manual_clock):
     assert execution.status == "succeeded"
     assert execution.result["output"]["plan"] == [
         "cordon_node", "evict_non_critical_pods", "scale_node_pool",
-        "wait_node_memory_below_70", "uncordon_node"]
+        "wait_node_memory_below_70", "check_moved_pods_placed", "uncordon_node",
+        "watch_for_relapse"]
     evict = recorded.called("evict_pods")[0]
     assert evict["criteria"] == "priority < high AND restartable == true"
     assert recorded.called("scale_node_pool")[0]["delta"] == 1
     assert recorded.called("scale_node_pool")[0]["pool"] == "gke-prod-pool-1"
+
+
+STUCK = {"placed": False, "escalate": True, "node": NODE, "moved": ["batch/ml-1", "batch/ml-2"],
+         "reason": "2 evicted pod(s) of batch/ml-batch are Pending: their nodeSelector "
+                   "workload-class=batch matches only the cordoned node %s; uncordoning %s "
+                   "would bring the pressure back, so it stays cordoned." % (NODE, NODE)}
+PLACED = {"placed": True, "escalate": False, "node": NODE, "reason": "",
+          "summary": "the 2 pod(s) moved off %s found room elsewhere" % NODE}
+
+
+def relieve_results(**extra):
+    return leak_results(check_recent_deploys=dict(RECENT, deployed_within_window=False),
+                        **extra)
+
+
+def test_evicted_pods_with_nowhere_to_go_keep_the_node_cordoned_and_escalate(
+        pack, manual_clock):
+    recorded = Recorded(pack, relieve_results(check_displaced_pods=STUCK))
+    execution, runner = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded", execution.result
+    check = recorded.called("check_displaced_pods")
+    assert len(check) == 1 and check[0]["node"] == NODE
+    assert check[0]["incident_id"] == "inc-20261128-031722-test"
+    assert check[0]["pool"] == "gke-prod-pool-1"
+    # no uncordon into the relapse, not even as an undo; the pool scale-up did not help: undone
+    assert not recorded.called("uncordon_node")
+    assert [c["delta"] for c in recorded.called("scale_node_pool")] == [1, -1]
+    assert len(recorded.called("wait_for_condition")) == 1  # no relapse watch
+    escalations = [e["message"] for e in recorded.timeline if e["type"] == "ESCALATE"]
+    assert len(escalations) == 1
+    assert "matches only the cordoned node %s" % NODE in escalations[0]
+    assert "The plan left in place for a human: Node %s (uncordon %s (undo the cordon) " \
+        "was not run)" % (NODE, NODE) in escalations[0]
+    assert recorded.statuses[-1]["status"] == "escalated"
+    assert "2 evicted pod(s) of batch/ml-batch are Pending" in recorded.statuses[-1]["reason"]
+    assert execution.result["output"]["outcome"] == "escalated"
+    assert "ESCALATE: plan stopped at check_moved_pods_placed" in runner.chat.messages[-1][
+        "message"]
+
+
+def test_evicted_pods_running_elsewhere_uncordon_and_watch_for_a_relapse(pack, manual_clock):
+    recorded = Recorded(pack, relieve_results(check_displaced_pods=PLACED))
+    execution, _ = run(pack, manual_clock, recorded)
+    assert execution.status == "succeeded", execution.result
+    order = [c["ref"].split(".", 1)[1] for c in recorded.calls
+             if c["ref"].split(".", 1)[1] in ("check_displaced_pods", "uncordon_node",
+                                               "wait_for_condition")]
+    assert order == ["wait_for_condition", "check_displaced_pods", "uncordon_node",
+                     "wait_for_condition"]
+    watch = recorded.called("wait_for_condition")[1]
+    assert (watch["comparator"], watch["threshold"], watch["hold_s"]) == ("<", 85, 180)
+    assert watch["timeout_s"] < 2 * watch["hold_s"]  # a break in the hold fails the watch
+    assert NODE in watch["query"]
+    assert not [e for e in recorded.timeline if e["type"] == "ESCALATE"]
+    assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_a_relapse_after_the_uncordon_cordons_again_and_fails(pack, manual_clock):
+    waits = []
+
+    def wait(params):
+        waits.append(params)
+        if len(waits) == 1:
+            return {"met": True, "value": 40.0}
+        return Failure({"error": "condition not met within 195s", "met": False,
+                        "value": 88.0})
+
+    recorded = Recorded(pack, relieve_results(check_displaced_pods=PLACED,
+                                              wait_for_condition=wait))
+    execution, _ = run(pack, manual_clock, recorded)
+    assert execution.status == "failed"
+    assert [c["ref"] for c in recorded.calls if "cordon" in c["ref"]] == [
+        "self_healing.cordon_node", "self_healing.uncordon_node", "self_healing.cordon_node"]
+    assert any(e["type"] == "ROLLBACK" and "again" in e["message"] for e in recorded.timeline)
+    assert recorded.statuses[-1]["status"] == "failed"
 
 
 def test_escalated_rollback_approved_continues(pack, manual_clock):

@@ -133,7 +133,8 @@ PYTHON_ACTIONS = (
     "check_recent_deploys", "rollback_deployment", "scale_deployment", "restart_deployment",
     "wait_for_rollout", "configure_circuit_breaker", "notify_dependents",
     "increase_pool_size_temporarily", "restart_idle_connections", "scale_node_pool",
-    "wait_for_condition", "revert_expired_changes", "mark_false_positive")
+    "wait_for_condition", "revert_expired_changes", "mark_false_positive",
+    "check_displaced_pods")
 
 
 def make_runner(recorded: Recorded, clock: ManualClock, approve: str = "approve") -> ActionRunner:
