@@ -185,7 +185,7 @@ def raise_pool(kube: Any, namespace: str, service: str, multiplier: float, durat
                key: str = POOL_KEY) -> Dict[str, Any]:
     """Multiply the pool size under `key` of ConfigMap `name` (default `<service>-db-pool`,
     `maximumPoolSize`); keep the original in an annotation (idempotent). A missing ConfigMap
-    is refused (ActionInputError), nothing is changed."""
+    is refused (KubeError 404 saying so), nothing is changed."""
     if multiplier <= 1.0:
         raise ActionInputError("multiplier: must be > 1.0, got %s" % multiplier)
     name = name or pool_configmap_name(service)
@@ -196,10 +196,10 @@ def raise_pool(kube: Any, namespace: str, service: str, multiplier: float, durat
             cm = kube.call(kube.core.read_namespaced_config_map, name, namespace)
         except KubeError as error:
             if error.status == 404:
-                raise ActionInputError(
+                raise KubeError(404, "NotFound", (
                     "configmap %s/%s does not exist: the pool of %s cannot be resized there; "
-                    "nothing was changed (set metric_sources.pool_configmap.name to the "
-                    "ConfigMap holding its pool size)" % (namespace, name, service)) from None
+                    "nothing was changed (metric_sources.pool_configmap.name names the "
+                    "ConfigMap holding the pool size)" % (namespace, name, service))) from None
             raise
         data = dict(cm.data or {})
         ann = dict(cm.metadata.annotations or {})
