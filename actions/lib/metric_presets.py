@@ -182,8 +182,6 @@ def _check_selector(template: str, required: Sequence[str], path: str) -> None:
     if not _SELECTOR.match(sample):
         raise PresetError("%s: must be a series selector like metric_name{label=\"v\",$sel}, "
                           "got %r" % (path, template))
-    if required and "{" not in template.split("$")[0]:
-        raise PresetError("%s: $sel must be inside the selector's braces: %r" % (path, template))
 
 
 def resolve(section: Optional[Mapping[str, Any]]) -> Dict[str, Dict[str, str]]:
