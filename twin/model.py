@@ -6,9 +6,9 @@ deployments, ConfigMaps, DestinationRules, Certificates), advances every contain
 the store on transitions, and returns the step's samples as (SeriesKey, value) pairs under the
 exporters' metric names (docs/design.md). Remediations act only through cluster state: a pod
 whose image is a non-leaking version does not leak, a restarted pod starts at baseline, a larger
-`<service>-db-pool` ConfigMap relieves pool exhaustion, a DestinationRule with outlierDetection
-towards an upstream sheds its slowness and errors from the dependents in that namespace, an HPA
-or a scale-up spreads load over more pods.
+pool ConfigMap (`<service>-db-pool` unless the scenario names another) relieves pool exhaustion,
+a DestinationRule with outlierDetection towards an upstream sheds its slowness and errors from
+the dependents in that namespace, an HPA or a scale-up spreads load over more pods.
 """
 from __future__ import annotations
 
@@ -721,10 +721,11 @@ class Physics:
 
     def _pool_max(self, svc: Dict[str, Any]) -> int:
         try:
+            pool = svc["db_pool"]
             cm = self.store.get_entry("configmaps", svc["namespace"],
-                                      f"{svc['name']}-db-pool").obj
-            return int(float((cm.get("data") or {}).get("maximumPoolSize",
-                                                         svc["db_pool"]["max"])))
+                                      pool.get("configmap") or f"{svc['name']}-db-pool").obj
+            return int(float((cm.get("data") or {}).get(pool.get("key") or "maximumPoolSize",
+                                                         pool["max"])))
         except Exception:  # noqa: BLE001 - ConfigMap missing or unparsable
             return svc["db_pool"]["max"]
 

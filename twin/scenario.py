@@ -200,8 +200,10 @@ class Scenario:
                        "memory": parse_bytes(limits["memory"]) if "memory" in limits else None},
             "depends_on": [str(d) for d in spec.get("depends_on") or []],
             "traffic": {k: float(v) for k, v in traffic.items()},
-            "db_pool": None if not pool else {"max": int(pool.get("max", 10)),
-                                              "query_ms": float(pool.get("query_ms", 20))},
+            "db_pool": None if not pool else {
+                "max": int(pool.get("max", 10)), "query_ms": float(pool.get("query_ms", 20)),
+                "configmap": str(pool.get("configmap") or f"{name}-db-pool"),
+                "key": str(pool.get("key") or "maximumPoolSize")},
             "hpa": spec.get("hpa"),
             "pdb": spec.get("pdb"),
             "node_selector": dict(spec.get("node_selector") or {}),

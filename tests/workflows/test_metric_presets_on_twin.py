@@ -87,3 +87,26 @@ def test_wrong_stack_configured_changes_nothing_and_reports_blind(tmp_path):
                 if t["type"] == "self_healing.sensor_degraded"]
     blind = [d for d in degraded if "blind" in d["error"] and "linkerd" in d["error"]]
     assert {d["detector"] for d in blind} & {"error_rate", "latency_anomaly"}, degraded
+
+
+def test_pool_remedy_on_a_configured_configmap(tmp_path):
+    """The service keeps its pool size elsewhere than `<service>-db-pool`: configured, the pack
+    raises that ConfigMap and the recovery is verified."""
+    from engine.replay import run_scenario
+
+    path = scenario_with(tmp_path, "connection-pool-exhaustion", {"pool": "otel"})
+    with open(path) as handle:
+        raw = yaml.safe_load(handle)
+    for svc in raw["topology"]["services"]:
+        if svc.get("db_pool"):
+            svc["db_pool"].update(configmap=svc["name"] + "-hikari", key="hikari.maxPoolSize")
+    with open(path, "w") as handle:
+        yaml.safe_dump(raw, handle, sort_keys=False)
+    result = run_scenario(path, config_overrides={"metric_sources": {
+        "pool_preset": "otel",
+        "pool_configmap": {"name": "$service-hikari", "key": "hikari.maxPoolSize"}}})
+    assert result.ok, (result.assessment, [(i["id"], i["status"]) for i in result.incidents])
+    raised = [e for e in result.executions_of("increase_pool_size_temporarily")
+              if e["status"] == "succeeded"]
+    assert raised and raised[0]["result"]["result"]["configmap"] == "orders-api-hikari"
+    assert any(r["how"] == "resolved_verified" for r in ends(result)), ends(result)
