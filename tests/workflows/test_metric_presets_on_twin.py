@@ -87,6 +87,8 @@ def test_wrong_stack_configured_changes_nothing_and_reports_blind(tmp_path):
                 if t["type"] == "self_healing.sensor_degraded"]
     blind = [d for d in degraded if "blind" in d["error"] and "linkerd" in d["error"]]
     assert {d["detector"] for d in blind} & {"error_rate", "latency_anomaly"}, degraded
+    # one outage for as long as the pack is blind, not a new announcement every check
+    assert len(blind) == 1, degraded
 
 
 def test_pool_remedy_on_a_configured_configmap(tmp_path):
