@@ -1,9 +1,10 @@
-"""Raise a service's DB pool (ConfigMap `<service>-db-pool`, key maximumPoolSize) for a while.
+"""Raise a service's DB pool for a while: the ConfigMap and key configured in
+`metric_sources.pool_configmap` (default `<service>-db-pool`, key maximumPoolSize).
 
 The original value is kept in an annotation and a revert entry `self_healing.revert.<id>` with
 `revert_at` is stored; `revert_expired_changes` (run every minute by a timer rule) restores it.
 """
-from lib import clock, k8s_services
+from lib import clock, k8s_services, metric_presets
 from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
 from lib.datastore import target_key
 from lib.k8s_events import record_event
@@ -22,8 +23,9 @@ class IncreasePoolSizeTemporarily(SelfHealingAction):
         if float(duration_minutes) <= 0:
             raise ActionInputError("duration_minutes: must be > 0")
         duration_s = float(duration_minutes) * 60.0
+        name, key = metric_presets.pool_configmap(self.settings, namespace, service)
         result = k8s_services.raise_pool(self.kube, namespace, service, float(multiplier),
-                                         duration_s, incident_id, dry_run)
+                                         duration_s, incident_id, dry_run, name=name, key=key)
         revert_id = target_key("ConfigMap", namespace, result["configmap"])
         result["revert_key"] = "self_healing." + REVERT_PREFIX + revert_id
         if result["changed"]:

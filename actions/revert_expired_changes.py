@@ -46,7 +46,7 @@ class RevertExpiredChanges(SelfHealingAction):
                     "would": "nothing: unknown revert kind %r" % entry.get("kind")}
         outcome = k8s_services.restore_pool(self.kube, entry["namespace"], entry["name"],
                                             int(entry["original"]), int(entry["applied"]),
-                                            dry_run)
+                                            dry_run, entry.get("key") or k8s_services.POOL_KEY)
         if outcome["changed"]:
             record_event(self.kube, "ConfigMap", entry["namespace"], entry["name"],
                          "TemporaryChangeReverted", "self-healing: %s" % outcome["would"],

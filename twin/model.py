@@ -6,9 +6,9 @@ deployments, ConfigMaps, DestinationRules, Certificates), advances every contain
 the store on transitions, and returns the step's samples as (SeriesKey, value) pairs under the
 exporters' metric names (docs/design.md). Remediations act only through cluster state: a pod
 whose image is a non-leaking version does not leak, a restarted pod starts at baseline, a larger
-`<service>-db-pool` ConfigMap relieves pool exhaustion, a DestinationRule with outlierDetection
-towards an upstream sheds its slowness and errors from the dependents in that namespace, an HPA
-or a scale-up spreads load over more pods.
+pool ConfigMap (`<service>-db-pool` unless the scenario names another) relieves pool exhaustion,
+a DestinationRule with outlierDetection towards an upstream sheds its slowness and errors from
+the dependents in that namespace, an HPA or a scale-up spreads load over more pods.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from twin.scenario import Scenario
 LATENCY_BUCKETS_MS = (0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000,
                       60000, 300000, 600000, 1800000, 3600000)
 _BUCKET_LABELS = [repr(float(b)) if b != int(b) else str(int(b)) for b in LATENCY_BUCKETS_MS]
+_SECONDS_LABELS = [repr(b / 1000.0) for b in LATENCY_BUCKETS_MS]  # the same bounds in s
 BACKOFF_MAX_S = 300.0
 BACKOFF_RESET_S = 600.0
 NOT_READY_EVICT_S = 300.0
@@ -146,7 +147,10 @@ class Physics:
         self.store = store
         self.onset = onset
         self.seed = seed
-        self.emit_istio = emit_istio
+        self.emit_istio = emit_istio  # emit the HTTP request metrics at all
+        metrics = getattr(scenario, "metrics", None) or {}
+        self.http_metrics = metrics.get("http", "istio")
+        self.pool_metrics = metrics.get("pool", "hikaricp")
         self.lean = False  # scale worlds: only the series the node/pod detectors need
         self.pods: Dict[str, PodState] = {}
         self.services = {s["name"]: s for s in (scenario.services if scenario else [])}
@@ -234,8 +238,8 @@ class Physics:
         self._containers(by_service, service_view, now, dt, samples)
         self._nodes(nodes, node_ready, now, dt, samples)
         self._kube_state(pods, node_ready, samples)
-        if self.emit_istio:
-            self._istio(service_view, dt, samples)
+        if self.emit_istio and self.http_metrics != "none":
+            self._http(service_view, dt, samples)
         self._certificates(samples)
         self._flush_status(now)
         self.snapshot = {"services": service_view, "now": now}
@@ -717,10 +721,11 @@ class Physics:
 
     def _pool_max(self, svc: Dict[str, Any]) -> int:
         try:
+            pool = svc["db_pool"]
             cm = self.store.get_entry("configmaps", svc["namespace"],
-                                      f"{svc['name']}-db-pool").obj
-            return int(float((cm.get("data") or {}).get("maximumPoolSize",
-                                                         svc["db_pool"]["max"])))
+                                      pool.get("configmap") or f"{svc['name']}-db-pool").obj
+            return int(float((cm.get("data") or {}).get(pool.get("key") or "maximumPoolSize",
+                                                         pool["max"])))
         except Exception:  # noqa: BLE001 - ConfigMap missing or unparsable
             return svc["db_pool"]["max"]
 
@@ -769,16 +774,28 @@ class Physics:
             item = view.get(name)
             if item and item.get("pool"):
                 for st, active, pending, pool_max in item["pool"]:
-                    labels = {"namespace": st.namespace, "pod": st.name, "service": name,
-                              "pool": f"{name}-pool"}
-                    samples.append((series_key("hikaricp_connections_active", labels),
-                                    round(active)))
-                    samples.append((series_key("hikaricp_connections_max", labels),
-                                    float(pool_max)))
-                    samples.append((series_key("hikaricp_connections_pending", labels),
-                                    round(pending)))
-                    samples.append((series_key("hikaricp_connections_idle", labels),
-                                    max(0.0, pool_max - round(active))))
+                    self._emit_pool(st, name, active, pending, pool_max, samples)
+
+    def _emit_pool(self, st: PodState, name: str, active: float, pending: float,
+                   pool_max: int, samples: List[Tuple[SeriesKey, float]]) -> None:
+        """One pod's pool gauges under the scenario's pool exporter's names."""
+        idle = max(0.0, pool_max - round(active))
+        if self.pool_metrics == "otel":  # OpenTelemetry database client semconv
+            labels = {"k8s_namespace_name": st.namespace, "k8s_pod_name": st.name,
+                      "service_name": name, "db_client_connection_pool_name": f"{name}-pool"}
+            for state, value in (("used", round(active)), ("idle", idle)):
+                samples.append((series_key("db_client_connection_count", dict(
+                    labels, db_client_connection_state=state)), float(value)))
+            samples.append((series_key("db_client_connection_max", labels), float(pool_max)))
+            samples.append((series_key("db_client_connection_pending_requests", labels),
+                            float(round(pending))))
+            return
+        labels = {"namespace": st.namespace, "pod": st.name, "service": name,
+                  "pool": f"{name}-pool"}
+        samples.append((series_key("hikaricp_connections_active", labels), round(active)))
+        samples.append((series_key("hikaricp_connections_max", labels), float(pool_max)))
+        samples.append((series_key("hikaricp_connections_pending", labels), round(pending)))
+        samples.append((series_key("hikaricp_connections_idle", labels), idle))
 
     def _pod_keys(self, st: PodState, labels: Dict[str, str], mem_limit: Optional[float],
                   cpu_limit: Optional[float], svc: Optional[Dict[str, Any]]) -> Dict[str, Any]:
@@ -872,9 +889,13 @@ class Physics:
             samples.append((series_key("kube_deployment_status_replicas_updated", labels),
                             float(status.get("updatedReplicas", available))))
 
-    def _istio(self, view: Dict[str, Dict[str, Any]], dt: float,
-               samples: List[Tuple[SeriesKey, float]]) -> None:
+    def _http(self, view: Dict[str, Dict[str, Any]], dt: float,
+              samples: List[Tuple[SeriesKey, float]]) -> None:
+        """Request counters and duration histograms per service, under the scenario's HTTP
+        exporter's names (`metrics.http`): the same traffic, latency and errors whichever
+        exporter; buckets in that exporter's unit."""
         counters = self.counters
+        flavour = self.http_metrics
         for name, item in view.items():
             if item["rps"] <= 0 and (not item["pods"] or name not in self.services):
                 continue  # no traffic and not a mesh service (e.g. node agents)
@@ -882,21 +903,8 @@ class Physics:
             count = item["rps"] * dt
             p50, p99 = max(0.1, item["p50"]), max(item["p99"], item["p50"] * 1.01, 0.2)
             sigma = max(0.05, math.log(p99 / p50) / 2.326)
-            base = {"reporter": "destination", "destination_workload": name,
-                    "destination_workload_namespace": ns}
-            for bucket, label in zip(LATENCY_BUCKETS_MS, _BUCKET_LABELS):
-                key = series_key("istio_request_duration_milliseconds_bucket",
-                                 dict(base, le=label))
-                frac = _phi((math.log(bucket) - math.log(p50)) / sigma)
-                counters[key] = counters.get(key, 0.0) + count * frac
-            inf_key = series_key("istio_request_duration_milliseconds_bucket",
-                                 dict(base, le="+Inf"))
-            counters[inf_key] = counters.get(inf_key, 0.0) + count
-            sum_key = series_key("istio_request_duration_milliseconds_sum", base)
-            counters[sum_key] = counters.get(sum_key, 0.0) + count * p50 * math.exp(
-                sigma ** 2 / 2)
-            count_key = series_key("istio_request_duration_milliseconds_count", base)
-            counters[count_key] = counters.get(count_key, 0.0) + count
+            mean_ms = p50 * math.exp(sigma ** 2 / 2)
+            fractions = [_phi((math.log(b) - math.log(p50)) / sigma) for b in LATENCY_BUCKETS_MS]
             sources = [("unknown", "unknown", item["ext_rps"])]  # callers outside the mesh
             for dep in item["dependents"]:
                 if dep in view:
@@ -904,18 +912,103 @@ class Physics:
             err = item["error_ratio"]
             upstream_err = item.get("upstream_err", 0.0)
             own_err = max(0.0, err - upstream_err)
-            for source, source_ns, rate in sources:
-                n = rate * dt
-                for code, share in (("200", 1 - err), ("500", own_err),
-                                    ("503", max(0.0, err - own_err))):
-                    key = series_key("istio_requests_total", {
-                        "reporter": "destination", "source_workload": source,
-                        "source_workload_namespace": source_ns,
-                        "destination_workload": name, "destination_workload_namespace": ns,
-                        "destination_service_name": name, "response_code": code})
-                    if share > 0 or key in counters:
-                        counters[key] = counters.get(key, 0.0) + n * share
+            codes = (("200", 1 - err), ("500", own_err), ("503", max(0.0, err - own_err)))
+            if flavour == "istio":
+                self._istio_series(name, ns, dt, count, fractions, mean_ms, sources, codes)
+            elif flavour == "linkerd":
+                self._linkerd_series(name, ns, dt, count, fractions, mean_ms, sources, codes)
+            elif flavour == "ingress-nginx":
+                self._nginx_series(name, ns, dt, item["rps"], fractions, mean_ms, codes)
+            else:
+                self._otel_series(name, ns, dt, item["rps"], fractions, mean_ms, sources, codes)
         samples.extend(counters.items())
+
+    def _add(self, name: str, labels: Dict[str, str], value: float,
+             force: bool = False) -> None:
+        """Add to a counter; a series is created once it counts (or when `force`)."""
+        key = series_key(name, labels)
+        if force or value > 0 or key in self.counters:
+            self.counters[key] = self.counters.get(key, 0.0) + value
+
+    def _histogram(self, name: str, base: Dict[str, str], count: float,
+                   fractions: List[float], mean_ms: float, scale: float) -> None:
+        """`<name>_bucket/_sum/_count` over the ms buckets, `le` and sum in ms / scale."""
+        labels = _BUCKET_LABELS if scale == 1.0 else _SECONDS_LABELS
+        for frac, label in zip(fractions, labels):
+            self._add(name + "_bucket", dict(base, le=label), count * frac, True)
+        self._add(name + "_bucket", dict(base, le="+Inf"), count, True)
+        self._add(name + "_sum", base, count * mean_ms / scale, True)
+        self._add(name + "_count", base, count, True)
+
+    def _istio_series(self, name: str, ns: str, dt: float, count: float,
+                      fractions: List[float], mean_ms: float,
+                      sources: List[Tuple[str, str, float]],
+                      codes: Tuple[Tuple[str, float], ...]) -> None:
+        base = {"reporter": "destination", "destination_workload": name,
+                "destination_workload_namespace": ns}
+        self._histogram("istio_request_duration_milliseconds", base, count, fractions,
+                        mean_ms, 1.0)
+        for source, source_ns, rate in sources:
+            for code, share in codes:
+                self._add("istio_requests_total", {
+                    "reporter": "destination", "source_workload": source,
+                    "source_workload_namespace": source_ns,
+                    "destination_workload": name, "destination_workload_namespace": ns,
+                    "destination_service_name": name, "response_code": code},
+                    rate * dt * share, share > 0)
+
+    def _linkerd_series(self, name: str, ns: str, dt: float, count: float,
+                        fractions: List[float], mean_ms: float,
+                        sources: List[Tuple[str, str, float]],
+                        codes: Tuple[Tuple[str, float], ...]) -> None:
+        """linkerd-proxy: inbound series on the callee, outbound ones on each caller."""
+        base = {"direction": "inbound", "deployment": name, "namespace": ns}
+        self._histogram("response_latency_ms", base, count, fractions, mean_ms, 1.0)
+        self._add("request_total", base, count, True)
+        for code, share in codes:
+            self._add("response_total", dict(base, status_code=code, classification=(
+                "success" if code < "500" else "failure")), count * share, share > 0)
+        for source, source_ns, rate in sources:
+            if source == "unknown":
+                continue  # not meshed: no outbound proxy
+            for code, share in codes:
+                self._add("response_total", {
+                    "direction": "outbound", "deployment": source, "namespace": source_ns,
+                    "dst_deployment": name, "dst_namespace": ns, "status_code": code,
+                    "classification": "success" if code < "500" else "failure"},
+                    rate * dt * share, share > 0)
+
+    def _nginx_series(self, name: str, ns: str, dt: float, rps: float, fractions: List[float],
+                      mean_ms: float, codes: Tuple[Tuple[str, float], ...]) -> None:
+        """ingress-nginx socket metrics as scraped through a ServiceMonitor (the backend's
+        service/namespace labels renamed exported_*), histogram in seconds."""
+        base = {"exported_service": name, "exported_namespace": ns, "ingress": name,
+                "controller_class": "k8s.io/ingress-nginx", "method": "GET"}
+        for code, share in codes:
+            labels = dict(base, status=code)
+            self._add("nginx_ingress_controller_requests", labels, rps * dt * share, share > 0)
+            self._histogram("nginx_ingress_controller_request_duration_seconds", labels,
+                            rps * dt * share, fractions, mean_ms, 1000.0)
+
+    def _otel_series(self, name: str, ns: str, dt: float, rps: float, fractions: List[float],
+                     mean_ms: float, sources: List[Tuple[str, str, float]],
+                     codes: Tuple[Tuple[str, float], ...]) -> None:
+        """OpenTelemetry HTTP semconv (http.server.request.duration, seconds) exported to
+        Prometheus with resource attributes as labels; callers' client histograms give edges."""
+        base = {"service_name": name, "k8s_namespace_name": ns, "http_request_method": "GET"}
+        for code, share in codes:
+            self._histogram("http_server_request_duration_seconds",
+                            dict(base, http_response_status_code=code), rps * dt * share,
+                            fractions, mean_ms, 1000.0)
+        for source, source_ns, rate in sources:
+            if source == "unknown":
+                continue
+            for code, share in codes:
+                self._add("http_client_request_duration_seconds_count", {
+                    "service_name": source, "k8s_namespace_name": source_ns,
+                    "server_address": f"{name}.{ns}.svc.cluster.local",
+                    "http_request_method": "GET", "http_response_status_code": code},
+                    rate * dt * share, share > 0)
 
     def _certificates(self, samples: List[Tuple[SeriesKey, float]]) -> None:
         try:

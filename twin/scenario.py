@@ -19,8 +19,12 @@ DETECTORS = ("memory_pressure", "memory_leak", "cpu_throttling", "crash_loop",
              "latency_anomaly", "error_rate", "disk_pressure", "connection_pool",
              "certificate_expiry", "node_not_ready")
 OUTCOMES = ("remediate", "escalate", "none")
+# Which exporters' metric names the twin writes (scenario key `metrics`): the HTTP request
+# metrics of a mesh / ingress / OpenTelemetry SDK, and the DB connection-pool gauges.
+HTTP_METRICS = ("istio", "linkerd", "ingress-nginx", "otel", "none")
+POOL_METRICS = ("hikaricp", "otel")
 _TOP_KEYS = {"name", "description", "timing", "topology", "load", "faults", "infra_faults",
-             "ground_truth", "seed"}
+             "ground_truth", "seed", "metrics"}
 _UNITS = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 1024, "Mi": 1024 ** 2,
           "Gi": 1024 ** 3, "Ti": 1024 ** 4, "KB": 1e3, "MB": 1e6, "GB": 1e9, "KiB": 1024,
           "MiB": 1024 ** 2, "GiB": 1024 ** 3}
@@ -128,6 +132,23 @@ class Scenario:
         self.infra_faults = [self._infra(f, i) for i, f in
                              enumerate(raw.get("infra_faults") or [])]
         self.ground_truth = self._ground_truth(_required(raw, "ground_truth"))
+        self.metrics = self._metrics(raw.get("metrics") or {})
+
+    @staticmethod
+    def _metrics(spec: Any) -> Dict[str, str]:
+        if not isinstance(spec, dict):
+            raise ScenarioError("metrics: must be a mapping like {http: linkerd, pool: otel}")
+        unknown = set(spec) - {"http", "pool"}
+        if unknown:
+            raise ScenarioError(f"metrics: unknown keys {sorted(unknown)} (allowed: http, pool)")
+        out = {"http": str(spec.get("http", "istio")), "pool": str(spec.get("pool", "hikaricp"))}
+        if out["http"] not in HTTP_METRICS:
+            raise ScenarioError(f"metrics.http: must be one of {', '.join(HTTP_METRICS)}, "
+                                f"got {out['http']!r}")
+        if out["pool"] not in POOL_METRICS:
+            raise ScenarioError(f"metrics.pool: must be one of {', '.join(POOL_METRICS)}, "
+                                f"got {out['pool']!r}")
+        return out
 
     # ----------------------------------------------------------------- sections
     @staticmethod
@@ -179,8 +200,10 @@ class Scenario:
                        "memory": parse_bytes(limits["memory"]) if "memory" in limits else None},
             "depends_on": [str(d) for d in spec.get("depends_on") or []],
             "traffic": {k: float(v) for k, v in traffic.items()},
-            "db_pool": None if not pool else {"max": int(pool.get("max", 10)),
-                                              "query_ms": float(pool.get("query_ms", 20))},
+            "db_pool": None if not pool else {
+                "max": int(pool.get("max", 10)), "query_ms": float(pool.get("query_ms", 20)),
+                "configmap": str(pool.get("configmap") or f"{name}-db-pool"),
+                "key": str(pool.get("key") or "maximumPoolSize")},
             "hpa": spec.get("hpa"),
             "pdb": spec.get("pdb"),
             "node_selector": dict(spec.get("node_selector") or {}),

@@ -525,9 +525,9 @@ class World:
                                 "protocol": "TCP"}]}})
         if svc["db_pool"]:
             store.create("configmaps", {
-                "metadata": {"name": f"{name}-db-pool", "namespace": ns,
+                "metadata": {"name": svc["db_pool"]["configmap"], "namespace": ns,
                              "labels": {"app": name}},
-                "data": {"maximumPoolSize": str(svc["db_pool"]["max"]),
+                "data": {svc["db_pool"]["key"]: str(svc["db_pool"]["max"]),
                          "connectionTimeout": "30000"}})
         if svc["hpa"]:
             hpa = svc["hpa"]

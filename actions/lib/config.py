@@ -156,6 +156,7 @@ def load_settings(pack_config: Optional[Dict[str, Any]],
     _validate(config, root, "")
     merged = _fill(config, root, "")
     _check_semantics(merged)
+    _check_metric_sources(merged)
     if merged["healer_namespace"] not in merged["protected_namespaces"]:
         merged["protected_namespaces"].append(merged["healer_namespace"])
     return Settings(merged)
@@ -315,6 +316,17 @@ def _check_semantics(config: Dict[str, Any]) -> None:
                     index, key, window[key])) from None
         if times["end"] <= times["start"]:
             raise ConfigError("change_freeze[%d].end: must be after start" % index)
+
+
+# ------------------------------------------------------------------ metric sources
+def _check_metric_sources(config: Dict[str, Any]) -> None:
+    """The metric presets and their overrides render (lib.metric_presets); errors name the key."""
+    from lib import metric_presets
+
+    try:
+        metric_presets.resolve(config.get("metric_sources"))
+    except metric_presets.PresetError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _freeze(value: Any) -> Any:

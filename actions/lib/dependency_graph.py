@@ -1,4 +1,5 @@
-"""Service dependency graph: config, Deployment annotations and Istio request edges.
+"""Service dependency graph: config, Deployment annotations and observed request edges
+(from the configured HTTP metric source, lib.metric_presets: Istio's by default).
 
 An edge `A -> B` means service A calls B (B is an upstream of A); a degraded B explains
 latency or errors in A.
@@ -6,11 +7,13 @@ latency or errors in A.
 import logging
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
+from lib import metric_presets
+
 LOG = logging.getLogger(__name__)
 
 DEPENDS_ON = "self-healing.io/depends-on"
-TRAFFIC_QUERY = ('sum by (source_workload, destination_workload) '
-                 '(rate(istio_requests_total{reporter="destination"}[10m])) > 0')
+# the default (Istio) edges query; the configured one comes from metric_presets
+TRAFFIC_QUERY = metric_presets.http(None).edges_query()
 
 
 class DependencyGraph(object):
@@ -99,15 +102,19 @@ def annotation_map(kube: Any) -> Dict[str, str]:
     return result
 
 
-def traffic_edges(query: Any) -> List[Tuple[str, str]]:
-    """Edges source -> destination seen in `istio_requests_total` (empty without Istio).
+def traffic_edges(query: Any, settings: Any = None) -> List[Tuple[str, str]]:
+    """Edges caller -> callee seen in the configured HTTP source's request metrics (empty
+    when that source has no caller information, or no traffic).
 
     `query(promql)` returns Prometheus vector results (`[{"metric": {...}, "value": [t, v]}]`).
     """
+    source = metric_presets.http(settings)
+    promql = source.edges_query()
+    if not promql:
+        return []
     edges = []
-    for sample in query(TRAFFIC_QUERY) or []:
-        labels = sample.get("metric", {})
-        src, dst = labels.get("source_workload"), labels.get("destination_workload")
+    for sample in query(promql) or []:
+        src, dst = source.edge(sample.get("metric", {}))
         if src and dst and src != "unknown":
             edges.append((src, dst))
     return sorted(set(edges))
@@ -124,8 +131,8 @@ def load(settings: Any, kube: Any = None, query: Any = None) -> DependencyGraph:
             LOG.warning("dependency annotations unavailable: %s", exc)
     if query is not None:
         try:
-            traffic = traffic_edges(query)
+            traffic = traffic_edges(query, settings)
         except Exception as exc:
-            LOG.warning("istio traffic edges unavailable: %s", exc)
+            LOG.warning("traffic edges unavailable: %s", exc)
     deps = settings["dependencies"] if settings is not None else {}
     return build(deps, annotations, traffic)

@@ -1,5 +1,9 @@
 """Service remediation: Istio circuit breakers (DestinationRule) and DB pool sizes (ConfigMap).
 
+Pool size: the ConfigMap and key come from the pack config (`metric_sources.pool_configmap`,
+default `<service>-db-pool` / `maximumPoolSize`); a ConfigMap that does not exist, or lacks the
+key, is refused before anything is changed.
+
 Circuit breaker: a DestinationRule `sh-cb-<service>-<upstream>` in the caller's namespace,
 scoped to the caller's pods (`workloadSelector: app=<service>`), host = the upstream's FQDN,
 with `outlierDetection` (consecutive 5xx errors, interval, ejection time) and `connectionPool`
@@ -172,18 +176,31 @@ def revert_breaker(kube: Any, namespace: str, service: str, upstream: str, dry_r
 
 
 def pool_configmap_name(service: str) -> str:
+    """The default (convention) name; the configured one: metric_presets.pool_configmap."""
     return "%s-db-pool" % service
 
 
 def raise_pool(kube: Any, namespace: str, service: str, multiplier: float, duration_s: float,
-               incident_id: str, dry_run: bool) -> Dict[str, Any]:
-    """Multiply `maximumPoolSize`; keep the original in an annotation (idempotent)."""
+               incident_id: str, dry_run: bool, name: str = "",
+               key: str = POOL_KEY) -> Dict[str, Any]:
+    """Multiply the pool size under `key` of ConfigMap `name` (default `<service>-db-pool`,
+    `maximumPoolSize`); keep the original in an annotation (idempotent). A missing ConfigMap
+    is refused (KubeError 404 saying so), nothing is changed."""
     if multiplier <= 1.0:
         raise ActionInputError("multiplier: must be > 1.0, got %s" % multiplier)
-    name = pool_configmap_name(service)
+    name = name or pool_configmap_name(service)
+    POOL_KEY = key  # noqa: N806 - the configured key, under the module constant's name
 
     def attempt() -> Dict[str, Any]:
-        cm = kube.call(kube.core.read_namespaced_config_map, name, namespace)
+        try:
+            cm = kube.call(kube.core.read_namespaced_config_map, name, namespace)
+        except KubeError as error:
+            if error.status == 404:
+                raise KubeError(404, "NotFound", (
+                    "configmap %s/%s does not exist: the pool of %s cannot be resized there; "
+                    "nothing was changed (metric_sources.pool_configmap.name names the "
+                    "ConfigMap holding the pool size)" % (namespace, name, service))) from None
+            raise
         data = dict(cm.data or {})
         ann = dict(cm.metadata.annotations or {})
         if POOL_KEY not in data:
@@ -220,8 +237,10 @@ def raise_pool(kube: Any, namespace: str, service: str, multiplier: float, durat
 
 
 def restore_pool(kube: Any, namespace: str, name: str, original: int, applied: int,
-                 dry_run: bool) -> Dict[str, Any]:
-    """Put `maximumPoolSize` back to `original` unless someone else changed it since."""
+                 dry_run: bool, key: str = POOL_KEY) -> Dict[str, Any]:
+    """Put the pool size (`key`) back to `original` unless someone else changed it since."""
+    POOL_KEY = key  # noqa: N806 - the key the raise used
+
     def attempt() -> Dict[str, Any]:
         try:
             cm = kube.call(kube.core.read_namespaced_config_map, name, namespace)

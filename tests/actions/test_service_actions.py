@@ -140,6 +140,47 @@ class PoolSizeTest(TwinActionTestCase):
         self.assertEqual(result["status"], 404)
 
 
+    def test_configured_configmap_name_and_key(self):
+        self.twin.store.create("configmaps", {
+            "metadata": {"name": "prod-orders-hikari", "namespace": "prod"},
+            "data": {"hikari.maximum-pool-size": "8"}})
+        config = {"metric_sources": {"pool_configmap": {
+            "name": "$namespace-$service-hikari", "key": "hikari.maximum-pool-size"}}}
+        ok, result = self.run_action(config=config, namespace="prod", service="orders",
+                                     multiplier=1.5, duration_minutes=30)
+        self.assertTrue(ok, result)
+        self.assertEqual((result["configmap"], result["key"]),
+                         ("prod-orders-hikari", "hikari.maximum-pool-size"))
+        cm = self.twin.store.get("configmaps", "prod", "prod-orders-hikari")
+        self.assertEqual(cm["data"]["hikari.maximum-pool-size"], "12")
+        self.assertEqual(self.pool()["data"]["maximumPoolSize"], "10")  # convention untouched
+        self.twin.time.t += 31 * 60
+        done = RevertExpiredChanges(config=self.twin.config(**config),
+                                    action_service=self.action_service).run()
+        self.assertEqual(done["reverted"][0]["status"], "reverted")
+        cm = self.twin.store.get("configmaps", "prod", "prod-orders-hikari")
+        self.assertEqual(cm["data"]["hikari.maximum-pool-size"], "8")
+
+    def test_a_configured_configmap_that_does_not_exist_is_refused(self):
+        config = {"metric_sources": {"pool_configmap": {"name": "$service-pool-settings"}}}
+        ok, result = self.run_action(config=config, namespace="prod", service="orders")
+        self.assertFalse(ok)
+        self.assertEqual(result["status"], 404)
+        self.assertIn("orders-pool-settings does not exist", result["error"])
+        self.assertIn("nothing was changed", result["error"])
+        self.assertEqual(self.pool()["data"]["maximumPoolSize"], "10")
+        self.assertEqual(self.action_service.list_values(local=False,
+                                                         prefix="self_healing.revert."), [])
+
+    def test_a_bad_configmap_template_is_a_config_error(self):
+        config = {"metric_sources": {"pool_configmap": {"name": "db-pool"}}}
+        ok, result = self.run_action(config=config, namespace="prod", service="orders")
+        self.assertFalse(ok)
+        self.assertEqual(result["error_type"], "config")
+        self.assertIn("metric_sources.pool_configmap.name: missing placeholder(s) $service",
+                      result["error"])
+
+
 class RestartIdleConnectionsTest(TwinActionTestCase):
     action_cls = RestartIdleConnections
     action_name = "restart_idle_connections"

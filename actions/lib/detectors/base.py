@@ -2,6 +2,7 @@
 import logging
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from lib import metric_presets
 from lib import prom as prom_lib
 from lib.config import parse_duration
 from lib.signals import Signal
@@ -13,8 +14,6 @@ ONSET_STEP_S = 15
 # A service whose request rate is at least this multiple of its baseline is in a traffic
 # surge: latency and CPU throttling that follow are load, handled by autoscaling.
 LOAD_SURGE_RATIO = 1.5
-REQUESTS = ('sum by(destination_workload_namespace, destination_workload) (rate('
-            'istio_requests_total{reporter="destination",%s}[%s]%s))')
 # Detectors that scan every container (150,000 at the largest scale) read one shard of
 # them per poll, by the last character of the pod name (Kubernetes' generated suffixes are
 # spread evenly over these classes): each container is scanned every SHARDS polls, and the
@@ -47,6 +46,8 @@ class Detector(object):
         self.kube = kube
         self.degraded: List[Tuple[str, str]] = []
         self.kube_ok = False
+        # set by data_age(): why the configured metric source looks wrong for this cluster
+        self.source_missing = ""
 
     def detect(self, now: float) -> List[Signal]:
         """Signals for every target whose condition holds at `now`."""
@@ -67,7 +68,29 @@ class Detector(object):
         if not self.freshness_query:
             return 0.0
         samples = self.prom.query(self.freshness_query)
-        return samples[0].value if samples else None
+        if samples:
+            self.source_missing = ""
+            return samples[0].value
+        self.source_missing = self._other_source_present()
+        return None
+
+    def alternative_sources(self) -> Dict[str, str]:
+        """{preset name: freshness query} of the metric presets this detector could have been
+        configured with instead (empty for detectors with a fixed source)."""
+        return {}
+
+    def _other_source_present(self) -> str:
+        """When the configured source has no series but another preset's has, the reason
+        (the detector is blind: the pack is configured for another stack); else ""."""
+        for name, query in sorted(self.alternative_sources().items()):
+            try:
+                if self.prom.query(query):
+                    return ("%s: blind: no series of the configured metric source (%s) but %s "
+                            "series exist; set metric_sources in the pack config" % (
+                                self.name, self.freshness_query, name))
+            except prom_lib.PrometheusError:
+                return ""
+        return ""
 
     def onsets(self, promql: str, labels: Sequence[str], lookback_s: float,
                now: float) -> Dict[Tuple[str, ...], float]:
@@ -109,13 +132,11 @@ class Detector(object):
         names = sorted(set(services))
         if not names:
             return {}
-        current = REQUESTS % (selector({}, destination_workload=names), window, "")
-        query = ("max_over_time((%s)[10m:1m]) / on(destination_workload_namespace,"
-                 " destination_workload) (avg_over_time((%s)[%s:1m] offset %s) > 0)" % (
-                     current, current, baseline_window, baseline_window))
-        return {(s.labels.get("destination_workload_namespace", ""),
-                 s.labels.get("destination_workload", "")): s.value
-                for s in self.prom.query(query)}
+        source = metric_presets.http(self.settings)
+        current = source.rate("requests", source.services(names), window)
+        query = ("max_over_time((%s)[10m:1m]) / on(%s) (avg_over_time((%s)[%s:1m] offset %s)"
+                 " > 0)" % (current, source.by, current, baseline_window, baseline_window))
+        return {source.key(s.labels): s.value for s in self.prom.query(query)}
 
     def note_degraded(self, source: str, error: Exception) -> None:
         """Record a failure of a secondary source (the signal goes out without that part)."""

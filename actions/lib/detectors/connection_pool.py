@@ -1,51 +1,60 @@
-"""connection_pool: a service's database pool (HikariCP) saturated with waiting threads."""
+"""connection_pool: a service's database pool saturated with waiting threads."""
 from typing import Dict, List, Tuple
 
-from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector
+from lib import metric_presets
+from lib.detectors.base import MAX_TARGETS, Detector, fmt
 from lib.signals import Signal, make_target
 
-BY = "namespace, service"
-SUM = "sum by(%s) (%%s{%%s})" % BY
 # Waiters must persist this long: a single busy moment is not exhaustion.
 SUSTAIN = "1m"
 
 
 class ConnectionPoolDetector(Detector):
-    """Per service: sum(active) / sum(max) >= `utilization` and threads waiting for a
-    connection (sum(pending) >= `min_pending`, also as the minimum over the last minute).
+    """Per service, from the configured pool source (lib.metric_presets: HikariCP by
+    default): sum(active) / sum(max) >= `utilization` and threads waiting for a connection
+    (sum(pending) >= `min_pending`, also as the minimum over the last minute).
     Onset: first sample of the current run of the condition. Severity: high when the pool
     is full (active >= max), otherwise medium.
     """
 
     name = "connection_pool"
     kind = "Service"
-    freshness_query = "time() - max(timestamp(hikaricp_connections_max))"
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.source = metric_presets.pool(self.settings)
+
+    @property
+    def freshness_query(self) -> str:  # type: ignore[override]
+        return self.source.freshness()
+
+    def alternative_sources(self) -> Dict[str, str]:
+        return metric_presets.other_presets("pool", self.source.preset, "max")
 
     def _condition(self, sel: str) -> str:
-        active = SUM % ("hikaricp_connections_active", sel)
-        size = SUM % ("hikaricp_connections_max", sel)
-        pending = SUM % ("hikaricp_connections_pending", sel)
-        sustained = "sum by(%s) (min_over_time(hikaricp_connections_pending{%s}[%s]))" % (
-            BY, sel, SUSTAIN)
+        src = self.source
+        active = src.total("active", sel)
+        size = src.total("max", sel)
+        pending = src.total("pending", sel)
+        sustained = "sum by(%s) (min_over_time(%s[%s]))" % (
+            src.by, src.series("pending", sel), SUSTAIN)
         minimum = int(self.cfg["min_pending"])
         return ("(%s / (%s > 0) >= %g) and on(%s) (%s >= %d) and on(%s) (%s >= %d)" % (
-            active, size, float(self.cfg["utilization"]), BY, pending, minimum, BY,
+            active, size, float(self.cfg["utilization"]), src.by, pending, minimum, src.by,
             sustained, minimum))
 
     def detect(self, now: float) -> List[Signal]:
         query = "topk(%d, %s)" % (MAX_TARGETS, self._condition(""))
-        found = {(s.labels.get("namespace", ""), s.labels.get("service", ""))
-                 for s in self.prom.query(query)}
+        found = {self.source.key(s.labels) for s in self.prom.query(query)}
         found.discard(("", ""))
         if not found:
             return []
-        sel = selector({}, service=[k[1] for k in found])
+        sel = self.source.services(k[1] for k in found)
         values: Dict[str, Dict[Tuple[str, str], float]] = {}
         for field in ("active", "max", "pending"):
-            values[field] = {(s.labels.get("namespace", ""), s.labels.get("service", "")):
-                             s.value for s in self.prom.query(
-                                 SUM % ("hikaricp_connections_" + field, sel))}
-        onsets = self.onsets(self._condition(sel), ["namespace", "service"], 1800, now)
+            values[field] = {self.source.key(s.labels): s.value
+                             for s in self.prom.query(self.source.total(field, sel))}
+        onsets = self.onsets(self._condition(sel), self.source.labels, 1800, now)
         signals = []
         for key in sorted(found):
             namespace, service = key

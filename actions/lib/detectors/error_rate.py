@@ -1,51 +1,54 @@
 """error_rate: a service's 5xx ratio above its SLO (with its own baseline for context)."""
-from typing import List
+from typing import Dict, List
 
-from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector
+from lib import metric_presets
+from lib.detectors.base import MAX_TARGETS, Detector, fmt
 from lib.signals import Signal, make_target
-
-BY = "destination_workload, destination_workload_namespace"
-LABELS = ["destination_workload_namespace", "destination_workload"]
-RATE = ('sum by(%(by)s) (rate(istio_requests_total{reporter="destination"%(sel)s}'
-        "[%(w)s]%(off)s))")
 
 
 class ErrorRateDetector(Detector):
-    """5xx / all requests over `window` (Istio, reporter=destination) above
-    `slo_error_ratio`, for services with at least `min_requests_per_s`. The baseline (the
-    same ratio over the hour one hour ago) is reported, not required: a failure that
-    lasts longer than an hour must not look "normal". Onset: first sample of the current run
-    above the SLO. Severity: critical at 50% errors, high at 20% or 5x the baseline,
-    otherwise medium.
+    """Failed (5xx) / all requests over `window` above `slo_error_ratio`, for services with
+    at least `min_requests_per_s`, from the configured HTTP metric source (lib.metric_presets:
+    Istio reporter=destination by default). The baseline (the same ratio over the hour one
+    hour ago) is reported, not required: a failure that lasts longer than an hour must not
+    look "normal". Onset: first sample of the current run above the SLO. Severity: critical
+    at 50% errors, high at 20% or 5x the baseline, otherwise medium.
     """
 
     name = "error_rate"
     kind = "Service"
-    freshness_query = ('time() - max(timestamp(istio_requests_total{reporter="destination"}))')
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.source = metric_presets.http(self.settings)
+
+    @property
+    def freshness_query(self) -> str:  # type: ignore[override]
+        return self.source.freshness("requests")
+
+    def alternative_sources(self) -> Dict[str, str]:
+        return metric_presets.other_presets("http", self.source.preset, "requests")
 
     def _ratio(self, sel: str, window: str, offset: str = "", min_rps: float = 0.0) -> str:
-        errors = RATE % {"by": BY, "sel": ',response_code=~"5.."' + sel, "w": window,
-                         "off": (" offset " + offset) if offset else ""}
-        total = RATE % {"by": BY, "sel": sel, "w": window,
-                        "off": (" offset " + offset) if offset else ""}
-        return "%s / on(%s) (%s > %g)" % (errors, BY, total, min_rps)
+        errors = self.source.rate("errors", sel, window, offset)
+        total = self.source.rate("requests", sel, window, offset)
+        return "%s / on(%s) (%s > %g)" % (errors, self.source.by, total, min_rps)
 
     def detect(self, now: float) -> List[Signal]:
         slo = float(self.cfg["slo_error_ratio"])
         min_rps = float(self.cfg["min_requests_per_s"])
         query = "topk(%d, %s > %g)" % (MAX_TARGETS, self._ratio("", self.cfg["window"],
                                                                min_rps=min_rps), slo)
-        found = {tuple(s.labels.get(k, "") for k in LABELS): s.value
-                 for s in self.prom.query(query)}
+        found = {self.source.key(s.labels): s.value for s in self.prom.query(query)}
         found.pop(("", ""), None)
         if not found:
             return []
-        sel = "," + selector({}, destination_workload=[k[1] for k in found])
-        baselines = {tuple(s.labels.get(k, "") for k in LABELS): s.value
+        sel = self.source.services(k[1] for k in found)
+        baselines = {self.source.key(s.labels): s.value
                      for s in self.prom.query(self._ratio(sel, "1h", "1h"))}
         onsets = self.onsets("%s > %g" % (self._ratio(sel, self.cfg["window"],
                                                       min_rps=min_rps), slo),
-                             LABELS, 1800, now)
+                             self.source.labels, 1800, now)
         signals = []
         for key, ratio in sorted(found.items()):
             namespace, service = key

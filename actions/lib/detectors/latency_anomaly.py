@@ -1,17 +1,14 @@
 """latency_anomaly: a service's p99 far above its own recent baseline."""
-from typing import List
+from typing import Dict, List
 
-from lib.detectors.base import LOAD_SURGE_RATIO, MAX_TARGETS, Detector, fmt, selector
+from lib import metric_presets
+from lib.detectors.base import LOAD_SURGE_RATIO, MAX_TARGETS, Detector, fmt
 from lib.signals import Signal, make_target
-
-BY = "destination_workload, destination_workload_namespace"
-P99 = ("histogram_quantile(0.99, sum by(%(by)s, le) (rate("
-       'istio_request_duration_milliseconds_bucket{reporter="destination"%(sel)s}'
-       "[%(w)s]%(off)s)))")
 
 
 class LatencyAnomalyDetector(Detector):
-    """p99 (histogram_quantile over Istio's request-duration buckets) over `window`,
+    """p99 in ms (histogram_quantile over the configured HTTP source's request-duration
+    buckets, lib.metric_presets: Istio's by default; a seconds histogram is scaled) over `window`,
     compared with the same service's p99 over `baseline_window` one baseline window ago
     (`[1h] offset 1h`: an anomaly cannot contaminate its own baseline for an hour). Fires when
     p99 >= `min_p99_ms` and p99 / baseline > `ratio`, unless the service's request rate is
@@ -23,37 +20,41 @@ class LatencyAnomalyDetector(Detector):
 
     name = "latency_anomaly"
     kind = "Service"
-    freshness_query = ("time() - max(timestamp("
-                       'istio_request_duration_milliseconds_count{reporter="destination"}))')
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.source = metric_presets.http(self.settings)
+
+    @property
+    def freshness_query(self) -> str:  # type: ignore[override]
+        return self.source.freshness("latency_bucket")
+
+    def alternative_sources(self) -> Dict[str, str]:
+        return metric_presets.other_presets("http", self.source.preset, "latency_bucket")
 
     def _p99(self, sel: str, window: str, offset: str = "") -> str:
-        return P99 % {"by": BY, "sel": ("," + sel) if sel else "", "w": window,
-                      "off": (" offset " + offset) if offset else ""}
+        return self.source.p99_ms(sel, window, offset)
 
     def _ratio(self, sel: str) -> str:
         current = self._p99(sel, self.cfg["window"])
         baseline = self._p99(sel, self.cfg["baseline_window"], self.cfg["baseline_window"])
-        return "(%s >= %g) / on(%s) (%s > 0)" % (current, float(self.cfg["min_p99_ms"]), BY,
-                                                 baseline)
+        return "(%s >= %g) / on(%s) (%s > 0)" % (current, float(self.cfg["min_p99_ms"]),
+                                                 self.source.by, baseline)
 
     def detect(self, now: float) -> List[Signal]:
         threshold = float(self.cfg["ratio"])
         query = "topk(%d, %s > %g)" % (MAX_TARGETS, self._ratio(""), threshold)
-        found = {(s.labels.get("destination_workload_namespace", ""),
-                  s.labels.get("destination_workload", "")): s.value
-                 for s in self.prom.query(query)}
+        found = {self.source.key(s.labels): s.value for s in self.prom.query(query)}
         found.pop(("", ""), None)
         if not found:
             return []
-        sel = selector({}, destination_workload=[k[1] for k in found])
-        current = {(s.labels.get("destination_workload_namespace", ""),
-                    s.labels.get("destination_workload", "")): s.value
+        sel = self.source.services(k[1] for k in found)
+        current = {self.source.key(s.labels): s.value
                    for s in self.prom.query(self._p99(sel, self.cfg["window"]))}
         loads = self.load_ratios([k[1] for k in found], self.cfg["window"],
                                  self.cfg["baseline_window"])
         onsets = self.onsets("%s > %g" % (self._ratio(sel), threshold),
-                             ["destination_workload_namespace", "destination_workload"],
-                             1800, now)
+                             self.source.labels, 1800, now)
         signals = []
         for key, ratio in sorted(found.items()):
             namespace, service = key

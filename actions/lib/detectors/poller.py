@@ -81,6 +81,9 @@ class DetectorPoller(object):
             signals, error = outcomes[detector.name]
             for source, message in detector.degraded:
                 failed.setdefault(source, (detector.name, message))
+            if error is None and detector.source_missing:
+                # blind (configured for another stack): one outage for as long as it lasts
+                failed.setdefault("prometheus", (detector.name, detector.source_missing))
             if error is not None:
                 source = "kubernetes" if isinstance(error, KubeError) else "prometheus"
                 failed.setdefault(source, (detector.name, str(error)))
@@ -138,6 +141,8 @@ class DetectorPoller(object):
         """Raise DataUnavailable when the detector's input vanished or went stale (an open
         condition means the data existed, even before this process started)."""
         age = detector.data_age()
+        if age is None and detector.source_missing:
+            raise DataUnavailable(detector.source_missing)
         if age is None:
             if has_open or self.had_data.get(detector.name):
                 raise DataUnavailable("%s: input series vanished (%s returned nothing)" % (
