@@ -290,17 +290,20 @@ def selector(template: str, sel: str = "") -> str:
     return text.replace("{}", "")
 
 
-class Http(object):
-    """Rendering of the HTTP request metrics of one resolved source."""
+def freshness_query(template: str) -> str:
+    """Age in seconds of the freshest sample of a series template (nothing when absent)."""
+    return "time() - max(timestamp(%s))" % selector(template)
+
+
+class Source(object):
+    """One resolved metric source: its series templates and the labels that name a service."""
 
     def __init__(self, spec: Mapping[str, str]) -> None:
         self.spec = dict(spec)
         self.preset = self.spec.get("preset", "")
         self.service_label = self.spec["service_label"]
         self.namespace_label = self.spec["namespace_label"]
-        self.by = "%s, %s" % (self.service_label, self.namespace_label)
         self.labels = [self.namespace_label, self.service_label]
-        self.scale = UNITS[self.spec["latency_unit"]]
 
     def key(self, labels: Mapping[str, str]) -> Tuple[str, str]:
         """(namespace, service) of a result series."""
@@ -308,6 +311,22 @@ class Http(object):
 
     def services(self, names: Iterable[str]) -> str:
         return matchers(**{self.service_label: names})
+
+    def series(self, field: str, sel: str = "") -> str:
+        return selector(self.spec[field], sel)
+
+    def freshness(self, field: str) -> str:
+        """Age in seconds of the freshest sample of a field's series (nothing when absent)."""
+        return freshness_query(self.spec[field])
+
+
+class Http(Source):
+    """Rendering of the HTTP request metrics of one resolved source."""
+
+    def __init__(self, spec: Mapping[str, str]) -> None:
+        super(Http, self).__init__(spec)
+        self.by = "%s, %s" % (self.service_label, self.namespace_label)
+        self.scale = UNITS[self.spec["latency_unit"]]
 
     def target(self, namespace: str, service: str) -> str:
         return matchers({self.service_label: service, self.namespace_label: namespace})
@@ -327,10 +346,6 @@ class Http(object):
             (" offset " + offset) if offset else "")
         return query if self.scale == 1.0 else "(%s * %g)" % (query, self.scale)
 
-    def freshness(self, field: str) -> str:
-        """Age in seconds of the freshest sample of a field's series (nothing when absent)."""
-        return "time() - max(timestamp(%s))" % selector(self.spec[field])
-
     def edges_query(self, window: str = "10m") -> str:
         """Observed caller -> callee request rates, or "" when the preset has no edges."""
         if not self.spec.get("edges"):
@@ -346,34 +361,18 @@ class Http(object):
         return src, dst.split(".")[0].split(":")[0]
 
 
-class Pool(object):
+class Pool(Source):
     """Rendering of the connection-pool gauges of one resolved source."""
 
     def __init__(self, spec: Mapping[str, str]) -> None:
-        self.spec = dict(spec)
-        self.preset = self.spec.get("preset", "")
-        self.service_label = self.spec["service_label"]
-        self.namespace_label = self.spec["namespace_label"]
+        super(Pool, self).__init__(spec)
         self.by = "%s, %s" % (self.namespace_label, self.service_label)
-        self.labels = [self.namespace_label, self.service_label]
-
-    def key(self, labels: Mapping[str, str]) -> Tuple[str, str]:
-        return labels.get(self.namespace_label, ""), labels.get(self.service_label, "")
-
-    def services(self, names: Iterable[str]) -> str:
-        return matchers(**{self.service_label: names})
 
     def target(self, namespace: str, service: str) -> str:
         return matchers({self.namespace_label: namespace, self.service_label: service})
 
-    def series(self, field: str, sel: str = "") -> str:
-        return selector(self.spec[field], sel)
-
     def total(self, field: str, sel: str = "") -> str:
         return "sum by(%s) (%s)" % (self.by, self.series(field, sel))
-
-    def freshness(self) -> str:
-        return "time() - max(timestamp(%s))" % self.series("max")
 
 
 def http(settings: Any) -> Http:
@@ -427,5 +426,5 @@ def other_presets(kind: str, current: str, field: str) -> Dict[str, str]:
     """{preset: freshness query of its `field`} for the presets of `kind` (http, pool) other
     than `current`: what a blind detector checks to tell "no such traffic" from "wrong stack"."""
     table = HTTP_PRESETS if kind == "http" else POOL_PRESETS
-    return {name: "time() - max(timestamp(%s))" % selector(spec[field])
+    return {name: freshness_query(spec[field])
             for name, spec in table.items() if name != current and spec.get(field)}

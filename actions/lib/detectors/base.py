@@ -144,6 +144,27 @@ class Detector(object):
         self.degraded.append((source, str(error)))
 
 
+class SourcedDetector(Detector):
+    """A detector that reads a configurable metric source (lib.metric_presets): `source_kind`
+    "http" or "pool", and the `source_field` whose freshness shows the source is there."""
+
+    source_kind = "http"
+    source_field = "requests"
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.source = (metric_presets.http(self.settings) if self.source_kind == "http"
+                       else metric_presets.pool(self.settings))  # type: Any
+
+    @property
+    def freshness_query(self) -> str:  # type: ignore[override]
+        return self.source.freshness(self.source_field)
+
+    def alternative_sources(self) -> Dict[str, str]:
+        return metric_presets.other_presets(self.source_kind, self.source.preset,
+                                            self.source_field)
+
+
 def run_start(times: List[float], step_s: float) -> Optional[float]:
     """Start of the last unbroken run of sample times (gaps up to 2.5 steps are bridged)."""
     if not times:

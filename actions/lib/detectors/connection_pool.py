@@ -1,15 +1,14 @@
 """connection_pool: a service's database pool saturated with waiting threads."""
 from typing import Dict, List, Tuple
 
-from lib import metric_presets
-from lib.detectors.base import MAX_TARGETS, Detector, fmt
+from lib.detectors.base import MAX_TARGETS, SourcedDetector, fmt
 from lib.signals import Signal, make_target
 
 # Waiters must persist this long: a single busy moment is not exhaustion.
 SUSTAIN = "1m"
 
 
-class ConnectionPoolDetector(Detector):
+class ConnectionPoolDetector(SourcedDetector):
     """Per service, from the configured pool source (lib.metric_presets: HikariCP by
     default): sum(active) / sum(max) >= `utilization` and threads waiting for a connection
     (sum(pending) >= `min_pending`, also as the minimum over the last minute).
@@ -20,16 +19,8 @@ class ConnectionPoolDetector(Detector):
     name = "connection_pool"
     kind = "Service"
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.source = metric_presets.pool(self.settings)
-
-    @property
-    def freshness_query(self) -> str:  # type: ignore[override]
-        return self.source.freshness()
-
-    def alternative_sources(self) -> Dict[str, str]:
-        return metric_presets.other_presets("pool", self.source.preset, "max")
+    source_kind = "pool"
+    source_field = "max"
 
     def _condition(self, sel: str) -> str:
         src = self.source

@@ -1,12 +1,11 @@
 """error_rate: a service's 5xx ratio above its SLO (with its own baseline for context)."""
-from typing import Dict, List
+from typing import List
 
-from lib import metric_presets
-from lib.detectors.base import MAX_TARGETS, Detector, fmt
+from lib.detectors.base import MAX_TARGETS, SourcedDetector, fmt
 from lib.signals import Signal, make_target
 
 
-class ErrorRateDetector(Detector):
+class ErrorRateDetector(SourcedDetector):
     """Failed (5xx) / all requests over `window` above `slo_error_ratio`, for services with
     at least `min_requests_per_s`, from the configured HTTP metric source (lib.metric_presets:
     Istio reporter=destination by default). The baseline (the same ratio over the hour one
@@ -18,16 +17,8 @@ class ErrorRateDetector(Detector):
     name = "error_rate"
     kind = "Service"
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.source = metric_presets.http(self.settings)
-
-    @property
-    def freshness_query(self) -> str:  # type: ignore[override]
-        return self.source.freshness("requests")
-
-    def alternative_sources(self) -> Dict[str, str]:
-        return metric_presets.other_presets("http", self.source.preset, "requests")
+    source_kind = "http"
+    source_field = "requests"
 
     def _ratio(self, sel: str, window: str, offset: str = "", min_rps: float = 0.0) -> str:
         errors = self.source.rate("errors", sel, window, offset)

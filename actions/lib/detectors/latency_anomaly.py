@@ -1,12 +1,11 @@
 """latency_anomaly: a service's p99 far above its own recent baseline."""
-from typing import Dict, List
+from typing import List
 
-from lib import metric_presets
-from lib.detectors.base import LOAD_SURGE_RATIO, MAX_TARGETS, Detector, fmt
+from lib.detectors.base import LOAD_SURGE_RATIO, MAX_TARGETS, SourcedDetector, fmt
 from lib.signals import Signal, make_target
 
 
-class LatencyAnomalyDetector(Detector):
+class LatencyAnomalyDetector(SourcedDetector):
     """p99 in ms (histogram_quantile over the configured HTTP source's request-duration
     buckets, lib.metric_presets: Istio's by default; a seconds histogram is scaled) over `window`,
     compared with the same service's p99 over `baseline_window` one baseline window ago
@@ -21,16 +20,8 @@ class LatencyAnomalyDetector(Detector):
     name = "latency_anomaly"
     kind = "Service"
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.source = metric_presets.http(self.settings)
-
-    @property
-    def freshness_query(self) -> str:  # type: ignore[override]
-        return self.source.freshness("latency_bucket")
-
-    def alternative_sources(self) -> Dict[str, str]:
-        return metric_presets.other_presets("http", self.source.preset, "latency_bucket")
+    source_kind = "http"
+    source_field = "latency_bucket"
 
     def _p99(self, sel: str, window: str, offset: str = "") -> str:
         return self.source.p99_ms(sel, window, offset)
