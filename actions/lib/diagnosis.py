@@ -198,9 +198,13 @@ class Diagnoser(object):
                 # The newcomer is the cause: the incident continues under it, and its
                 # playbook (not the symptom's) is the one to run, so this is no mere join.
                 playbook = PLAYBOOK_BY_DETECTOR.get(sig.detector, "")
+                params = self.params_for(sig, sig.first)
+                # the new root's callers, as for a fresh diagnosis (cascade protection)
+                params.setdefault("dependents", self.graph.dependents(sig.service)
+                                  if sig.service else [])
                 result.update(joined=False, refined=True, root_cause=sig.data,
                               refined_playbook=playbook, playbook=playbook,
-                              playbook_params=self.params_for(sig, sig.first))
+                              playbook_params=params)
                 result["reasoning"].append(
                     "root cause refined: %s explains the earlier %s" % (
                         sig.summary, root.get("summary") or root.get("detector")))
