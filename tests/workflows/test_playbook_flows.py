@@ -272,10 +272,12 @@ def test_protected_dependents_without_rollback_watch_the_symptom_recover(pack, m
         "check_recent_deploys": OLD})
     execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
     assert execution.status == "succeeded", execution.result
-    assert execution.result["output"]["plan"] == ["notify_channel", "wait_symptom_recovered",
+    assert execution.result["output"]["plan"] == ["notify_channel", "wait_dependents_recovered",
                                                   "create_fix_task"]
+    # the breakers protect the dependents: their own p99 is what must come back
     wait = recorded.called("wait_for_condition")[0]
-    assert "histogram_quantile(0.99" in wait["query"] and wait["comparator"] == "<"
+    assert "histogram_quantile(0.99" in wait["query"] and "checkout" in wait["query"]
+    assert wait["comparator"] == "<" and wait["threshold"] == 2
     assert recorded.statuses[-1]["status"] == "resolved"
 
 
@@ -326,7 +328,8 @@ def test_unexplained_symptom_waits_for_a_cause_before_escalating(pack, manual_cl
     assert recorded.statuses == [{"status": "escalated",
                                   "reason": recorded.statuses[0]["reason"]}]
     assert manual_clock.now() - start >= 300
-    assert len(recorded.called("diagnose")) == 2
+    # watched in rounds: the first diagnosis, then one re-diagnosis per round
+    assert len(recorded.called("diagnose")) == 6
 
 
 def test_symptom_explained_during_the_grace_period_leaves_the_incident_alone(pack,
@@ -337,6 +340,65 @@ def test_symptom_explained_during_the_grace_period_leaves_the_incident_alone(pac
     assert execution.result["output"]["outcome"] == "refined"
     assert not recorded.statuses  # the refined cause's own workflow closes the incident
     assert not recorded.gate_calls
+
+
+class CascadeGrows(Recorded):
+    """The root's caller shows symptoms after the first diagnosis (it joined the incident)."""
+
+    def diagnose(self, params):
+        result = super(CascadeGrows, self).diagnose(params)
+        if params.get("incident_id"):
+            result["affected_services"] = ["analytics-worker", "checkout"]
+        return result
+
+
+def test_dependents_joining_later_are_protected_by_the_owning_run(pack, manual_clock):
+    recorded = CascadeGrows(pack, {
+        "diagnose": {"playbook": "latency_anomaly", "affected_services": ["analytics-worker"],
+                     "playbook_params": {"dependents": ["checkout"]}},
+        "check_recent_deploys": OLD})
+    start = manual_clock.now()
+    execution, runner = run(pack, manual_clock, "latency_anomaly", recorded)
+    assert execution.status == "succeeded", execution.result
+    breakers = recorded.called("configure_circuit_breaker")
+    assert [(b["service"], b["upstream"]) for b in breakers] == [
+        ("checkout", "analytics-worker")]
+    # acted after one round (the third diagnosis is cascade_protection's own)
+    assert len(recorded.called("diagnose")) == 3
+    assert manual_clock.now() - start < 300 + 600
+    assert execution.result["output"]["plan"] == ["notify_channel", "wait_dependents_recovered",
+                                                  "create_fix_task"]
+    assert recorded.statuses[-1]["status"] == "resolved"
+
+
+class RefinedToUpstream(Recorded):
+    """A deeper upstream service's latency refined the root; its own run only joined."""
+
+    def diagnose(self, params):
+        result = super(RefinedToUpstream, self).diagnose(params)
+        if params.get("incident_id"):
+            result.update(
+                root_cause=signal("latency_anomaly", "Service", "cache", service="cache"),
+                playbook="latency_anomaly", playbooks_ran=["latency_anomaly"], handovers=[],
+                affected_services=["gateway", "cache"],
+                playbook_params={"dependents": ["gateway"]})
+        return result
+
+
+def test_root_refined_to_a_deeper_symptom_is_planned_for_by_the_owning_run(pack,
+                                                                          manual_clock):
+    recorded = RefinedToUpstream(pack, {
+        "diagnose": {"playbook": "latency_anomaly", "affected_services": ["gateway"],
+                     "playbooks_ran": ["latency_anomaly"], "playbook_params": {}},
+        "check_recent_deploys": OLD})
+    sig = signal("latency_anomaly", "Service", "gateway", service="gateway")
+    execution, _ = run(pack, manual_clock, "latency_anomaly", recorded, sig=sig)
+    assert execution.status == "succeeded", execution.result
+    breakers = recorded.called("configure_circuit_breaker")
+    assert [(b["service"], b["upstream"]) for b in breakers] == [("gateway", "cache")]
+    assert recorded.called("check_recent_deploys")[-1]["deployment"] == "cache"
+    assert any("root cause now" in e["message"] for e in recorded.timeline)
+    assert recorded.statuses[-1]["status"] == "resolved"
 
 
 def test_an_undo_the_gate_refuses_is_left_in_place_and_said(pack, manual_clock):
