@@ -25,7 +25,7 @@ import logging
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
-from lib import catalogue, clock
+from lib import cascade, catalogue, clock
 from lib.catalogue import target_key
 
 LOG = logging.getLogger(__name__)
@@ -200,8 +200,8 @@ class Diagnoser(object):
                 playbook = PLAYBOOK_BY_DETECTOR.get(sig.detector, "")
                 params = self.params_for(sig, sig.first)
                 # the new root's callers, as for a fresh diagnosis (cascade protection)
-                params.setdefault("dependents", self.graph.dependents(sig.service)
-                                  if sig.service else [])
+                for key, value in cascade.callers(self.graph, sig.service).items():
+                    params.setdefault(key, value)
                 result.update(joined=False, refined=True, root_cause=sig.data,
                               refined_playbook=playbook, playbook=playbook,
                               playbook_params=params)
@@ -345,8 +345,8 @@ class Diagnoser(object):
         if not params:
             params = self.params_for(root, onset)
         playbook = self.playbook_for(root, cluster, bool(pressure and params.get("node")))
-        params.setdefault("dependents", self.graph.dependents(root.service)
-                          if root.service else [])
+        for key, value in cascade.callers(self.graph, root.service).items():
+            params.setdefault(key, value)
         params["affected_dependents"] = sorted(
             {s.service for s in cluster if s.service and root.service and
              root.service in self.graph.upstream_closure(s.service)})

@@ -28,7 +28,12 @@ def cascade(draw: Draw) -> Dict[str, Any]:
     faults = [{"type": "latency", "service": deepest, "at": "0s", "factor": round(factor, 1),
                "ramp": "%ds" % draw.integer(30, 120)}]
     top = names[0]
-    truth = {"kind": "fault", "expected_outcome": "remediate", "cause_service": deepest,
+    # Breakers on the deepest service's callers contain a slowdown that cascades through a
+    # chain (depth >= 3: callers of callers); at depth 2 the only caller is the entry, there is
+    # no chain to contain and the facts are the latency_anomaly family's (an upstream slows,
+    # nothing in the cluster caused it, its caller inherits it): protect, then a human.
+    truth = {"kind": "fault", "expected_outcome": "remediate" if depth >= 3 else "escalate",
+             "cause_service": deepest,
              "root_cause": {"detector": "latency_anomaly", "target": {
                  "kind": "Service", "namespace": ns, "name": deepest}},
              "acceptable_remediations": ["configure_circuit_breaker", "notify_dependents",

@@ -266,9 +266,11 @@ def test_joined_symptom_with_a_refined_cause_hands_over(pack, manual_clock):
 
 
 def test_protected_dependents_without_rollback_watch_the_symptom_recover(pack, manual_clock):
+    # a chain: checkout is called by web, so breakers on checkout contain the cascade
     recorded = Recorded(pack, {
         "diagnose": {"playbook": "cascade_protection",
-                     "playbook_params": {"dependents": ["checkout"]}},
+                     "playbook_params": {"dependents": ["checkout"],
+                                         "downstream": ["checkout", "web"]}},
         "check_recent_deploys": OLD})
     execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
     assert execution.status == "succeeded", execution.result
@@ -279,6 +281,23 @@ def test_protected_dependents_without_rollback_watch_the_symptom_recover(pack, m
     assert "histogram_quantile(0.99" in wait["query"] and "checkout" in wait["query"]
     assert wait["comparator"] == "<" and wait["threshold"] == 2
     assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_protected_edge_callers_leave_the_root_to_a_human(pack, manual_clock):
+    # the only caller is an edge service: no chain to contain, the root itself needs a human
+    recorded = Recorded(pack, {
+        "diagnose": {"playbook": "cascade_protection",
+                     "playbook_params": {"dependents": ["web"], "downstream": ["web"]}},
+        "check_recent_deploys": OLD})
+    execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
+    assert execution.status == "succeeded", execution.result
+    assert [b["service"] for b in recorded.called("configure_circuit_breaker")] == ["web"]
+    assert execution.result["output"]["plan"] == ["notify_channel"]
+    assert not recorded.called("wait_for_condition")
+    assert recorded.statuses[-1]["status"] == "escalated"
+    assert any("its dependents web are protected by circuit breakers); a human should look"
+               in e["message"]
+               for e in recorded.timeline)
 
 
 def test_run_playbook_from_chat_is_a_dry_run_by_default(pack, manual_clock):
@@ -355,7 +374,8 @@ class CascadeGrows(Recorded):
 def test_dependents_joining_later_are_protected_by_the_owning_run(pack, manual_clock):
     recorded = CascadeGrows(pack, {
         "diagnose": {"playbook": "latency_anomaly", "affected_services": ["analytics-worker"],
-                     "playbook_params": {"dependents": ["checkout"]}},
+                     "playbook_params": {"dependents": ["checkout"],
+                                         "downstream": ["checkout", "web"]}},
         "check_recent_deploys": OLD})
     start = manual_clock.now()
     execution, runner = run(pack, manual_clock, "latency_anomaly", recorded)
@@ -380,8 +400,8 @@ class RefinedToUpstream(Recorded):
             result.update(
                 root_cause=signal("latency_anomaly", "Service", "cache", service="cache"),
                 playbook="latency_anomaly", playbooks_ran=["latency_anomaly"], handovers=[],
-                affected_services=["gateway", "cache"],
-                playbook_params={"dependents": ["gateway"]})
+                affected_services=["gateway", "api", "cache"],
+                playbook_params={"dependents": ["api"], "downstream": ["api", "gateway"]})
         return result
 
 
@@ -395,7 +415,7 @@ def test_root_refined_to_a_deeper_symptom_is_planned_for_by_the_owning_run(pack,
     execution, _ = run(pack, manual_clock, "latency_anomaly", recorded, sig=sig)
     assert execution.status == "succeeded", execution.result
     breakers = recorded.called("configure_circuit_breaker")
-    assert [(b["service"], b["upstream"]) for b in breakers] == [("gateway", "cache")]
+    assert [(b["service"], b["upstream"]) for b in breakers] == [("api", "cache")]
     assert recorded.called("check_recent_deploys")[-1]["deployment"] == "cache"
     assert any("root cause now" in e["message"] for e in recorded.timeline)
     assert recorded.statuses[-1]["status"] == "resolved"
