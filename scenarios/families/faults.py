@@ -231,6 +231,13 @@ def connection_pool(draw: Draw) -> Dict[str, Any]:
     svc["traffic"]["cpu_per_rps"] = 0.0005
     services = background(draw, ns)
     services[0].setdefault("depends_on", []).append(name)
+    # The entry's calls add to the service's own requests (twin: a service serves its own rps
+    # plus its callers'): the query times are set on the total, so that the connections
+    # needed are 0.6 x the pool before the onset and `need` x the pool after it, as drawn.
+    total = rps + float(services[0]["traffic"]["rps"])
+    query0 = 0.6 * pool * replicas / total * 1000.0
+    query1 = need * pool * replicas / total * 1000.0
+    svc["db_pool"]["query_ms"] = round(query0, 1)
     topo = {"nodes": nodes(draw), "services": services + [svc]}
     faults = [{"type": "db_slow", "service": name, "at": "0s", "query_ms": round(query1, 1),
                "ramp": "%ds" % draw.integer(30, 120)}]
