@@ -25,16 +25,8 @@ from engine import st2api
 from engine.datastore import Datastore, DatastoreService
 from engine.execution import (  # noqa: F401  (re-exported: engine.actions.SUCCEEDED ...)
     CANCELED, COMPLETED, DELAYED, FAILED, PENDING, RUNNING, SUCCEEDED, TIMEOUT, Execution)
-from engine.pack import REPO_DIR, ActionMeta, Pack, PackError
-
-
-STANDIN_DIR = os.path.join(REPO_DIR, "tests", "st2_standin")
-
-
-def ensure_st2_importable() -> None:
-    """Use the st2 stand-in when StackStorm's st2common is not installed."""
-    if importlib.util.find_spec("st2common") is None and STANDIN_DIR not in sys.path:
-        sys.path.insert(0, STANDIN_DIR)
+from engine.pack import ActionMeta, Pack, PackError
+from engine.standin import STANDIN_DIR, ensure_st2_importable  # noqa: F401  (re-exported)
 
 
 class ActionService(DatastoreService):

@@ -161,6 +161,14 @@ class Controllers(WorkloadControllers, Scheduler, KubeletControllers, DaemonSetC
         if self.emit_events:
             record_event(self.store, obj, reason, message, etype, component, self.now_fn())
 
+    def _create_owned_pod(self, owner: Dict[str, Any], pod: Dict[str, Any],
+                          component: str) -> Dict[str, Any]:
+        """Create a pod a controller owns and record its SuccessfulCreate Event."""
+        created = self.store.create("pods", pod, copy_result=False)
+        self._event(owner, "SuccessfulCreate", "Created pod: %s" % created["metadata"]["name"],
+                    component=component)
+        return created
+
     def step(self) -> None:
         """One pass of every controller, in dependency order."""
         self.finish_terminating()

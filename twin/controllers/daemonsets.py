@@ -2,10 +2,10 @@
 """
 from typing import Any, Dict, List
 
-from twin.controllers.objects import _qos, controller_ref, pod_ready
+from twin.controllers.objects import _qos, controller_ref, owner_reference, pod_ready, pod_template
 from twin.controllers.scheduling import _tolerates
 from twin.controllers.workloads import template_hash
-from twin.store import ApiError, NotFound, copy_obj
+from twin.store import ApiError, NotFound
 
 # What the DaemonSet controller adds to every daemon pod (pkg/controller/daemon/util).
 DAEMON_TOLERATIONS = [
@@ -77,13 +77,7 @@ class DaemonSetController:
 
     def _create_daemon_pod(self, ds: Dict[str, Any], node: str) -> None:
         md = ds["metadata"]
-        template = copy_obj((ds.get("spec") or {}).get("template") or {})
-        tmd = template.get("metadata") or {}
-        spec = template.get("spec") or {}
-        spec.setdefault("restartPolicy", "Always")
-        spec.setdefault("schedulerName", "default-scheduler")
-        spec.setdefault("terminationGracePeriodSeconds", 30)
-        spec.setdefault("priority", 0)
+        template, tmd, spec = pod_template(ds)
         spec["tolerations"] = list(spec.get("tolerations") or []) + [
             t for t in DAEMON_TOLERATIONS if t not in (spec.get("tolerations") or [])]
         spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
@@ -95,16 +89,11 @@ class DaemonSetController:
         labels["controller-revision-hash"] = template_hash(template)
         pod = {"metadata": {"generateName": md["name"] + "-", "namespace": md["namespace"],
                             "labels": labels,
-                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
-                                                 "name": md["name"], "uid": md["uid"],
-                                                 "controller": True,
-                                                 "blockOwnerDeletion": True}]},
+                            "ownerReferences": [owner_reference(ds, "apps/v1", "DaemonSet")]},
                "spec": spec, "status": {"phase": "Pending", "qosClass": _qos(spec)}}
         if tmd.get("annotations"):
             pod["metadata"]["annotations"] = dict(tmd["annotations"])
-        created = self.store.create("pods", pod, copy_result=False)
-        self._event(ds, "SuccessfulCreate", "Created pod: %s" % created["metadata"]["name"],
-                    component="daemonset-controller")
+        self._create_owned_pod(ds, pod, "daemonset-controller")
 
 
 def _daemon_fits(pod: Dict[str, Any], node: Dict[str, Any]) -> bool:

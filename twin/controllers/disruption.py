@@ -62,6 +62,17 @@ def _expected_pods(store: Store, pods: List[Dict[str, Any]]) -> int:
     return sum(seen.values()) + loose
 
 
+def _budget_refusal(pdb: Dict[str, Any], status: Dict[str, int]) -> TooManyRequests:
+    """The 429 an eviction gets when the PodDisruptionBudget does not allow it."""
+    return TooManyRequests(
+        "Cannot evict pod as it would violate the pod's disruption budget.",
+        {"causes": [{"reason": "DisruptionBudget",
+                     "message": "The disruption budget %s needs %d healthy pods and "
+                                "has %d currently" % (pdb["metadata"]["name"],
+                                                      status["desiredHealthy"],
+                                                      status["currentHealthy"])}]})
+
+
 def evict(store: Store, namespace: str, name: str, dry_run: bool = False) -> None:
     """Evict a pod like policy/v1 Eviction: 429 if a PDB allows no disruption, else delete."""
     pod = store.get("pods", namespace, name)
@@ -82,24 +93,12 @@ def evict(store: Store, namespace: str, name: str, dry_run: bool = False) -> Non
         status = _pdb_status(store, pdb)
         policy = (pdb.get("spec") or {}).get("unhealthyPodEvictionPolicy", "IfHealthyBudget")
         if policy != "AlwaysAllow" and status["currentHealthy"] < status["desiredHealthy"]:
-            raise TooManyRequests(
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-                {"causes": [{"reason": "DisruptionBudget",
-                             "message": "The disruption budget %s needs %d healthy pods and "
-                                        "has %d currently" % (pdb["metadata"]["name"],
-                                                              status["desiredHealthy"],
-                                                              status["currentHealthy"])}]})
+            raise _budget_refusal(pdb, status)
     elif pdbs and not ignore_pdb:
         pdb = pdbs[0]
         status = _pdb_status(store, pdb)
         if status["disruptionsAllowed"] <= 0:
-            raise TooManyRequests(
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-                {"causes": [{"reason": "DisruptionBudget",
-                             "message": "The disruption budget %s needs %d healthy pods and "
-                                        "has %d currently" % (pdb["metadata"]["name"],
-                                                              status["desiredHealthy"],
-                                                              status["currentHealthy"])}]})
+            raise _budget_refusal(pdb, status)
         if not dry_run:
             def spend(obj: Dict[str, Any]) -> None:
                 st = obj.setdefault("status", {})

@@ -2,8 +2,16 @@
 """
 from typing import Any, Dict
 
-from twin.controllers.objects import _epoch_of, _qos, controller_ref, pod_ready, pod_terminal
-from twin.store import ApiError, copy_obj, iso
+from twin.controllers.objects import (
+    _epoch_of,
+    _qos,
+    controller_ref,
+    owner_reference,
+    pod_ready,
+    pod_template,
+    pod_terminal,
+)
+from twin.store import ApiError, iso
 
 JOB_RUN_S = 10.0  # seconds a Job's container runs before it exits 0, unless annotated
 RUN_ANNOTATION = "twin.self-healing.io/run-s"
@@ -66,24 +74,14 @@ class JobController:
 
     def _create_job_pod(self, job: Dict[str, Any]) -> None:
         md = job["metadata"]
-        template = copy_obj((job.get("spec") or {}).get("template") or {})
-        tmd = template.get("metadata") or {}
-        spec = template.get("spec") or {}
-        spec.setdefault("schedulerName", "default-scheduler")
-        spec.setdefault("terminationGracePeriodSeconds", 30)
-        spec.setdefault("priority", 0)
+        _template, tmd, spec = pod_template(job, restart_policy=None)
         pod = {"metadata": {"generateName": md["name"] + "-", "namespace": md["namespace"],
                             "labels": dict(tmd.get("labels") or {}),
-                            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
-                                                 "name": md["name"], "uid": md["uid"],
-                                                 "controller": True,
-                                                 "blockOwnerDeletion": True}]},
+                            "ownerReferences": [owner_reference(job, "batch/v1", "Job")]},
                "spec": spec, "status": {"phase": "Pending", "qosClass": _qos(spec)}}
         if tmd.get("annotations"):
             pod["metadata"]["annotations"] = dict(tmd["annotations"])
-        created = self.store.create("pods", pod, copy_result=False)
-        self._event(job, "SuccessfulCreate", "Created pod: %s" % created["metadata"]["name"],
-                    component="job-controller")
+        self._create_owned_pod(job, pod, "job-controller")
 
     def _finish_job_pod(self, pod: Dict[str, Any], now: float) -> None:
         """The kubelet: a Job's running container exits 0 after its run time."""

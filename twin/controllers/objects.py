@@ -5,7 +5,7 @@ import math
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from twin.store import Store, iso
+from twin.store import Store, copy_obj, iso
 
 
 # --------------------------------------------------------------------------- quantities
@@ -62,6 +62,28 @@ def controller_ref(obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         if ref.get("controller"):
             return ref
     return None
+
+
+def owner_reference(owner: Dict[str, Any], api_version: str, kind: str) -> Dict[str, Any]:
+    """The controller ownerReference a controller puts on what it creates."""
+    md = owner["metadata"]
+    return {"apiVersion": api_version, "kind": kind, "name": md["name"], "uid": md["uid"],
+            "controller": True, "blockOwnerDeletion": True}
+
+
+def pod_template(owner: Dict[str, Any], restart_policy: Optional[str] = "Always") -> Tuple[
+        Dict[str, Any], Dict[str, Any], Dict[str, Any]]:
+    """A private copy of the owner's pod template, its metadata and its spec with the defaults
+    the API server fills in (the spec is the template's own dict)."""
+    template = copy_obj((owner.get("spec") or {}).get("template") or {})
+    tmd = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    if restart_policy:
+        spec.setdefault("restartPolicy", restart_policy)
+    spec.setdefault("schedulerName", "default-scheduler")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("priority", 0)
+    return template, tmd, spec
 
 
 def _set_condition(conds: List[Dict[str, Any]], ctype: str, status: str, reason: str,

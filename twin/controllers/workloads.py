@@ -9,7 +9,9 @@ from twin.controllers.objects import (
     _scaled,
     _set_condition,
     controller_ref,
+    owner_reference,
     pod_ready,
+    pod_template,
     pod_terminal,
 )
 from twin.store import ApiError, NotFound, copy_obj, iso
@@ -320,28 +322,16 @@ class WorkloadControllers:
 
     def _create_pod(self, rs: Dict[str, Any]) -> Dict[str, Any]:
         md = rs["metadata"]
-        template = copy_obj((rs.get("spec") or {}).get("template") or {})
-        tmd = template.get("metadata") or {}
-        spec = template.get("spec") or {}
-        spec.setdefault("restartPolicy", "Always")
-        spec.setdefault("schedulerName", "default-scheduler")
-        spec.setdefault("terminationGracePeriodSeconds", 30)
-        spec.setdefault("priority", 0)
+        _template, tmd, spec = pod_template(rs)
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
             "generateName": md["name"] + "-", "namespace": md["namespace"],
             "labels": tmd.get("labels") or {}, "annotations": tmd.get("annotations") or {},
-            "ownerReferences": [{"apiVersion": rs.get("apiVersion", "apps/v1"),
-                                 "kind": rs.get("kind", "ReplicaSet"),
-                                 "name": md["name"], "uid": md["uid"], "controller": True,
-                                 "blockOwnerDeletion": True}]},
+            "ownerReferences": [owner_reference(rs, rs.get("apiVersion", "apps/v1"),
+                                                rs.get("kind", "ReplicaSet"))]},
             "spec": spec, "status": {"phase": "Pending", "qosClass": _qos(spec)}}
         if not pod["metadata"]["annotations"]:
             del pod["metadata"]["annotations"]
-        created = self.store.create("pods", pod, copy_result=False)
-        if self.emit_events:
-            self._event(rs, "SuccessfulCreate", "Created pod: %s"
-                        % created["metadata"]["name"], component="replicaset-controller")
-        return created
+        return self._create_owned_pod(rs, pod, "replicaset-controller")
 
 
 def _deletion_rank(pod: Dict[str, Any]) -> Tuple[int, int, int, str, str]:

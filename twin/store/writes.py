@@ -111,15 +111,23 @@ class StoreWrites:
             old = self._objs[resource].get(key)
             if old is None:
                 raise not_found(resource, name)
-            rv = md.get("resourceVersion")
-            if rv and rv != old.obj["metadata"]["resourceVersion"]:
-                raise conflict(resource, name)
-            new = self._scoped(rt, old.obj, new, scope)
-            if admit is not None:
-                admit(old.obj, new)
-            if dry_run:
-                return new
-            return copy_obj(self._replace(resource, key, old, new).obj)
+            return self._commit(resource, key, old, new, md.get("resourceVersion"), rt, scope,
+                                dry_run, admit)
+
+    def _commit(self, resource: str, key: Key, old: Entry, new: Dict[str, Any],
+                rv: Optional[str], rt: resources.ResourceType, scope: Optional[str],
+                dry_run: bool,
+                admit: Optional[Callable[[Optional[Dict[str, Any]], Dict[str, Any]], None]]
+                ) -> Dict[str, Any]:
+        """The end of update and patch: resourceVersion precondition, scope, admission, write."""
+        if rv and rv != old.obj["metadata"]["resourceVersion"]:
+            raise conflict(resource, key[1])
+        new = self._scoped(rt, old.obj, new, scope)
+        if admit is not None:
+            admit(old.obj, new)
+        if dry_run:
+            return new
+        return copy_obj(self._replace(resource, key, old, new).obj)
 
     def patch(self, resource: str, namespace: Optional[str], name: str, patch: Any,
               patch_type: str = "strategic", scope: Optional[str] = None,
@@ -147,15 +155,8 @@ class StoreWrites:
                 raise Invalid(str(exc), _details(resource, name)) from None
             if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
                 raise BadRequest("the patch produced an invalid object")
-            rv = new["metadata"].get("resourceVersion")
-            if rv and rv != old.obj["metadata"]["resourceVersion"]:
-                raise conflict(resource, name)
-            new = self._scoped(rt, old.obj, new, scope)
-            if admit is not None:
-                admit(old.obj, new)
-            if dry_run:
-                return new
-            return copy_obj(self._replace(resource, key, old, new).obj)
+            return self._commit(resource, key, old, new, new["metadata"].get("resourceVersion"),
+                                rt, scope, dry_run, admit)
 
     def mutate(self, resource: str, namespace: Optional[str], name: str,
                fn: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]],
