@@ -10,7 +10,6 @@ import contextlib
 import copy
 import importlib.util
 import io
-import itertools
 import json
 import logging
 import os
@@ -19,66 +18,15 @@ import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional
 
+from engine import builtins as builtin_actions
 from engine import isolation
 from engine import params as param_utils
 from engine import st2api
 from engine.datastore import Datastore, DatastoreService
-from engine.pack import REPO_DIR, ActionMeta, Pack, PackError
-
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-TIMEOUT = "timeout"
-CANCELED = "canceled"
-PENDING = "pending"
-DELAYED = "delayed"
-RUNNING = "running"
-COMPLETED = (SUCCEEDED, FAILED, TIMEOUT, CANCELED)
-
-STANDIN_DIR = os.path.join(REPO_DIR, "tests", "st2_standin")
-_ids = itertools.count(1)
-
-
-def ensure_st2_importable() -> None:
-    """Use the st2 stand-in when StackStorm's st2common is not installed."""
-    if importlib.util.find_spec("st2common") is None and STANDIN_DIR not in sys.path:
-        sys.path.insert(0, STANDIN_DIR)
-
-
-class Execution(object):
-    """One action execution, as the engine records it."""
-
-    def __init__(self, ref: str, parameters: Dict[str, Any],
-                 context: Optional[Dict[str, Any]] = None,
-                 execution_id: Optional[str] = None) -> None:
-        self.id = execution_id or "ex-%05d" % next(_ids)
-        self.ref = ref
-        self.parameters = dict(parameters or {})
-        self.context = dict(context or {})
-        self.status = "requested"
-        self.result: Any = None
-        self.runner_type = ""
-        self.started_at: Optional[float] = None
-        self.finished_at: Optional[float] = None
-        self.log: List[Dict[str, Any]] = []
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == SUCCEEDED
-
-    def finish(self, status: str, result: Any, now: float) -> "Execution":
-        self.status = status
-        self.result = result
-        self.finished_at = now
-        return self
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"id": self.id, "ref": self.ref, "parameters": self.parameters,
-                "status": self.status, "result": self.result, "runner_type": self.runner_type,
-                "started_at": self.started_at, "finished_at": self.finished_at,
-                "parent": self.context.get("parent"), "task": self.context.get("task")}
-
-    def __repr__(self) -> str:
-        return "Execution(%s %s %s)" % (self.id, self.ref, self.status)
+from engine.execution import (  # noqa: F401  (re-exported: engine.actions.SUCCEEDED ...)
+    CANCELED, COMPLETED, DELAYED, FAILED, PENDING, RUNNING, SUCCEEDED, TIMEOUT, Execution)
+from engine.pack import ActionMeta, Pack, PackError
+from engine.standin import STANDIN_DIR, ensure_st2_importable  # noqa: F401  (re-exported)
 
 
 class ActionService(DatastoreService):
@@ -118,7 +66,6 @@ class ActionRunner(object):
         self._now = now_fn or _lib_clock_now
         self.sleep = sleep_fn or lib_clock_sleep
         self.store = store or Datastore(self._now)
-        from engine import builtins as builtin_actions
         self.builtins = dict(builtin_actions.DEFAULTS)
         self.builtins.update(builtins or {})
         self.executions: List[Execution] = []

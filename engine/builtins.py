@@ -2,7 +2,7 @@
 import sys
 from typing import Any, Callable, Dict, List, Optional
 
-from engine import actions as ex
+from engine import execution as ex
 
 DEFAULT_ASK_SCHEMA = {
     "type": "object",

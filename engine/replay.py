@@ -5,6 +5,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from engine import outcome
 from engine.pack import Pack
+from engine.report import render_report, timeline_lines
 from engine.runner import INTERVAL_TIMER, Engine
 
 
@@ -49,12 +50,10 @@ class RunResult(object):
 
     def timeline(self, index: int = 0) -> List[str]:
         """An incident's timeline in the seed's form (`03:17:22 DETECT: ...`)."""
-        from engine.demo import timeline_lines
         return timeline_lines(self.incidents[index]) if len(self.incidents) > index else []
 
     def report(self) -> str:
         """The demo's closing report for this run."""
-        from engine.demo import render_report
         return "\n".join(render_report(self))
 
     def signal_triggers(self) -> List[Dict[str, Any]]:
@@ -122,8 +121,8 @@ def run_scenario(name_or_path: str = "seed-0317-memory-leak", mode: str = "auton
     world)`, when given, must also be true for a settled run to stop before the end (the bench
     waits for the ground truth's recovery to hold).
     """
-    from twin.world import World
     from engine import isolation
+    from twin.world import World
     wall_start = time.monotonic()
     isolation.prestart()  # the actions' worker preloads while the twin starts
     world = World.from_scenario(name_or_path, seed=seed, **(world_kwargs or {}))

@@ -3,14 +3,13 @@
 st2-run-pack-tests puts `<pack>/sensors`, `<pack>/actions` and `<pack>/actions/lib` on
 PYTHONPATH; we do the same, plus the repository root (for twin/engine/bench). StackStorm's test
 packages (st2tests, st2common, st2reactor) are not on PyPI, so when `import st2tests` fails the
-stand-in under tests/st2_standin is used instead; under a real StackStorm the real ones win.
+stand-in under engine/st2_standin is used instead; under a real StackStorm the real ones win.
 """
 import os
 import re
 import sys
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STANDIN_DIR = os.path.join(REPO_ROOT, "tests", "st2_standin")
 PACK_PATHS = [os.path.join(REPO_ROOT, "sensors"), os.path.join(REPO_ROOT, "actions"),
               os.path.join(REPO_ROOT, "actions", "lib")]
 
@@ -28,6 +27,7 @@ if REPO_ROOT not in sys.path:
 # Genuine st2tests imports orquesta, which reads its function plugins once: the engine's st2kv
 # plugin (engine/_plugins) must be visible before that.
 from engine import expressions as _engine_expressions  # noqa: E402
+from engine import standin as _st2_standin  # noqa: E402
 
 _engine_expressions.register()
 
@@ -35,12 +35,12 @@ try:
     import st2tests  # noqa: F401
     USING_STANDIN = False
 except ImportError:
-    _prepend(STANDIN_DIR)
+    _st2_standin.use_standin()
     USING_STANDIN = True
 
 
 def pytest_report_header(config):
-    return "st2 test interfaces: %s" % ("stand-in (tests/st2_standin)" if USING_STANDIN
+    return "st2 test interfaces: %s" % ("stand-in (engine/st2_standin)" if USING_STANDIN
                                          else "real StackStorm packages")
 
 

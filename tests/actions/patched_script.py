@@ -42,7 +42,9 @@ def main() -> int:
     import eventlet.patcher
 
     request = json.loads(sys.stdin.read())
-    sys.path[:0] = [os.path.join(REPO, "actions"), os.path.join(REPO, "tests", "st2_standin")]
+    sys.path[:0] = [os.path.join(REPO, "actions"), REPO]
+    from engine.standin import use_standin
+    use_standin()
     stop = threading.Event()
     if request.get("busy_asyncio_loop"):
         busy_loop(stop)

@@ -15,7 +15,8 @@ for _path in (os.path.join(ROOT, "actions"), ROOT):
 try:  # lib.k8s_workloads needs st2common; outside pytest use the stand-in like conftest does
     import st2common  # noqa: F401
 except ImportError:
-    sys.path.append(os.path.join(ROOT, "tests", "st2_standin"))
+    from engine.standin import use_standin
+    use_standin()
 
 from lib import clock, diagnosis  # noqa: E402
 from lib.config import load_settings  # noqa: E402

@@ -1,6 +1,6 @@
 """Every alias format and every `!heal ...` command the pack shows users (README, docs, rule
 and alias messages) through StackStorm's own alias matching and parameter extraction, and the
-stand-in parser (tests/st2_standin, used on the 3.8/3.11 tracks) agreeing with it."""
+stand-in parser (engine/st2_standin, used on the 3.8/3.11 tracks) agreeing with it."""
 import glob
 import importlib.util
 import itertools
@@ -37,7 +37,7 @@ ALIASES = [ActionAliasAPI.to_model(ActionAliasAPI(**load(rel)))
 
 
 def _load_standin_parser():
-    path = os.path.join(REPO_ROOT, "tests", "st2_standin", "st2common", "models", "utils",
+    path = os.path.join(REPO_ROOT, "engine", "st2_standin", "st2common", "models", "utils",
                         "action_alias_utils.py")
     spec = importlib.util.spec_from_file_location("standin_action_alias_utils", path)
     module = importlib.util.module_from_spec(spec)

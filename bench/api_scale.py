@@ -1,6 +1,6 @@
 """Scale benchmark for the twin's API (not a test): 5,000 nodes and 150,000 pods.
 
-    python -m twin.bench_api [--nodes 5000] [--pods 150000]
+    python -m bench.api_scale [--nodes 5000] [--pods 150000]
 
 Prints: load time and memory, list-by-node latency through the official client, a full pod
 list, watch delivery latency, and one controller step at full scale.
