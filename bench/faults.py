@@ -267,11 +267,21 @@ def _decision_names(decision: Dict[str, Any], words: List[str]) -> bool:
     return not words or any(w in names for w in words)
 
 
+def _entry_names(entry: Dict[str, Any]) -> Set[str]:
+    """The names of the targets a timeline entry is about (its typed fields, not its text)."""
+    from lib import incidents
+
+    return {n for t in incidents.entry_targets(entry) for n in incidents.names_of(t)}
+
+
 def _in_timeline(result: Any, words: List[str], started: float) -> bool:
+    """Some incident records a step or an undo on one of the change's targets."""
+    from lib import incidents
+
     for incident in result.incidents:
         for entry in incident.get("timeline") or []:
-            if entry.get("type") in ("EXECUTE", "ROLLBACK", "VERIFY") and \
-                    any(w in str(entry.get("message", "")) for w in words):
+            if incidents.entry_kind(entry) in ("step", "undo") and \
+                    _entry_names(entry) & set(words):
                 return True
     return not words
 
@@ -295,19 +305,23 @@ def _accounted(result: Any, key: str, touching: List[Dict[str, Any]]) -> bool:
 
     Corrective changes (a rollback to the previous version, a circuit breaker) may stay when an
     incident's timeline records them. Temporary ones (cordon, scaling, restarts, a larger pool)
-    must be undone unless a resolved incident made them, or an incident says in its timeline
-    that it leaves them in place for a human.
+    must be undone unless a resolved incident made them, or an incident's entries name them as
+    left in place for a human (`left_in_place`).
     """
+    from lib import incidents
+
     name = key.rsplit("/", 1)[-1]
     corrective = all(e["ref"].split(".", 1)[-1] in CORRECTIVE for e in touching)
     for incident in result.incidents:
         status = incident.get("status")
-        text = " ".join(str(e.get("message", "")) for e in incident.get("timeline") or [])
-        if name not in text and not (corrective and key.startswith("destinationrule/")):
+        named = set()  # type: Set[str]
+        for entry in incident.get("timeline") or []:
+            named |= _entry_names(entry)
+        if name not in named and not (corrective and key.startswith("destinationrule/")):
             continue
         if status == "resolved" or corrective:
             return True
-        if any(word in text for word in ("left", "remains", "still", "kept")):
+        if any(name in incidents.names_of(t) for t in incidents.left_in_place(incident)):
             return True
     return False
 
@@ -374,8 +388,10 @@ def _closed_cleanly(result: Any, state: CaseState) -> List[str]:
 
 def _nothing_cordoned(result: Any, state: CaseState) -> List[str]:
     """No node is left cordoned by the healer, except one its incident handed to a human on
-    purpose: escalated, with an ESCALATE entry saying the cordon was left in place (e.g. the
+    purpose: escalated, with an escalation entry naming the node as left in place (e.g. the
     evicted pods had nowhere else to go and an uncordon would bring the pressure back)."""
+    from lib import incidents
+
     by_id = {inc.get("id"): inc for inc in result.incidents}
     left = []
     for n in result.world.store.list("nodes")[0]:
@@ -385,8 +401,9 @@ def _nothing_cordoned(result: Any, state: CaseState) -> List[str]:
         name = n["metadata"]["name"]
         incident = by_id.get(ann.get("self-healing.io/incident")) or {}
         handed = incident.get("status") == "escalated" and any(
-            e.get("type") == "ESCALATE" and "left in place for a human: Node %s " % name in (
-                e.get("message") or "") for e in incident.get("timeline") or [])
+            t.get("kind") == "Node" and t.get("name") == name
+            for e in incidents.entries(incident, kind="escalation")
+            for t in e.get("left_in_place") or [])
         if not handed:
             left.append(name)
     return ["node(s) left cordoned by the healer: %s" % left] if left else []
@@ -488,17 +505,17 @@ def _replay_first(world: Any) -> Dict[str, Any]:
 
 
 def _storm_escalated(result: Any, state: CaseState) -> List[str]:
-    """The incident names a NotReady node, says it is a storm and hands over to a human."""
+    """The incident names a NotReady node and escalates it to a human as a node storm."""
+    from lib import incidents
+
     problems = []
     for inc in result.incidents:
         root = inc.get("root_cause") or {}
-        text = " ".join(e.get("message", "") for e in inc.get("timeline") or [])
         if root.get("detector") != "node_not_ready":
             problems.append("%s: root cause %s, not a NotReady node" % (
                 inc.get("id"), root.get("detector")))
-        elif "node storm" not in text or not any(
-                e.get("type") == "ESCALATE" and "human" in e.get("message", "")
-                for e in inc.get("timeline") or []):
+        elif not any(e.get("cause") == "node_storm"
+                     for e in incidents.entries(inc, kind="escalation")):
             problems.append("%s: the timeline does not escalate the node storm" % inc.get("id"))
     return problems
 
@@ -507,8 +524,7 @@ def _handed_over_at_most_once(result: Any, state: CaseState) -> List[str]:
     """No incident is handed over to a playbook more than once (no hand-over loop)."""
     problems = []
     for inc in result.incidents:
-        count = sum(1 for e in inc.get("timeline") or []
-                    if e.get("type") == "PLAN" and "hand over to playbook" in e.get("message", ""))
+        count = len(inc.get("handovers") or [])
         if count > 1:
             problems.append("%s handed over %d times" % (inc.get("id"), count))
     return problems
