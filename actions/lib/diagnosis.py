@@ -25,7 +25,7 @@ import logging
 import math
 from typing import Any, Dict, List, Optional, Tuple
 
-from lib import catalogue, clock
+from lib import catalogue, clock, signals
 from lib.catalogue import target_key
 
 LOG = logging.getLogger(__name__)
@@ -59,45 +59,8 @@ def same_family(a: str, b: str) -> bool:
     return fa == "any" or fb == "any" or (fa is not None and fa == fb)
 
 
-class Sig(object):
-    """A signal dict with the derived fields diagnosis needs."""
-
-    def __init__(self, data: Dict[str, Any]) -> None:
-        self.data = dict(data)
-        target = dict(data.get("target") or {})
-        for field in ("kind", "namespace", "name", "node"):
-            target.setdefault(field, "")
-        self.data["target"] = target
-        self.target = target
-        self.detector = data.get("detector") or ""
-        self.detected = _epoch(data.get("detected_at"))
-        self.first = min(_epoch(data.get("first_detected") or data.get("detected_at")),
-                         self.detected)
-        self.severity = data.get("severity") if data.get("severity") in SEVERITIES else "low"
-        self.service = data.get("service") or (
-            target["name"] if target["kind"] in ("Deployment", "Service") else "")
-        self.node = target["node"] or (target["name"] if target["kind"] == "Node" else "")
-        self.key = target_key(target["kind"], target["namespace"], target["name"])
-        self.metadata = data.get("metadata") or {}
-        self.id = data.get("signal_id") or "%s.%s.%d" % (self.detector, self.key,
-                                                          int(self.first))
-        self.data["signal_id"] = self.id
-
-    @property
-    def summary(self) -> str:
-        return self.data.get("summary") or "%s on %s %s" % (
-            self.detector, self.target["kind"], self.target["name"])
-
-
-def _epoch(value: Any) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    if value:
-        try:
-            return clock.parse_iso(str(value))
-        except ValueError:
-            pass
-    return clock.now()
+# diagnosis reads signal records as the one Signal type (lib/signals.py)
+Sig = signals.SignalRecord
 
 
 def at_hms(epoch: float) -> str:
