@@ -1,4 +1,4 @@
-"""The fault-injection suite (bench/faults.py) as tests: every case must hold its invariants."""
+"""The fault-injection suite (bench/faults/) as tests: every case must hold its invariants."""
 import pytest
 
 from bench import faults
