@@ -26,7 +26,7 @@ class RecordTimeline(SelfHealingAction):
                 record, type, message, at or None, kind=kind, dry_run=bool(was_dry_run),
                 failed=bool(failed), step=step or str((action or {}).get("step") or ""),
                 action=ref, playbook=playbook, target=_target(target or (action or {}).get(
-                    "target")), outcome=outcome, left_in_place=[_target(t) for t in kept],
+                    "target")), outcome=outcome, left_in_place=[t for t in map(_target, kept) if t],
                 cause=cause)
         except incidents.IncidentError as error:
             raise ActionInputError(str(error)) from None
