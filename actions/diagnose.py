@@ -1,6 +1,5 @@
 """Diagnose a signal into an incident (or join the open incident it belongs to)."""
 import logging
-import re
 from typing import Any, Dict, List, Optional
 
 from lib import clock, diagnosis, incidents, st2_links
@@ -9,18 +8,11 @@ from lib.diagnosis_facts import ClusterFacts
 
 LOG = logging.getLogger(__name__)
 RECENT_PREFIX = "self_healing.recent_signal."
-HANDOVER = re.compile(r"hand over to playbook ([a-z_]+)")
 
 
 def handovers_of(record: Dict[str, Any]) -> List[str]:
-    """Playbooks the incident was handed over to so far (its PLAN timeline entries)."""
-    found = []  # type: List[str]
-    for entry in record.get("timeline") or []:
-        match = HANDOVER.search(str(entry.get("message") or "")) \
-            if entry.get("type") == "PLAN" else None
-        if match:
-            found.append(match.group(1))
-    return found
+    """Playbooks the incident was handed over to so far (its `handovers` field)."""
+    return incidents.handovers(record)
 
 
 class Diagnose(SelfHealingAction):
@@ -82,9 +74,11 @@ class Diagnose(SelfHealingAction):
         if diagnosis.merge_joined(record, signal, result):
             incidents.append_entry(record, "DETECT", "%s (joined: %s)" % (
                 signal.get("summary") or signal.get("signal_id"), result["summary"]),
-                at=signal.get("detected_at"))
+                at=signal.get("detected_at"), kind="detect", target=signal.get("target"))
             if result.get("refined"):
-                incidents.append_entry(record, "DIAGNOSE", result["reasoning"][-1])
+                incidents.append_entry(record, "DIAGNOSE", result["reasoning"][-1],
+                                       kind="diagnosis",
+                                       playbook=result.get("refined_playbook"))
             book.save(record)
         elif claimed:
             book.save(record)
@@ -107,8 +101,10 @@ class Diagnose(SelfHealingAction):
         record = incidents.new_record(new_id, trigger=signal,
                                       trigger_summary=signal.get("summary") or "", **fields)
         incidents.append_entry(record, "DETECT", signal.get("summary") or signal["detector"],
-                               at=signal.get("detected_at"))
-        incidents.append_entry(record, "DIAGNOSE", result["summary"])
+                               at=signal.get("detected_at"), kind="detect",
+                               target=signal.get("target"))
+        incidents.append_entry(record, "DIAGNOSE", result["summary"], kind="diagnosis",
+                               playbook=result.get("playbook"))
         self._claim(record)
         book.create(record)
         out = self._output(record)

@@ -90,6 +90,7 @@ class PageWaitingApprovals(SelfHealingAction):
         page["execution_id"] = str(getattr(created, "id", ""))
         if record is not None:
             incidents.append_entry(record, "ESCALATE", "paged with %s: approval waiting %d min"
-                                   % (chat.page_action, int(minutes)))
+                                   % (chat.page_action, int(minutes)), kind="page",
+                                   action=chat.page_action)
             incidents.Incidents(self.datastore()).save(record)
         return page

@@ -77,10 +77,15 @@ class ReconcileIncidents(SelfHealingAction):
             reason = why[record["id"]]
             if mine:
                 incidents.append_entry(record, "ROLLBACK", "uncordoned %s: %s" % (
-                    ", ".join(mine), reason))
+                    ", ".join(mine), reason), kind="undo", outcome="undone",
+                    action="self_healing.uncordon_node", playbook=record.get("playbook"),
+                    targets=[{"kind": "Node", "namespace": "", "name": n,
+                                                "node": n} for n in mine])
             incidents.append_entry(record, "ESCALATE", "closed by reconcile: %s; a human "
                                    "should check %s" % (
-                                       reason, record.get("playbook") or "the incident"))
+                                       reason, record.get("playbook") or "the incident"),
+                                   kind="escalation", cause="stalled",
+                                   playbook=record.get("playbook"))
             incidents.apply_transition(record, "failed", "workflow stopped making progress")
             records.save(record)
             policy.release_incident(store, record["id"])  # interrupted: no cooldown

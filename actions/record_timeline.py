@@ -1,4 +1,4 @@
-"""Append one timestamped entry to an incident's timeline."""
+"""Append one timestamped entry, with its typed fields, to an incident's timeline."""
 from typing import Any, Dict, List, Optional
 
 from lib import clock, incidents
@@ -8,11 +8,26 @@ from lib.base_action import ActionInputError, SelfHealingAction
 class RecordTimeline(SelfHealingAction):
     def execute(self, incident_id: str = "", type: str = "", message: str = "",
                 at: str = "", action: Optional[Dict[str, Any]] = None,
-                plan: Optional[List[Any]] = None, inquiry_id: str = "") -> Dict[str, Any]:
+                plan: Optional[List[Any]] = None, inquiry_id: str = "", kind: str = "note",
+                step: str = "", action_ref: str = "", playbook: str = "",
+                target: Optional[Dict[str, Any]] = None, outcome: str = "",
+                was_dry_run: bool = False, failed: bool = False,
+                left_in_place: Optional[List[Any]] = None, cause: str = "") -> Dict[str, Any]:
         book = incidents.Incidents(self.datastore(), int(self.settings.incident_ttl_s))
+        if target is not None and not isinstance(target, dict):
+            raise ActionInputError("target: must be an object ({kind, namespace, name, node})")
+        kept = [t for t in left_in_place or [] if isinstance(t, dict)]
+        if len(kept) != len(left_in_place or []):
+            raise ActionInputError("left_in_place: must be a list of target objects")
+        ref = action_ref or str((action or {}).get("action") or "")
         try:
             record = book.get(incident_id)
-            entry = incidents.append_entry(record, type, message, at or None)
+            entry = incidents.append_entry(
+                record, type, message, at or None, kind=kind, dry_run=bool(was_dry_run),
+                failed=bool(failed), step=step or str((action or {}).get("step") or ""),
+                action=ref, playbook=playbook, target=_target(target or (action or {}).get(
+                    "target")), outcome=outcome, left_in_place=[t for t in map(_target, kept) if t],
+                cause=cause)
         except incidents.IncidentError as error:
             raise ActionInputError(str(error)) from None
         except ValueError:
@@ -25,11 +40,15 @@ class RecordTimeline(SelfHealingAction):
             record["plan"] = list(plan)
         if inquiry_id:
             record["inquiry_id"] = inquiry_id
-        elif entry["type"] == "ESCALATE" and message.startswith(("approved", "plan denied",
-                                                                 "plan expired")):
-            record.pop("inquiry_id", None)
         book.save(record)
         line = "%s %s: %s" % (clock.isoformat(clock.parse_iso(entry["at"]))[11:19],
                               entry["type"], entry["message"])
         return {"incident_id": incident_id, "line": line, "entry": entry,
                 "status": record.get("status", "")}
+
+
+def _target(value: Any) -> Dict[str, str]:
+    """The four target fields of a target object ({} when there is none)."""
+    if not isinstance(value, dict) or not any(value.get(k) for k in ("kind", "name", "node")):
+        return {}
+    return {k: str(value.get(k) or "") for k in ("kind", "namespace", "name", "node")}

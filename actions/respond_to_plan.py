@@ -66,7 +66,8 @@ class RespondToPlan(SelfHealingAction):
         verdict = "approved" if approve else "denied"
         if record is not None:
             incidents.append_entry(record, "ESCALATE", "plan %s by %s%s" % (
-                verdict, who or "a human", ": %s" % comment if comment else ""))
+                verdict, who or "a human", ": %s" % comment if comment else ""),
+                kind="approval", outcome=verdict, by=who)
             record.setdefault("decisions", []).append(
                 {"inquiry_id": inquiry_id, "approved": bool(approve), "by": who,
                  "comment": comment, "at": record["timeline"][-1]["at"]})

@@ -1,4 +1,16 @@
-"""Incident records in the datastore: lifecycle, timeline, actions, and their rendering."""
+"""Incident records in the datastore: lifecycle, timeline, actions, and their rendering.
+
+Timeline entries are structured records (docs/design.md, "Incident records"): besides `at`,
+`type` and the human-readable `message`, every entry the pack writes carries a `kind` (one of
+ENTRY_KINDS) and, where they apply, `step`, `action` (the action ref), `playbook`, `target`,
+`targets` (more than one), `outcome`, `dry_run`, `failed`, `left_in_place` (targets a human
+must finish) and `cause`.
+Readers use those fields only; the message is presentation.
+
+Records stored by an older pack version have entries without `kind`: readers treat such an
+entry as of kind "unknown" (never a real change, a hand-over or an approval) rather than read
+its prose, and a record without `handovers` has had none that is known.
+"""
 import hashlib
 from typing import Any, Dict, List, Optional
 
@@ -18,6 +30,16 @@ TRANSITIONS = {
 }
 ENTRY_TYPES = ("DETECT", "DIAGNOSE", "PLAN", "EXECUTE", "NOTIFY", "VERIFY", "TASK", "ESCALATE",
                "ROLLBACK", "DENY")
+# what an entry records, independently of its type (the section it is shown under):
+# detect/diagnosis: what was seen and concluded; plan: the plan (or a note about planning);
+# handover: the incident passed to `playbook`; hold: waiting before acting; step: a plan step
+# run (outcome executed/dry_run/failed); undo: a step's change reverted (outcome undone,
+# refused, failed); approval_request / approval (outcome approved, denied, expired) / page;
+# denial: a step skipped by the policy gate; escalation: a human must decide; task;
+# note: anything else
+ENTRY_KINDS = ("detect", "diagnosis", "plan", "handover", "hold", "step", "undo",
+               "approval_request", "approval", "page", "denial", "escalation", "task", "note")
+UNKNOWN = "unknown"
 DEFAULT_TTL_S = 2592000
 
 
@@ -98,21 +120,96 @@ class Incidents(object):
 
 
 def append_entry(record: Dict[str, Any], entry_type: str, message: str,
-                 at: Optional[str] = None, **extra: Any) -> Dict[str, Any]:
-    """Add one timeline entry (virtual time unless `at` is given)."""
+                 at: Optional[str] = None, kind: str = "note", dry_run: bool = False,
+                 failed: bool = False, **extra: Any) -> Dict[str, Any]:
+    """Add one timeline entry (virtual time unless `at` is given) with its typed fields.
+
+    `extra` holds the optional fields (step, action, playbook, target, outcome,
+    left_in_place, cause; empty ones are left out). A `handover` entry also appends to the
+    record's `handovers`; an `approval_request` sets its `pending_approval`, which an
+    `approval` clears together with the pending Inquiry id.
+    """
     entry_type = (entry_type or "").upper()
     if entry_type not in ENTRY_TYPES:
         raise IncidentError("unknown timeline entry type %r (one of %s)" % (
             entry_type, ", ".join(ENTRY_TYPES)))
+    kind = kind or "note"
+    if kind not in ENTRY_KINDS:
+        raise IncidentError("unknown timeline entry kind %r (one of %s)" % (
+            kind, ", ".join(ENTRY_KINDS)))
+    if kind == "handover" and not extra.get("playbook"):
+        raise IncidentError("a handover entry names the playbook it hands over to")
     if at:
         clock.parse_iso(at)
     entry = {"at": at or clock.isoformat(clock.now()), "type": entry_type,
-             "message": str(message)}
-    entry.update({k: v for k, v in extra.items() if v not in (None, "", {})})
+             "message": str(message), "kind": kind, "dry_run": bool(dry_run),
+             "failed": bool(failed)}
+    entry.update({k: v for k, v in extra.items() if v not in (None, "", {}, [])})
     record.setdefault("timeline", []).append(entry)
     if entry_type == "ESCALATE":
         record["escalated"] = True
+    if kind == "handover":
+        record.setdefault("handovers", []).append(
+            {"playbook": entry["playbook"], "at": entry["at"]})
+    elif kind == "approval_request":
+        record["pending_approval"] = {"step": entry.get("step", ""), "at": entry["at"]}
+    elif kind == "approval":
+        record.pop("pending_approval", None)
+        record.pop("inquiry_id", None)
     return entry
+
+
+def entry_kind(entry: Dict[str, Any]) -> str:
+    """The entry's kind; "unknown" for an entry written before entries had kinds."""
+    kind = entry.get("kind") if isinstance(entry, dict) else None
+    return kind if kind in ENTRY_KINDS else UNKNOWN
+
+
+def is_real(entry: Dict[str, Any]) -> bool:
+    """True for a known entry that is neither a dry run nor a failure (an entry of unknown
+    kind is not known to be real)."""
+    return entry_kind(entry) != UNKNOWN and not entry.get("dry_run") and \
+        not entry.get("failed")
+
+
+def entries(record: Dict[str, Any], kind: Optional[str] = None,
+            entry_type: Optional[str] = None, real_only: bool = False) -> List[Dict[str, Any]]:
+    """Timeline entries of a kind and/or type (only real ones if asked), in recorded order."""
+    return [e for e in record.get("timeline") or [] if isinstance(e, dict)
+            and (kind is None or entry_kind(e) == kind)
+            and (entry_type is None or e.get("type") == entry_type)
+            and (not real_only or is_real(e))]
+
+
+def entry_targets(entry: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The targets an entry is about: its `target` and its `targets` (one entry may record the
+    same step on several targets)."""
+    if entry_kind(entry) == UNKNOWN:
+        return []
+    found = [entry["target"]] if isinstance(entry.get("target"), dict) else []
+    found.extend(t for t in entry.get("targets") or [] if isinstance(t, dict))
+    return found
+
+
+def names_of(target: Dict[str, Any]) -> List[str]:
+    """The names a target is known by (its name, and its node for node-bound targets)."""
+    return [str(target[k]) for k in ("name", "node") if target.get(k)]
+
+
+def handovers(record: Dict[str, Any]) -> List[str]:
+    """Playbooks the incident was handed over to so far, in order (its `handovers` field)."""
+    return [str(h.get("playbook")) for h in record.get("handovers") or []
+            if isinstance(h, dict) and h.get("playbook")]
+
+
+def left_in_place(record: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Targets the incident's entries say were left for a human to finish."""
+    found = []  # type: List[Dict[str, Any]]
+    for entry in record.get("timeline") or []:
+        if entry_kind(entry) == UNKNOWN:
+            continue
+        found.extend(t for t in entry.get("left_in_place") or [] if isinstance(t, dict))
+    return found
 
 
 def apply_transition(record: Dict[str, Any], status: str, reason: str = "") -> None:
@@ -145,12 +242,11 @@ def apply_transition(record: Dict[str, Any], status: str, reason: str = "") -> N
 
 def last_entry_at(record: Dict[str, Any], entry_type: str,
                   real_only: bool = False) -> Optional[str]:
-    """Time of the last timeline entry of a type (skipping dry runs and failures if asked)."""
+    """Time of the last timeline entry of a type (only real ones, see `is_real`, if asked)."""
     for entry in reversed(record.get("timeline") or []):
         if entry.get("type") != entry_type:
             continue
-        text = entry.get("message") or ""
-        if real_only and ("[dry run]" in text or "FAILED" in text):
+        if real_only and not is_real(entry):
             continue
         return entry.get("at")
     return None

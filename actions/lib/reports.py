@@ -7,13 +7,21 @@ STATUS_ICON = {"open": ":mag:", "remediating": ":hammer_and_wrench:", "verifying
                "resolved": ":white_check_mark:", "escalated": ":raising_hand:",
                "failed": ":x:"}
 FENCE = "`" * 3
+# the actions whose real steps count as a rollback / a prevented cascade in the effectiveness
+# report
+ROLLBACK_ACTIONS = ("self_healing.rollback_deployment",)
+CASCADE_ACTIONS = ("self_healing.configure_circuit_breaker",)
+
+
+def real_steps(record: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """EXECUTE entries of plan steps that changed something (no dry runs, no failures; an
+    entry of an older pack version, without a kind, is not known to be one)."""
+    return incidents.entries(record, kind="step", entry_type="EXECUTE", real_only=True)
 
 
 def real_executions(record: Dict[str, Any]) -> List[str]:
-    """Messages of EXECUTE entries that changed something (no dry runs, no failures)."""
-    return [e["message"] for e in record.get("timeline") or []
-            if e.get("type") == "EXECUTE" and "[dry run]" not in e.get("message", "")
-            and "FAILED" not in e.get("message", "")]
+    """Messages of the real plan steps (see `real_steps`), for display."""
+    return [str(e.get("message", "")) for e in real_steps(record)]
 
 
 def human_involved(record: Dict[str, Any]) -> bool:
@@ -45,7 +53,8 @@ def incident_report(record: Dict[str, Any], web_url: str = "") -> str:
     done = real_executions(record)
     if done:
         lines.append("*Actions:* %s" % "; ".join(done))
-    denied = [e["message"] for e in record.get("timeline") or [] if e.get("type") == "DENY"]
+    denied = [e.get("message", "") for e in record.get("timeline") or []
+              if e.get("type") == "DENY"]
     if denied:
         lines.append("*Skipped by policy:* %s" % "; ".join(denied))
     figures = ["detected in %s" % incidents.duration_text(incidents.time_to_detect(record))]
@@ -111,10 +120,11 @@ def effectiveness(records: List[Dict[str, Any]], days: float,
     mttr = _mean([incidents.time_to_remediate(r) for r in window
                   if r.get("status") == "resolved" and not r.get("false_positive")])
     genuine = [r for r in window if r.get("status") == "resolved" and not r.get("false_positive")]
-    rollbacks = sum(1 for r in genuine for m in real_executions(r) if _is_rollback(m))
+    rollbacks = sum(1 for r in genuine for e in real_steps(r)
+                    if e.get("action") in ROLLBACK_ACTIONS)
     cascades = sum(1 for r in genuine if (
         r.get("playbook") == "cascade_protection" or
-        any("circuit breaker" in m for m in real_executions(r))))
+        any(e.get("action") in CASCADE_ACTIONS for e in real_steps(r))))
     return {"days": days, "since": clock.isoformat(since),
             "incidents_detected": detected,
             "auto_remediated": len(auto), "auto_remediated_pct": _pct(len(auto), detected),
@@ -123,11 +133,6 @@ def effectiveness(records: List[Dict[str, Any]], days: float,
             "false_positives": len(false_pos),
             "false_positive_rate_pct": _pct(len(false_pos), detected),
             "successful_rollbacks": rollbacks, "prevented_cascades": cascades}
-
-
-def _is_rollback(message: str) -> bool:
-    text = message.lower()
-    return "rollout undo" in text or "roll back" in text or "rollback" in text
 
 
 def effectiveness_text(m: Dict[str, Any]) -> str:

@@ -1,4 +1,9 @@
-"""Signals: what a detector saw, as the trigger payload `self_healing.<detector>`."""
+"""Signals: what a detector saw, as the trigger payload `self_healing.<detector>`.
+
+One type: `Signal` is what a detector makes and what a payload validates into;
+`SignalRecord` is the same Signal read back leniently from a stored or synthesized payload
+(diagnosis works on those), keeping the payload itself as `data`.
+"""
 from typing import Any, Dict, Mapping, Optional
 
 from lib import catalogue, clock
@@ -75,8 +80,84 @@ class Signal(object):
                    metadata=payload.get("metadata"), service=payload.get("service", ""),
                    signal_id=payload.get("signal_id"))
 
+    # short names of the derived fields (diagnosis reads them)
+    @property
+    def first(self) -> float:
+        """When the condition began (epoch; = first_detected)."""
+        return self.first_detected
+
+    @first.setter
+    def first(self, value: float) -> None:
+        self.first_detected = float(value)
+
+    @property
+    def detected(self) -> float:
+        return self.detected_at
+
+    @property
+    def key(self) -> str:
+        return self.target_key
+
+    @property
+    def id(self) -> str:
+        return self.signal_id
+
+    @property
+    def node(self) -> str:
+        """The node the target is on (a Node target's own name)."""
+        return self.target["node"] or (self.target["name"] if self.target["kind"] == "Node"
+                                       else "")
+
     def __repr__(self) -> str:
-        return "Signal(%s)" % self.signal_id
+        return "%s(%s)" % (type(self).__name__, self.signal_id)
+
+
+def _epoch(value: Any) -> float:
+    """Epoch seconds of an ISO time or a number; now when missing or unreadable."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value:
+        try:
+            return clock.parse_iso(str(value))
+        except ValueError:
+            pass
+    return clock.now()
+
+
+class SignalRecord(Signal):
+    """A Signal read back from a payload dict without validation: missing or bad fields get
+    defaults (severity low, times now, the service of a Deployment or Service target is its
+    name), and the payload, with every field it had (e.g. `synthetic`), stays as `data`."""
+
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = dict(data)
+        target = dict(data.get("target") or {})
+        for field in TARGET_FIELDS:
+            target.setdefault(field, "")
+        self.data["target"] = target
+        detected = _epoch(data.get("detected_at"))
+        severity = data.get("severity")
+        super(SignalRecord, self).__init__(
+            detector=data.get("detector") or "", target=target,
+            severity=severity if severity in SEVERITIES else "low",
+            first_detected=_epoch(data.get("first_detected") or data.get("detected_at")),
+            detected_at=detected, summary=data.get("summary") or "",
+            evidence=data.get("evidence"), metadata=data.get("metadata") or {},
+            service=data.get("service") or (
+                target["name"] if target["kind"] in ("Deployment", "Service") else ""),
+            signal_id=data.get("signal_id") or None)
+        self.target = target  # the payload's own target object
+        self.data["signal_id"] = self.signal_id
+
+    @property  # type: ignore[override]
+    def summary(self) -> str:
+        return self.data.get("summary") or "%s on %s %s" % (
+            self.detector, self.target["kind"], self.target["name"])
+
+    @summary.setter
+    def summary(self, value: str) -> None:
+        if value or "summary" in self.__dict__.get("data", {}):
+            self.data["summary"] = value
 
 
 def _require(condition: bool, field: str, problem: str) -> None:

@@ -5,7 +5,7 @@ from detector_fakes import DictDatastore
 from lib import clock
 from lib.datastore import Datastore
 from lib.signal_state import SignalState
-from lib.signals import Signal, make_target, validate_payload
+from lib.signals import Signal, SignalRecord, make_target, validate_payload
 
 NOW = 1795835842.0
 
@@ -129,3 +129,21 @@ def test_young_conditions_wait_open_ones_pass():
     # an already open condition is never held back (it would look cleared)
     records = {young.state_key: {"state": "open"}}
     assert persistent(_Det(300), [young], records, NOW) == [young]
+
+
+def test_a_signal_record_is_a_signal_read_leniently_that_keeps_its_payload(now):
+    sig = Signal("crash_loop", make_target("Deployment", "web", "production"), "high",
+                 NOW - 60, NOW, "web crash-looping")
+    payload = dict(sig.to_dict(), synthetic=True)
+    record = SignalRecord(payload)
+    assert isinstance(record, Signal)
+    assert (record.id, record.key, record.first, record.detected) == (
+        sig.signal_id, sig.target_key, NOW - 60, NOW)
+    assert record.data["synthetic"] is True and record.data["signal_id"] == sig.signal_id
+    assert record.service == "web"  # a Deployment target's service is its name
+    bare = SignalRecord({"detector": "node_not_ready", "target": {"kind": "Node", "name": "n1"},
+                         "severity": "apocalyptic"})
+    assert (bare.severity, bare.node, bare.first, bare.detected) == ("low", "n1", NOW, NOW)
+    assert bare.summary == "node_not_ready on Node n1" and "summary" not in bare.data
+    bare.summary = "node n1 down"
+    assert bare.data["summary"] == "node n1 down"

@@ -139,7 +139,9 @@ class TestSeedStory(PackActionCase):
         assert gate["decision"] == "execute"
         self.run_action(SetIncidentStatus, incident_id=inc, status="remediating")
         self.run_action(RecordTimeline, incident_id=inc, type="EXECUTE",
-                        message="cordon %s" % NODE)
+                        message="cordon %s" % NODE, kind="step", step="cordon_node",
+                        action_ref="self_healing.cordon_node",
+                        target={"kind": "Node", "name": NODE})
         self.fake_clock.t = T0 + 5
         gate = self.run_action(CheckPolicy, playbook="memory_pressure_node",
                                step="rollback_deployment", risk="medium",
@@ -147,14 +149,17 @@ class TestSeedStory(PackActionCase):
                                        "name": "analytics-worker"}, incident_id=inc)
         assert gate["decision"] == "execute" and gate["budget_left"] == 1
         self.run_action(RecordTimeline, incident_id=inc, type="EXECUTE",
-                        message="rollout undo deployment/analytics-worker")
+                        message="rollout undo deployment/analytics-worker", kind="step",
+                        step="rollback_deployment",
+                        action_ref="self_healing.rollback_deployment")
         self.fake_clock.t = T0 + 143
         self.run_action(SetIncidentStatus, incident_id=inc, status="verifying")
         self.run_action(RecordTimeline, incident_id=inc, type="VERIFY",
-                        message="memory dropping; node at 72% and falling")
+                        message="memory dropping; node at 72% and falling", kind="step")
         self.fake_clock.t = T0 + 278
         self.run_action(RecordTimeline, incident_id=inc, type="EXECUTE",
-                        message="uncordon %s" % NODE)
+                        message="uncordon %s" % NODE, kind="step", step="uncordon_node",
+                        action_ref="self_healing.uncordon_node")
         self.fake_clock.t = T0 + 279
         task = self.run_action(CreateFixTask, incident_id=inc,
                                title="Investigate the memory leak in analytics-worker v1.4.2")

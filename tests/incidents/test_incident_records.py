@@ -62,9 +62,10 @@ def test_seed_timeline_renders_and_timings(fixed_clock):
              (143, "VERIFY", "node at 72% and falling"),
              (278, "EXECUTE", "uncordon gke-prod-pool-1-abc123"),
              (279, "TASK", "follow-up for the DevOps team")]
-    for offset, kind, message in steps:
+    for offset, entry_type, message in steps:
         fixed_clock.t = T0 + offset
-        book.add_entry("inc-1", kind, message)
+        book.add_entry("inc-1", entry_type, message,
+                       kind="step" if entry_type in ("EXECUTE", "VERIFY") else "note")
     book.transition("inc-1", "resolved", "verified")
     record = book.get("inc-1")
     lines = incidents.render_timeline(record)
@@ -106,7 +107,8 @@ def test_escalation_marks_human_involvement():
 
 
 def seeded(status, offset_days=0, escalated=False, fp=False, playbook="memory_pressure_node",
-           executes=("cordon node-1", "rollout undo deployment/a"), ttd=30, ttr=150):
+           executes=(("cordon node-1", "cordon_node"),
+                     ("rollout undo deployment/a", "rollback_deployment")), ttd=30, ttr=150):
     created = T0 - offset_days * 86400
     record = incidents.new_record(
         "inc-%d-%s" % (offset_days, status), status=status, playbook=playbook,
@@ -114,14 +116,16 @@ def seeded(status, offset_days=0, escalated=False, fp=False, playbook="memory_pr
         detected_at=clock.isoformat(created), escalated=escalated, false_positive=fp,
         verified_at=clock.isoformat(created + ttr) if status == "resolved" else None)
     record["timeline"] = [{"at": clock.isoformat(created + 5), "type": "EXECUTE",
-                           "message": m} for m in executes]
+                           "message": m, "kind": "step", "action": "self_healing." + a,
+                           "dry_run": False, "failed": False} for m, a in executes]
     return record
 
 
 def test_effectiveness_metrics_follow_the_seed_list():
     records = [seeded("resolved", 1), seeded("resolved", 2, ttd=40, ttr=200),
                seeded("resolved", 3, playbook="cascade_protection",
-                      executes=("configure circuit breaker b -> a",)),
+                      executes=(("configure circuit breaker b -> a",
+                                 "configure_circuit_breaker"),)),
                seeded("escalated", 4, escalated=True),
                seeded("resolved", 5, fp=True),
                seeded("resolved", 40)]

@@ -68,7 +68,10 @@ class Recorded(object):
                 % len(self.gate_calls)}
 
     def record_timeline(self, params: Dict[str, Any]) -> Any:
-        self.timeline.append({"type": params["type"], "message": params["message"]})
+        entry = {k: v for k, v in params.items() if k not in ("incident_id", "plan", "action",
+                                                               "was_dry_run")}
+        entry["dry_run"] = bool(params.get("was_dry_run"))
+        self.timeline.append(entry)
         return {"incident_id": params["incident_id"], "entries": len(self.timeline)}
 
     def set_incident_status(self, params: Dict[str, Any]) -> Any:
