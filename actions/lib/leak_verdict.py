@@ -6,7 +6,9 @@ or an approach to a plateau). The previous version's pods (those of `previous_rs
 the deploy) are the reference: when one was seen from its start, its value at the current
 pods' age and whether it then plateaued are compared (the same curve at the same age that
 plateaued: the new version is warming up the same way); when none was seen from its start, the
-plateau it held is compared with the current pods' projected plateau.
+plateau it held is compared with the current pods' projected plateau. `same_rise` alone (the
+reference rose as much at the same ages, plateau or not) is what tells, after a rollback, that
+the restored version's fresh pods grow just as the rolled-back version's did.
 
 verdict:
 - "warmup": every growing pod approaches a plateau below its limit, or the pods follow the
@@ -91,19 +93,20 @@ def _previous(previous: List[Any], pods: List[Dict[str, Any]], limits: Dict[str,
         return {"seen": False}
     plateau = max(max(v for _, v in s.points) for s in previous)
     out: Dict[str, Any] = {"seen": True, "plateau": plateau, "same_curve": None,
-                           "compared": 0}
+                           "same_rise": None, "compared": 0}
     fresh = [s for s in previous if s.points[0][0] - query_start > step_s]
-    verdicts = []
+    verdicts, rises = [], []
     for row in pods:
         ours = row["points"]
         age = ours[-1][0] - ours[0][0]
         for s in fresh:
             if _at_age(s.points, age) is None:
                 continue  # the previous pod did not live that long
-            verdicts.append(_same_rise(ours, s.points, age) and _plateaued(
+            rises.append(_same_rise(ours, s.points, age))
+            verdicts.append(rises[-1] and _plateaued(
                 s.points, limits.get(s.labels.get("pod", "")) or row["limit"]))
     if verdicts:
-        out.update(same_curve=all(verdicts), compared=len(verdicts))
+        out.update(same_curve=all(verdicts), same_rise=all(rises), compared=len(verdicts))
     return out
 
 

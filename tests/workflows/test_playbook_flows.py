@@ -451,6 +451,58 @@ def test_leak_above_the_previous_versions_plateau_is_acted_on_at_once(pack, manu
     assert any("conclusive" in e["message"] for e in recorded.timeline)
 
 
+SHORT_RUNWAY = dict(LONG_RUNWAY, metadata={"time_to_oom_minutes": 15})
+
+
+def test_a_rollback_that_did_not_help_is_rolled_forward_and_closed_as_a_false_alarm(
+        pack, manual_clock):
+    judge = verdicts(dict(LEAK_45, runway_min=15.0),
+                     {"verdict": "leak", "runway_min": 30.0, "conclusive": False,
+                      "reason": "grows", "previous": {"seen": True, "same_rise": True}})
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS,
+                               "judge_memory_curve": judge,
+                               "wait_for_condition": Failure({"met": False})})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=SHORT_RUNWAY)
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["outcome"] == "false_alarm"
+    # after the rollback, the restored pods are compared with the rolled-back version's
+    assert judge.calls[1]["previous_rs"] == "analytics-worker-new"
+    rollbacks = recorded.called("rollback_deployment")
+    assert [r["to_revision"] for r in rollbacks] == [0, 4]
+    assert [g["step"] for g in recorded.gate_calls][-1] == "roll_forward"
+    assert any("did not help" in e["message"] and "rolled forward" in e["message"]
+               for e in recorded.timeline)
+    assert recorded.called("mark_false_positive")
+    assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_a_rollback_whose_restored_pods_grow_differently_is_not_undone(pack, manual_clock):
+    judge = verdicts(dict(LEAK_45, runway_min=15.0),
+                     {"verdict": "no_growth", "runway_min": None, "conclusive": False,
+                      "reason": "flat", "previous": {"seen": True, "same_rise": False}})
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS,
+                               "judge_memory_curve": judge,
+                               "wait_for_condition": Failure({"met": False})})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=SHORT_RUNWAY)
+    assert execution.result["output"]["outcome"] == "failed"
+    assert len(recorded.called("rollback_deployment")) == 1
+    assert not recorded.called("mark_false_positive")
+
+
+def test_a_roll_forward_the_gate_denies_goes_to_a_human(pack, manual_clock):
+    judge = verdicts(dict(LEAK_45, runway_min=15.0),
+                     {"verdict": "leak", "runway_min": 30.0, "conclusive": False,
+                      "reason": "grows", "previous": {"seen": True, "same_rise": True}})
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS,
+                               "judge_memory_curve": judge,
+                               "wait_for_condition": Failure({"met": False})},
+                        decisions={"roll_forward": "deny"})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=SHORT_RUNWAY)
+    assert len(recorded.called("rollback_deployment")) == 1
+    assert not recorded.called("mark_false_positive")
+    assert execution.result["output"]["outcome"] in ("escalated", "failed")
+
+
 def test_cascade_protection_as_a_sub_workflow_leaves_the_incident_to_its_caller(
         pack, manual_clock):
     recorded = Recorded(pack, {})
