@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from detector_fakes import FakeKube, settings
-from lib import clock
+from lib import clock, curve_fit
 from lib.detectors import REGISTRY
 from lib.detectors.base import POD_SHARDS
 from lib.prom import Prom
@@ -107,6 +107,41 @@ def test_memory_leak_fires_on_linear_growth_only(promdata):
     assert signal.metadata["time_to_oom_minutes"] == pytest.approx(0.8 * 47 / 2.2, rel=0.03)
     assert signal.first_detected == pytest.approx(deploy, abs=60)
     assert signal.target["node"] == "n1"
+
+
+def test_memory_leak_tells_a_slow_warm_up_from_a_leak_by_its_plateau(promdata, monkeypatch):
+    """A fresh pod warming up with a 40-minute time constant, seen for 17 minutes: a line
+    through it reaches the limit within the horizon and the thirds still pass the linearity
+    guard, but an approach to a plateau fits far better and the plateau stays at 80 % of the
+    limit, so it is a warm-up. The same shape aiming above the limit fires, with the OOM
+    projected on the plateau model (later than the line says)."""
+    now = promdata.now
+    start = now - 17 * 60
+    limit = 4 * GIB
+
+    def warm(plateau):
+        return lambda t: 1.0 * GIB + (plateau - 1.0 * GIB) * (
+            1 - math.exp(-(t - start) / 2400.0))
+
+    _pod(promdata, "shop", "ledger-6nt8g5jnd-p4lnc", "ledger", warm(0.8 * limit), start,
+         limit=limit)
+    _pod(promdata, "shop", "hungry-6nt8g5jnd-q5mmd", "hungry", warm(1.25 * limit), start,
+         limit=limit)
+    # judged on a line only (the seed's rule and guards), both would fire
+    with monkeypatch.context() as patch:
+        patch.setattr(curve_fit, "judge", lambda points, limit: {"model": "linear"})
+        line_only, _ = run("memory_leak", promdata, min_history_s=900)
+    assert set(line_only) == {"ledger-6nt8g5jnd-p4lnc", "hungry-6nt8g5jnd-q5mmd"}
+    found, _ = run("memory_leak", promdata, min_history_s=900)
+    assert set(found) == {"hungry-6nt8g5jnd-q5mmd"}
+    meta = found["hungry-6nt8g5jnd-q5mmd"].metadata
+    assert meta["curve_model"] == "saturating"
+    assert meta["asymptote_bytes"] > limit
+    usage, rate = meta["usage_bytes"], meta["growth_rate_mb_per_min"] * 1024 * 1024 / 60
+    assert meta["time_to_oom_minutes"] > (limit - usage) / rate / 60
+    assert meta["time_to_oom_minutes"] == pytest.approx(
+        40 * math.log((1.25 * limit - usage) / (0.25 * limit)), rel=0.1)
+    assert line_only["hungry-6nt8g5jnd-q5mmd"].metadata["curve_model"] == "linear"
 
 
 def _counter(data, name, labels, per_s, start, begin=None):

@@ -442,35 +442,147 @@ WITH_PREVIOUS = dict(RECENT, previous_revision=3, current_revision=4, revisions=
     {"revision": 3, "replicaset": "analytics-worker-old"}])
 
 
-def test_leak_with_long_runway_is_watched_and_withdrawn_when_the_curve_bends(
+def verdicts(*answers):
+    """judge_memory_curve answering each call with the next of `answers` (the last repeats)."""
+    calls = []
+
+    def answer(params):
+        calls.append(params)
+        return answers[min(len(calls), len(answers)) - 1]
+    answer.calls = calls
+    return answer
+
+
+LEAK_45 = {"verdict": "leak", "runway_min": 45.0, "conclusive": False,
+           "reason": "analytics-worker-7f8d9 grows towards its limit (linear model)"}
+WARMUP = {"verdict": "warmup", "runway_min": None, "conclusive": False,
+          "reason": "every growing pod approaches a plateau below its limit"}
+
+
+def test_leak_judged_a_warm_up_is_closed_as_a_false_alarm_without_a_change(
         pack, manual_clock):
-    recorded = Recorded(pack, {"check_recent_deploys": RECENT,
-                               "wait_for_condition": {"met": True}})
+    judge = verdicts(WARMUP)
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS,
+                               "judge_memory_curve": judge})
     execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
     assert execution.status == "succeeded", execution.result
     assert execution.result["output"]["outcome"] == "false_alarm"
     assert not mutating_calls(recorded)
-    watch = recorded.called("wait_for_condition")[0]
-    assert "predict_linear" in watch["query"] and watch["timeout_s"] == 25 * 60
-    assert recorded.called("mark_false_positive"), recorded.refs()
+    assert judge.calls[0]["previous_rs"] == "analytics-worker-old"
+    assert judge.calls[0]["container"] == "analytics-worker"
+    assert not recorded.called("wait_for_condition")
+    assert "plateau below its limit" in recorded.called("mark_false_positive")[0]["reason"]
     assert recorded.statuses[-1]["status"] == "resolved"
 
 
-def test_leak_still_growing_after_the_watch_is_rolled_back(pack, manual_clock):
+def test_inconclusive_long_runway_is_watched_and_judged_again(pack, manual_clock):
+    judge = verdicts(LEAK_45, WARMUP)
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT, "judge_memory_curve": judge,
+                               "wait_for_condition": Failure({"met": False})})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    assert execution.result["output"]["outcome"] == "false_alarm"
+    assert len(judge.calls) == 2
+    watch = recorded.called("wait_for_condition")
+    assert len(watch) == 1 and watch[0]["timeout_s"] == 300
+    assert not mutating_calls(recorded)
+    assert any("judge again" in e["message"] for e in recorded.timeline)
+
+
+def test_leak_is_acted_on_once_its_runway_gets_short(pack, manual_clock):
+    judge = verdicts(*[dict(LEAK_45, runway_min=m) for m in (45.0, 37.0, 29.0, 19.5)])
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT, "judge_memory_curve": judge,
+                               "wait_for_condition": {"met": True}})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    assert recorded.called("rollback_deployment")
+    assert len(judge.calls) == 4
+    # three watches before acting, then the plan's own verification
+    assert [w["timeout_s"] for w in recorded.called("wait_for_condition")][:3] == [300] * 3
+    assert any("19.5 min is short" in e["message"] for e in recorded.timeline)
+
+
+def test_leak_still_growing_after_the_longest_watch_is_rolled_back(pack, manual_clock):
     recorded = Recorded(pack, {"check_recent_deploys": RECENT,
+                               "judge_memory_curve": verdicts(LEAK_45),
                                "wait_for_condition": Failure({"met": False})})
     execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
     assert recorded.called("rollback_deployment")
+    assert len(recorded.called("judge_memory_curve")) == 7   # 6 watches of 5 min
     assert any("still growing" in e["message"] for e in recorded.timeline)
 
 
-def test_leak_above_the_previous_versions_plateau_is_acted_on_at_once(pack, manual_clock):
-    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS})
+def test_without_a_verdict_the_signals_runway_counts_down_while_watched(pack, manual_clock):
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT,
+                               "judge_memory_curve": Failure({"error": "prometheus down"}),
+                               "wait_for_condition": {"met": True}})
     execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
-    first = recorded.called("wait_for_condition")[0]
-    assert 'pod=~"analytics-worker-old-.*"' in first["query"] and first["timeout_s"] == 0
+    # 45 min at the signal: five watches of 5 min leave 20 min, short enough to act
+    assert len(recorded.called("judge_memory_curve")) == 6
     assert recorded.called("rollback_deployment")
+
+
+def test_leak_above_the_previous_versions_plateau_is_acted_on_at_once(pack, manual_clock):
+    judge = verdicts(dict(LEAK_45, conclusive=True, reason="uses more than 1.2x the plateau"))
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS,
+                               "judge_memory_curve": judge})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=LONG_RUNWAY)
+    assert judge.calls[0]["previous_rs"] == "analytics-worker-old"
+    assert recorded.called("rollback_deployment")
+    # no watch before the rollback: the first wait is the plan's verification
+    assert recorded.refs().index("self_healing.rollback_deployment") < recorded.refs().index(
+        "self_healing.wait_for_condition")
     assert any("conclusive" in e["message"] for e in recorded.timeline)
+
+
+SHORT_RUNWAY = dict(LONG_RUNWAY, metadata={"time_to_oom_minutes": 15})
+
+
+def test_a_rollback_that_did_not_help_is_rolled_forward_and_closed_as_a_false_alarm(
+        pack, manual_clock):
+    judge = verdicts(dict(LEAK_45, runway_min=15.0),
+                     {"verdict": "leak", "runway_min": 30.0, "conclusive": False,
+                      "reason": "grows", "previous": {"seen": True, "same_rise": True}})
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS,
+                               "judge_memory_curve": judge,
+                               "wait_for_condition": Failure({"met": False})})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=SHORT_RUNWAY)
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["outcome"] == "false_alarm"
+    # after the rollback, the restored pods are compared with the rolled-back version's
+    assert judge.calls[1]["previous_rs"] == "analytics-worker-new"
+    rollbacks = recorded.called("rollback_deployment")
+    assert [r["to_revision"] for r in rollbacks] == [0, 4]
+    assert [g["step"] for g in recorded.gate_calls][-1] == "roll_forward"
+    assert any("did not help" in e["message"] and "rolled forward" in e["message"]
+               for e in recorded.timeline)
+    assert recorded.called("mark_false_positive")
+    assert recorded.statuses[-1]["status"] == "resolved"
+
+
+def test_a_rollback_whose_restored_pods_grow_differently_is_not_undone(pack, manual_clock):
+    judge = verdicts(dict(LEAK_45, runway_min=15.0),
+                     {"verdict": "no_growth", "runway_min": None, "conclusive": False,
+                      "reason": "flat", "previous": {"seen": True, "same_rise": False}})
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS,
+                               "judge_memory_curve": judge,
+                               "wait_for_condition": Failure({"met": False})})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=SHORT_RUNWAY)
+    assert execution.result["output"]["outcome"] == "failed"
+    assert len(recorded.called("rollback_deployment")) == 1
+    assert not recorded.called("mark_false_positive")
+
+
+def test_a_roll_forward_the_gate_denies_goes_to_a_human(pack, manual_clock):
+    judge = verdicts(dict(LEAK_45, runway_min=15.0),
+                     {"verdict": "leak", "runway_min": 30.0, "conclusive": False,
+                      "reason": "grows", "previous": {"seen": True, "same_rise": True}})
+    recorded = Recorded(pack, {"check_recent_deploys": WITH_PREVIOUS,
+                               "judge_memory_curve": judge,
+                               "wait_for_condition": Failure({"met": False})},
+                        decisions={"roll_forward": "deny"})
+    execution, _ = run(pack, manual_clock, "memory_leak", recorded, sig=SHORT_RUNWAY)
+    assert len(recorded.called("rollback_deployment")) == 1
+    assert not recorded.called("mark_false_positive")
+    assert execution.result["output"]["outcome"] in ("escalated", "failed")
 
 
 def test_cascade_protection_as_a_sub_workflow_leaves_the_incident_to_its_caller(

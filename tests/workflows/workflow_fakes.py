@@ -137,7 +137,7 @@ PYTHON_ACTIONS = (
     "wait_for_rollout", "configure_circuit_breaker", "notify_dependents",
     "increase_pool_size_temporarily", "restart_idle_connections", "scale_node_pool",
     "wait_for_condition", "revert_expired_changes", "mark_false_positive",
-    "check_displaced_pods")
+    "check_displaced_pods", "judge_memory_curve")
 
 
 def make_runner(recorded: Recorded, clock: ManualClock, approve: str = "approve") -> ActionRunner:

@@ -1,6 +1,7 @@
 """memory_leak: container memory growing linearly towards its limit (time to OOM)."""
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
+from lib import curve_fit
 from lib.detectors.base import MAX_TARGETS, Detector, fmt, selector, service_of_pod
 from lib.signals import Signal, make_target
 
@@ -27,7 +28,11 @@ class MemoryLeakDetector(Detector):
     of the window to now) must last at least `min_history_s`, fit a line (R^2 >= 0.8), and
     each third of it must rise at least half as fast as the whole, the last at least 0.7x as
     fast as the first: a warm-up decelerates, a one-off step (a model being loaded) is flat
-    before or after the step. Onset: the lowest point of the working set in the window
+    before or after the step. Then the growth is fitted both as a line and as an exponential
+    approach to a plateau (lib.curve_fit): when the plateau model fits significantly better
+    and even its upper bound stays below the limit with a margin, it is a warm-up and does not
+    fire; when its plateau could reach the limit, the OOM is projected on that model (and must
+    still fall within the horizon). Onset: the lowest point of the working set in the window
     (where the growth began). Severity: high (as in the seed).
     """
 
@@ -84,9 +89,19 @@ class MemoryLeakDetector(Detector):
             onset = self._growth_onset(points)
             if onset is None:
                 continue
+            curve = curve_fit.judge([p for p in points if p[0] >= onset], limit)
+            runway = None
+            if curve["model"] == "saturating":
+                # the approach to a plateau fits clearly better than the line: a plateau
+                # below the limit is a warm-up; above it, that model projects the OOM
+                runway = curve["time_to_limit_s"]
+                if curve["verdict"] == "warmup" or runway is None or \
+                        runway >= int(self.cfg["horizon_s"]):
+                    continue
             usage = points[-1][1]
             node = nodes.get(key, "")
-            signals.append(self._signal(key, node, usage, limit, rate, onset, query, now))
+            signals.append(self._signal(key, node, usage, limit, rate, onset, query, now,
+                                        curve, runway))
             self._carry.add(key)
         return signals
 
@@ -119,9 +134,12 @@ class MemoryLeakDetector(Detector):
         return start
 
     def _signal(self, key: Tuple[str, ...], node: str, usage: float, limit: float,
-                rate: float, onset: float, query: str, now: float) -> Signal:
+                rate: float, onset: float, query: str, now: float,
+                curve: Optional[Dict[str, Any]] = None,
+                runway: Optional[float] = None) -> Signal:
         namespace, pod, container = key
-        time_to_oom = max(0.0, limit - usage) / rate
+        time_to_oom = max(0.0, limit - usage) / rate if runway is None else runway
+        curve = curve or {}
         mb_per_min = rate * 60 / 1024 / 1024
         usage_pct = usage / limit * 100 if limit else 0.0
         summary = ("memory leak in %s/%s (%s): +%s MB/min, OOM in %s min (%s%% of limit)" % (
@@ -137,7 +155,11 @@ class MemoryLeakDetector(Detector):
             metadata={"growth_rate_mb_per_min": round(mb_per_min, 3),
                       "time_to_oom_minutes": round(time_to_oom / 60, 2),
                       "current_usage_pct": round(usage_pct, 2),
-                      "limit_bytes": limit, "usage_bytes": usage, "container": container})
+                      "limit_bytes": limit, "usage_bytes": usage, "container": container,
+                      "curve_model": curve.get("model", "linear"),
+                      "curve_verdict": curve.get("verdict", ""),
+                      "asymptote_bytes": curve.get("asymptote_upper"),
+                      "tau_s": curve.get("tau_s")})
 
 
 def _by_key(samples) -> Dict[Tuple[str, ...], float]:
