@@ -150,8 +150,10 @@ def test_show_has_one_code_block_and_a_link(chat):
     from lib import incidents
     book = make_incident(chat, status="resolved", execution_id="ex-wf")
     record = book.get(INC)
-    for kind, text in (("EXECUTE", "cordon n1"), ("VERIFY", "node n1 memory < 70% for 5m")):
-        incidents.append_entry(record, kind, text)
+    incidents.append_entry(record, "EXECUTE", "cordon n1", kind="step", step="cordon",
+                           action="self_healing.cordon_node", outcome="executed")
+    incidents.append_entry(record, "VERIFY", "node n1 memory < 70% for 5m", kind="step",
+                           step="wait_node_memory_below_70", outcome="executed")
     book.save(record)
     _, messages = said(chat, "!heal show %s" % INC, "bob")
     assert [kind for kind, _ in messages] == ["ack", "result"]
@@ -168,14 +170,18 @@ def test_not_self_healed_before_verification(chat):
     from lib import incidents, reports
     book = make_incident(chat, status="remediating")
     record = book.get(INC)
-    incidents.append_entry(record, "EXECUTE", "cordon n1")
+    incidents.append_entry(record, "EXECUTE", "cordon n1", kind="step", step="cordon",
+                           action="self_healing.cordon_node", outcome="executed")
     assert reports.incident_report(record).splitlines()[0].startswith(
         ":hammer_and_wrench: *Remediating: memory pressure on node n1*")
     record["status"] = "resolved"
     assert "*Remediated (not verified):" in reports.incident_report(record)
-    incidents.append_entry(record, "VERIFY", "node n1 memory < 70% for 5m FAILED: timeout")
+    incidents.append_entry(record, "VERIFY", "node n1 memory < 70% for 5m FAILED: timeout",
+                           kind="step", step="wait_node_memory_below_70", outcome="failed",
+                           failed=True)
     assert "Self-healed" not in reports.incident_report(record)
-    incidents.append_entry(record, "VERIFY", "node n1 memory < 70% for 5m")
+    incidents.append_entry(record, "VERIFY", "node n1 memory < 70% for 5m", kind="step",
+                           step="wait_node_memory_below_70", outcome="executed")
     assert "*Self-healed: memory pressure" in reports.incident_report(record)
 
 
