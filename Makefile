@@ -118,7 +118,7 @@ test:
 	exit $$status
 
 demo: $(STAMP38) services
-	$(VENV38)/bin/python -m engine.demo $(if $(SCENARIO),--scenario $(SCENARIO)) \
+	$(VENV38)/bin/python -m harness.demo $(if $(SCENARIO),--scenario $(SCENARIO)) \
 		$(if $(MODE),--mode $(MODE))
 
 twin: $(STAMP38) services

@@ -2,13 +2,13 @@
 
 The condition is evaluated at every step from the onset to the end of the run (range query);
 recovery is the start of the last uninterrupted run of good evaluations, provided it lasted the
-truth's `hold` before the run stopped (engine.outcome.recovery_from).
+truth's `hold` before the run stopped (harness.outcome.recovery_from).
 """
 from typing import Any, Dict, List, Optional, Tuple
 
 import requests
 
-from engine import outcome
+from harness import outcome
 
 
 def query_range(url: str, query: str, start: float, end: float, step: float

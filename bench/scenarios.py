@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional
 from bench import baseline
 from bench import recovery as recovery_check
 from bench.plots import plot_scenario
-from engine.outcome import epoch_or_none
+from harness.outcome import epoch_or_none
 
 SEED_FIGURES = {"mttd_s": 34.0, "mttr_s": 167.0, "auto_remediated_pct": 87.0,
                 "false_positive_rate": 1.5}
@@ -41,7 +41,7 @@ def _root_cause_label(cause: Optional[Dict[str, Any]]) -> Optional[str]:
 def _root_triggers(result: Any, truth: Dict[str, Any]) -> List[Dict[str, Any]]:
     """Triggers of the ground truth's root cause (same matching as the engine's judgement:
     detector and target, a Deployment's pods for Pod truths, or the cause service)."""
-    from engine import outcome
+    from harness import outcome
     found = []
     for trig in result.signal_triggers():
         payload = trig.get("payload") or {}
@@ -91,7 +91,7 @@ def _recovery(result: Any, truth: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 
 def _found_root(result: Any, truth: Dict[str, Any]) -> Dict[str, Any]:
-    from engine import outcome
+    from harness import outcome
     for inc in result.incidents:
         if outcome.root_cause_matches(inc, truth):
             return {"label": _root_cause_label(inc.get("root_cause")), "correct": True}
@@ -123,8 +123,8 @@ def run_one(path: str, out_dir: str, with_baseline: bool = True,
             with_plot: bool = True) -> Dict[str, Any]:
     """Replay one scenario in autonomous mode and measure it (the baseline alerts replay it a
     second time without the healer; the corpus skips that)."""
-    from engine import outcome
-    from engine.replay import run_scenario
+    from harness import outcome
+    from harness.replay import run_scenario
 
     from twin.scenario import load_scenario
     truth = load_scenario(path).ground_truth

@@ -1,12 +1,6 @@
-"""Local engine: runs the self_healing pack without StackStorm (demo, benchmarks, tests).
+"""Local engine: a StackStorm stand-in that runs the self_healing pack without StackStorm.
 
 `engine.workflows.run_workflow(ref_or_path, parameters, executor)` conducts one workflow;
-`engine.actions.ActionRunner` runs actions in-process; `engine.run_scenario(...)` replays a
-twin scenario end to end (see engine.runner).
+`engine.actions.ActionRunner` runs actions; `engine.runner.Engine` is the loop. Replaying a
+twin scenario end to end is the scenario harness's job (`harness.run_scenario`).
 """
-
-
-def run_scenario(*args, **kwargs):
-    """Replay a scenario on the twin with the whole pack; see engine.replay.run_scenario."""
-    from engine.replay import run_scenario as _run
-    return _run(*args, **kwargs)

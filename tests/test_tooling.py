@@ -18,9 +18,9 @@ def _make_n(*args):
 
 def test_demo_passes_scenario_and_mode():
     out = _make_n("demo", "SCENARIO=scenarios/x.yaml", "MODE=dry_run")
-    assert ".venv38/bin/python -m engine.demo --scenario scenarios/x.yaml" in out
+    assert ".venv38/bin/python -m harness.demo --scenario scenarios/x.yaml" in out
     assert "--mode dry_run" in out
-    (line,) = [ln for ln in _make_n("demo").splitlines() if "engine.demo" in ln]
+    (line,) = [ln for ln in _make_n("demo").splitlines() if "harness.demo" in ln]
     assert "--scenario" not in line and "--mode" not in line
 
 

@@ -4,7 +4,7 @@ final state, the executions, the audit trail and the incident records' typed fie
 import json
 from typing import Any, Callable, Dict, List, Optional, Set
 
-from engine import outcome
+from harness import outcome
 
 
 HEALER_ANNOTATION = "self-healing.io/cordoned-by"

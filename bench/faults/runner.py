@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 from bench.faults.cases import CASES, FaultCase
 from bench.faults.oracle import CaseState, invariants, snapshot
-from engine import outcome
+from harness import outcome
 
 ENDED = {"resolved", "escalated", "failed"}
 
@@ -24,7 +24,7 @@ def _run_interrupted(case: FaultCase, state: CaseState, before: Dict[str, Any]) 
     import time as _time
 
     from engine.pack import Pack
-    from engine.replay import RunResult, settled
+    from harness.replay import RunResult, settled
     from engine.runner import Engine
     from twin.world import World
 
@@ -80,7 +80,7 @@ def _run_interrupted(case: FaultCase, state: CaseState, before: Dict[str, Any]) 
 
 def run_case(case: FaultCase) -> Dict[str, Any]:
     """Run one case; returns its table row (with `problems`, empty when it passed)."""
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
 
     state = CaseState()
     before: Dict[str, Any] = {}

@@ -55,7 +55,7 @@ def _merge(first: Dict[str, Any], second: Dict[str, Any], family: str,
     out["topology"]["services"] += second["topology"]["services"]
     out["faults"] = list(first.get("faults") or []) + list(second.get("faults") or [])
     a, b = first["ground_truth"], second["ground_truth"]
-    # the run counts as remediated when one part is fixed (engine.outcome.observed_outcome);
+    # the run counts as remediated when one part is fixed (harness.outcome.observed_outcome);
     # the recovery to judge is a fixed part's (an escalated part's is no autonomous fix)
     fixed = [t for t in (a, b) if t.get("expected_outcome") == "remediate"]
     truth = {"kind": "fault", "expected_outcome": "remediate" if fixed else "escalate",

@@ -176,7 +176,7 @@ def test_seed_scenario_alert_joins_the_detector_incident():
     """The seed's node pressure alert arrives after the detector fired, then resolves: one
     incident, the same playbook run, nothing dispatched twice."""
     pytest.importorskip("orquesta")
-    from engine import run_scenario
+    from harness import run_scenario
     delivered = []
 
     def deliver(world, engine):

@@ -1,5 +1,5 @@
 """Judging a replay against ground truth, and the closing figures."""
-from engine import outcome
+from harness import outcome
 
 TRUTH = {"kind": "fault", "expected_outcome": "remediate",
          "root_cause": {"detector": "memory_pressure", "target": {"kind": "Node", "name": "n1"}},

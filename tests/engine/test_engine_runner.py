@@ -80,7 +80,7 @@ def test_scheduled_callbacks_run_at_their_virtual_time(fixture_pack, clock):
 
 
 def test_apply_faults_forms(fixture_pack, clock):
-    from engine.replay import apply_faults
+    from harness.replay import apply_faults
 
     class Recorder(object):
         def __init__(self):

@@ -11,7 +11,7 @@ if not (shutil.which("prometheus") and shutil.which("nats-server")):
 
 @pytest.fixture(scope="module")
 def seed_run():
-    from engine import run_scenario
+    from harness import run_scenario
     return run_scenario("seed-0317-memory-leak", mode="autonomous", seed=0)
 
 

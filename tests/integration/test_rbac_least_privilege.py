@@ -70,7 +70,7 @@ def _tour(world, engine):
 @pytest.fixture(scope="module")
 def usage():
     from engine.pack import Pack
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
     from engine.runner import Engine
     from twin.world import World
 

@@ -33,13 +33,13 @@ def verified_waits(result):
 
 
 def ends(result):
-    from engine import outcome
+    from harness import outcome
     return outcome.incident_ends(result.incidents, result.executions, result.ended_at)
 
 
 @pytest.mark.parametrize("preset", sorted(HTTP))
 def test_error_rate_spike_on_each_http_preset(tmp_path, preset):
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
 
     result = run_scenario(scenario_with(tmp_path, "error-rate-spike", {"http": preset}),
                           config_overrides={"metric_sources": {"http_preset": preset}})
@@ -57,7 +57,7 @@ def test_error_rate_spike_on_each_http_preset(tmp_path, preset):
 
 @pytest.mark.parametrize("preset", sorted(POOL))
 def test_connection_pool_exhaustion_on_each_pool_preset(tmp_path, preset):
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
 
     result = run_scenario(
         scenario_with(tmp_path, "connection-pool-exhaustion", {"pool": preset}),
@@ -74,7 +74,7 @@ def test_connection_pool_exhaustion_on_each_pool_preset(tmp_path, preset):
 
 
 def test_wrong_stack_configured_changes_nothing_and_reports_blind(tmp_path):
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
 
     # the cluster runs Linkerd, the pack is left on its Istio default
     result = run_scenario(scenario_with(tmp_path, "error-rate-spike", {"http": "linkerd"}),
@@ -94,7 +94,7 @@ def test_wrong_stack_configured_changes_nothing_and_reports_blind(tmp_path):
 def test_pool_remedy_on_a_configured_configmap(tmp_path):
     """The service keeps its pool size elsewhere than `<service>-db-pool`: configured, the pack
     raises that ConfigMap and the recovery is verified."""
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
 
     path = scenario_with(tmp_path, "connection-pool-exhaustion", {"pool": "otel"})
     with open(path) as handle:

@@ -29,7 +29,7 @@ def entries(incident, kind):
 
 
 def test_pods_pinned_to_the_node_keep_it_cordoned_and_escalate():
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
     result = run_scenario("node-memory-pressure", keep_world=True)
     try:
         assert result.ok, result.assessment
@@ -50,7 +50,7 @@ def test_pods_pinned_to_the_node_keep_it_cordoned_and_escalate():
 
 
 def test_pods_that_find_room_elsewhere_let_the_node_be_uncordoned(tmp_path):
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
     with open(os.path.join(SCENARIOS, "node-memory-pressure.yaml")) as handle:
         raw = yaml.safe_load(handle)
     raw["name"] = "node-memory-pressure-reschedulable"

@@ -11,7 +11,7 @@ NODE = "gke-prod-pool-1-abc123"
 
 
 def replay(**kwargs):
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
     return run_scenario(SCENARIO, **kwargs)
 
 

@@ -24,7 +24,7 @@ TERMINAL = ("resolved", "escalated", "failed")
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_scenario_reaches_its_expected_outcome(scenario):
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
 
     result = run_scenario(scenario)
     assert result.ok, (result.assessment, [(i["id"], i["status"]) for i in result.incidents])

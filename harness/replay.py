@@ -3,9 +3,9 @@ import math
 import time
 from typing import Any, Callable, Dict, List, Optional
 
-from engine import outcome
+from harness import outcome
 from engine.pack import Pack
-from engine.report import render_report, timeline_lines
+from harness.report import render_report, timeline_lines
 from engine.runner import INTERVAL_TIMER, Engine
 
 

@@ -1,6 +1,6 @@
-"""`python -m engine.demo`: replay a scenario on the twin and tell the incident's story.
+"""`python -m harness.demo`: replay a scenario on the twin and tell the incident's story.
 
-    python -m engine.demo [--scenario NAME_OR_FILE] [--mode autonomous|dry_run|observe]
+    python -m harness.demo [--scenario NAME_OR_FILE] [--mode autonomous|dry_run|observe]
                           [--approve auto|deny|expire|ask|chat] [--seed N] [--quiet]
                           [--json FILE] [--list]
 
@@ -12,13 +12,13 @@ import sys
 import time
 from typing import List, Optional
 
-from engine.report import render_report
+from harness.report import render_report
 
 DEFAULT_SCENARIO = "seed-0317-memory-leak"
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.demo", description=__doc__.split(
+    parser = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__.split(
         "\n")[0])
     parser.add_argument("--scenario", default=DEFAULT_SCENARIO)
     parser.add_argument("--mode", default="autonomous",
@@ -40,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from engine.pack import Pack
     Pack().add_to_sys_path()
-    from engine.replay import run_scenario
+    from harness.replay import run_scenario
 
     out = sys.stdout  # actions' output is captured per execution; progress must bypass that
 
