@@ -22,7 +22,8 @@ def signal(detector, kind, name, service="", **metadata):
 def storm_gate(params):
     node_step = params["step"] in ("cordon_node", "drain_node", "scale_node_pool")
     decision = "deny" if node_step else "execute"
-    return {"decision": decision, "reason": STORM if node_step else "ok", "dry_run": False,
+    return {"decision": decision, "reason": STORM if node_step else "ok",
+            "check": "storm" if node_step else "", "dry_run": False,
             "mode": "autonomous", "risk": params["risk"], "max_risk": "medium",
             "audit_key": "a"}
 
