@@ -11,158 +11,23 @@ the schema (twin.schemas), validation, immutable fields, worded as the real serv
   Ignore -> dropped.
 - Validation -> 422 Invalid `Deployment.apps "x" is invalid: spec.replicas: Invalid value: -1:
   must be greater than or equal to 0` (several: `[a, b]`), with details.causes.
-- Defaults (create and update, as the decoder applies them): pod specs (also in templates),
-  Deployments, ReplicaSets, DaemonSets, Jobs, Services; create responses carry a status.
+- Defaults (create and update, as the decoder applies them; twin.defaults): pod specs (also
+  in templates), Deployments, ReplicaSets, DaemonSets, Jobs, Services; create responses carry
+  a status.
 """
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from twin import schemas
+from twin import schemas, selectors
+from twin.defaults import TEMPLATED, apply_defaults
+from twin.quantities import parse_quantity
 from twin.resources import ResourceType
-from twin.store import ApiError, BadRequest, Invalid
+from twin.store.errors import ApiError, BadRequest, Invalid
 
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _CONFIG_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-_WORKLOADS = ("deployments", "replicasets", "statefulsets", "daemonsets",
-              "replicationcontrollers")
-_TEMPLATED = _WORKLOADS + ("jobs",)
-
-
-# --------------------------------------------------------------------------- defaults
-def default_pod_spec(spec: Dict[str, Any]) -> None:
-    """SetDefaults_PodSpec / _Container (the fields every real pod shows)."""
-    if not isinstance(spec, dict):
-        return
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    if spec.get("serviceAccountName") and not spec.get("serviceAccount"):
-        spec["serviceAccount"] = spec["serviceAccountName"]
-    for key in ("containers", "initContainers"):
-        for c in spec.get(key) or []:
-            if not isinstance(c, dict):
-                continue
-            image = str(c.get("image") or "")
-            tag = image.rsplit("/", 1)[-1]
-            latest = "@" not in image and (":" not in tag or tag.endswith(":latest"))
-            c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
-            c.setdefault("terminationMessagePath", "/dev/termination-log")
-            c.setdefault("terminationMessagePolicy", "File")
-            c.setdefault("resources", {})
-            for port in c.get("ports") or []:
-                if isinstance(port, dict):
-                    port.setdefault("protocol", "TCP")
-
-
-def _default_template(obj: Dict[str, Any]) -> None:
-    template = (obj.get("spec") or {}).get("template")
-    if isinstance(template, dict):
-        template.setdefault("metadata", {})
-        default_pod_spec(template.get("spec") or {})
-
-
-def apply_defaults(rt: ResourceType, obj: Dict[str, Any], create: bool) -> None:
-    """Server-side defaults for the kinds the pack and its users touch."""
-    spec = obj.get("spec")
-    if rt.plural == "pods" and isinstance(spec, dict):
-        default_pod_spec(spec)
-        spec.setdefault("priority", 0)
-        for toleration in (("node.kubernetes.io/not-ready", 300),
-                           ("node.kubernetes.io/unreachable", 300)):
-            tols = spec.setdefault("tolerations", [])
-            if not any(isinstance(t, dict) and t.get("key") == toleration[0] for t in tols):
-                tols.append({"key": toleration[0], "operator": "Exists",
-                             "effect": "NoExecute", "tolerationSeconds": toleration[1]})
-    if rt.plural in _TEMPLATED and isinstance(spec, dict):
-        _default_template(obj)
-    if rt.plural in ("deployments", "replicasets", "statefulsets", "replicationcontrollers") \
-            and isinstance(spec, dict):
-        spec.setdefault("replicas", 1)
-    if rt.plural == "replicationcontrollers" and isinstance(spec, dict):
-        template = spec.get("template") or {}
-        labels = (template.get("metadata") or {}).get("labels")
-        if not spec.get("selector") and labels:
-            spec["selector"] = dict(labels)  # a ReplicationController selects its template
-        if not (obj.get("metadata") or {}).get("labels") and labels:
-            obj.setdefault("metadata", {})["labels"] = dict(labels)
-    if rt.plural == "deployments" and isinstance(spec, dict):
-        spec.setdefault("revisionHistoryLimit", 10)
-        spec.setdefault("progressDeadlineSeconds", 600)
-        strategy = spec.setdefault("strategy", {})
-        if isinstance(strategy, dict):
-            strategy.setdefault("type", "RollingUpdate")
-            if strategy["type"] == "RollingUpdate":
-                ru = strategy.setdefault("rollingUpdate", {})
-                if isinstance(ru, dict):
-                    ru.setdefault("maxUnavailable", "25%")
-                    ru.setdefault("maxSurge", "25%")
-    if rt.plural == "daemonsets" and isinstance(spec, dict):
-        spec.setdefault("revisionHistoryLimit", 10)
-        strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
-        if isinstance(strategy, dict) and strategy.get("type", "RollingUpdate") == \
-                "RollingUpdate":
-            strategy.setdefault("type", "RollingUpdate")
-            ru = strategy.setdefault("rollingUpdate", {})
-            if isinstance(ru, dict):
-                ru.setdefault("maxUnavailable", 1)
-                ru.setdefault("maxSurge", 0)
-    if rt.plural == "jobs" and isinstance(spec, dict) and create:
-        _default_job(obj)
-    if rt.plural == "services" and isinstance(spec, dict):
-        spec.setdefault("type", "ClusterIP")
-        spec.setdefault("sessionAffinity", "None")
-        spec.setdefault("internalTrafficPolicy", "Cluster")
-        for port in spec.get("ports") or []:
-            if isinstance(port, dict):
-                port.setdefault("protocol", "TCP")
-                port.setdefault("targetPort", port.get("port"))
-    if create and rt.has_status and rt.group not in _CUSTOM_STATUS_GROUPS:
-        obj.setdefault("status", dict(_INITIAL_STATUS.get(rt.plural, {})))
-        if rt.plural == "pods" and isinstance(obj["status"], dict):
-            obj["status"].setdefault("phase", "Pending")
-
-
-_CUSTOM_STATUS_GROUPS = frozenset({"cluster.x-k8s.io", "networking.istio.io",
-                                   "cert-manager.io"})
-_INITIAL_STATUS: Dict[str, Dict[str, Any]] = {
-    "services": {"loadBalancer": {}},
-    "daemonsets": {"currentNumberScheduled": 0, "numberMisscheduled": 0,
-                   "desiredNumberScheduled": 0, "numberReady": 0},
-    "replicasets": {"replicas": 0},
-    "poddisruptionbudgets": {"disruptionsAllowed": 0, "currentHealthy": 0,
-                             "desiredHealthy": 0, "expectedPods": 0},
-    "namespaces": {"phase": "Active"},
-    "horizontalpodautoscalers": {"currentReplicas": 0, "desiredReplicas": 0},
-    "statefulsets": {"replicas": 0, "availableReplicas": 0},
-    "replicationcontrollers": {"replicas": 0},
-}
-
-
-def _default_job(job: Dict[str, Any]) -> None:
-    spec = job["spec"]
-    md = job.setdefault("metadata", {})
-    spec.setdefault("parallelism", 1)
-    spec.setdefault("completions", 1)
-    spec.setdefault("backoffLimit", 6)
-    spec.setdefault("completionMode", "NonIndexed")
-    spec.setdefault("suspend", False)
-    spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
-    spec.setdefault("manualSelector", None)
-    if spec.get("manualSelector") is None:
-        spec.pop("manualSelector")
-    uid = md.get("uid")
-    if uid and not spec.get("selector"):
-        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
-        tmd = (spec.get("template") or {}).setdefault("metadata", {})
-        labels = tmd.setdefault("labels", {})
-        labels.update({"batch.kubernetes.io/controller-uid": uid, "controller-uid": uid,
-                       "batch.kubernetes.io/job-name": md.get("name", ""),
-                       "job-name": md.get("name", "")})
 
 
 # --------------------------------------------------------------------------- errors
@@ -234,7 +99,6 @@ def _metadata(md: Dict[str, Any], errs: FieldErrors) -> None:
 
 
 def _quantity_ok(value: Any) -> bool:
-    from twin.controllers import parse_quantity
     try:
         parse_quantity(value)
         return True
@@ -274,7 +138,6 @@ def _pod_spec(spec: Any, path: str, errs: FieldErrors, restart: Tuple[str, ...] 
                     errs.invalid("%s.resources.%s[%s]" % (cpath, kind, rname), qty,
                                  "quantities must match the regular expression "
                                  "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")
-        from twin.controllers import parse_quantity
         for rname, qty in (res.get("requests") or {}).items():
             limit = (res.get("limits") or {}).get(rname)
             if limit is not None and _quantity_ok(qty) and _quantity_ok(limit) and \
@@ -291,10 +154,9 @@ def _pod_spec(spec: Any, path: str, errs: FieldErrors, restart: Tuple[str, ...] 
 
 
 def _selector_matches(sel: Dict[str, Any], labels: Dict[str, Any]) -> bool:
-    from twin import selectors
-    from twin.controllers import selector_string
     try:
-        return selectors.match_labels(selectors.parse_labels(selector_string(sel)), labels)
+        return selectors.match_labels(selectors.parse_labels(selectors.selector_string(sel)),
+                                      labels)
     except Exception:  # noqa: BLE001 - a malformed selector is reported elsewhere
         return False
 
@@ -337,7 +199,7 @@ def validate(rt: ResourceType, obj: Dict[str, Any], old: Optional[Dict[str, Any]
     md = obj.get("metadata") or {}
     _metadata(md, errs)
     spec = obj.get("spec") or {}
-    if rt.plural in _TEMPLATED:
+    if rt.plural in TEMPLATED:
         _workload(rt, obj, errs)
     elif rt.plural == "pods":
         _pod_spec(spec, "spec", errs, ("Always", "OnFailure", "Never"))
@@ -371,7 +233,7 @@ def validate(rt: ResourceType, obj: Dict[str, Any], old: Optional[Dict[str, Any]
 def _immutable(rt: ResourceType, new: Dict[str, Any], old: Dict[str, Any],
                errs: FieldErrors) -> None:
     ns, os_ = new.get("spec") or {}, old.get("spec") or {}
-    if rt.plural in _TEMPLATED and ns.get("selector") != os_.get("selector"):
+    if rt.plural in TEMPLATED and ns.get("selector") != os_.get("selector"):
         errs.invalid("spec.selector", ns.get("selector"), "field is immutable")
     if rt.plural == "jobs" and ns.get("template") != os_.get("template"):
         errs.invalid("spec.template", ns.get("template"), "field is immutable")

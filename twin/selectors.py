@@ -102,6 +102,18 @@ def selector_from_label_selector(sel: Optional[Dict[str, Any]]) -> List[Requirem
     return reqs
 
 
+def selector_string(sel: Optional[Dict[str, Any]]) -> str:
+    """LabelSelector object -> selector string."""
+    if not sel:
+        return ""
+    parts = ["%s=%s" % kv for kv in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        op, key, vals = e["operator"], e["key"], ",".join(e.get("values") or [])
+        parts.append({"In": "%s in (%s)" % (key, vals), "NotIn": "%s notin (%s)" % (key, vals),
+                      "Exists": key, "DoesNotExist": "!" + key}[op])
+    return ",".join(parts)
+
+
 FieldReq = Tuple[str, str, str]  # (path, op, value); op in = !=
 
 

@@ -3,7 +3,7 @@ authorization and faults, discovery documents, and request parsing.
 """
 import json
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from twin import openapi, resources
@@ -11,11 +11,9 @@ from twin.apiserver.request import Request, _flag, _single_name, _status, parse_
 from twin.apiserver.subresources import Subresources
 from twin.apiserver.verbs import ResourceVerbs
 from twin.apiserver.watch import WatchVerb
-from twin.faults import Fault
-from twin.store import ApiError, BadRequest, Forbidden, NotFound
-
-if TYPE_CHECKING:
-    from twin.apiserver import ApiServer
+from twin.faults import ApiFaults, Fault
+from twin.rbac import Authorizer
+from twin.store import ApiError, BadRequest, Forbidden, NotFound, Store
 
 
 VERSION = {"major": "1", "minor": "31", "gitVersion": "v1.31.0-twin", "gitCommit": "twin",
@@ -31,10 +29,23 @@ _JSON_TYPES = ("application/json", "application/json-patch+json", "application/m
 _SUB_GROUP_VERSIONS = {"scale": ("autoscaling", "v1"), "eviction": ("policy", "v1")}
 
 
+class Served(Protocol):
+    """What a handler reads from the server it is bound to (`ApiServer` is one)."""
+    store: Store
+    authorizer: Optional[Authorizer]
+    faults: ApiFaults
+    port: int
+    request_count: int
+    bookmark_interval_s: float
+
+    @property
+    def stopping(self) -> bool: ...
+
+
 class _Handler(ResourceVerbs, WatchVerb, Subresources, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out separately: avoid 40 ms stalls
-    api: "ApiServer"
+    api: Served
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass

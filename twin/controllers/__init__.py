@@ -62,12 +62,10 @@ from twin.controllers.objects import (
     _cond,
     controller_ref,
     node_ready,
-    parse_quantity,
     pod_ready,
     pod_requests,
     pod_terminal,
     record_event,
-    selector_string,
 )
 from twin.controllers.scheduling import Scheduler, bind_pod
 from twin.controllers.workloads import (
@@ -78,6 +76,8 @@ from twin.controllers.workloads import (
     template_hash,
     templates_equal,
 )
+from twin.quantities import parse_quantity
+from twin.selectors import selector_string
 from twin.store import Store
 
 __all__ = [

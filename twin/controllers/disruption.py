@@ -10,8 +10,8 @@ from twin.controllers.objects import (
     pod_ready,
     pod_terminal,
     record_event,
-    selector_string,
 )
+from twin.selectors import selector_string
 from twin.store import InternalError, Store, TooManyRequests, iso
 
 

@@ -1,28 +1,13 @@
-"""Fields of Kubernetes objects every controller reads or writes: quantities, conditions,
-owner references, selectors, QoS class, timestamps, and core/v1 Events.
+"""Fields of Kubernetes objects every controller reads or writes: requests, conditions,
+owner references, QoS class, timestamps, and core/v1 Events (quantities are read by
+twin.quantities, LabelSelectors written as text by twin.selectors).
 """
 import math
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from twin.quantities import parse_quantity
 from twin.store import Store, copy_obj, iso
-
-
-# --------------------------------------------------------------------------- quantities
-def parse_quantity(value: Any) -> float:
-    """Kubernetes quantity ("500m", "2Gi", "1.5", 3) -> float in base units."""
-    if value is None or value == "":
-        return 0.0
-    if isinstance(value, (int, float)):
-        return float(value)
-    s = str(value).strip()
-    suffixes = [("Ki", 2 ** 10), ("Mi", 2 ** 20), ("Gi", 2 ** 30), ("Ti", 2 ** 40),
-                ("Pi", 2 ** 50), ("Ei", 2 ** 60), ("n", 1e-9), ("u", 1e-6), ("m", 1e-3),
-                ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18)]
-    for suffix, mult in suffixes:
-        if s.endswith(suffix):
-            return float(s[:-len(suffix)]) * mult
-    return float(s)
 
 
 def pod_requests(pod: Dict[str, Any]) -> Tuple[float, float]:
@@ -99,18 +84,6 @@ def _set_condition(conds: List[Dict[str, Any]], ctype: str, status: str, reason:
         new["lastTransitionTime"] = old.get("lastTransitionTime", now)
     out.append(new)
     return sorted(out, key=lambda c: c["type"])
-
-
-def selector_string(sel: Optional[Dict[str, Any]]) -> str:
-    """LabelSelector object -> selector string."""
-    if not sel:
-        return ""
-    parts = ["%s=%s" % kv for kv in sorted((sel.get("matchLabels") or {}).items())]
-    for e in sel.get("matchExpressions") or []:
-        op, key, vals = e["operator"], e["key"], ",".join(e.get("values") or [])
-        parts.append({"In": "%s in (%s)" % (key, vals), "NotIn": "%s notin (%s)" % (key, vals),
-                      "Exists": key, "DoesNotExist": "!" + key}[op])
-    return ",".join(parts)
 
 
 def _scaled(value: Any, total: int, round_up: bool) -> int:

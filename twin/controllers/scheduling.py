@@ -6,10 +6,10 @@ from twin.controllers.objects import (
     _cond,
     _set_condition,
     node_ready,
-    parse_quantity,
     pod_requests,
     pod_terminal,
 )
+from twin.quantities import parse_quantity
 from twin.store import Conflict, NotFound, Store, iso
 
 

@@ -7,7 +7,8 @@ import zlib
 from typing import Any, Dict, Optional
 
 from twin.clock import iso
-from twin.controllers import parse_quantity, record_event
+from twin.controllers import record_event
+from twin.quantities import parse_quantity
 from twin.model.signals import _unit_noise
 
 BACKOFF_MAX_S = 300.0

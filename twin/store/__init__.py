@@ -55,7 +55,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple
 
-from twin import resources
+from twin import defaults, resources
 from twin.store.entries import _NAME_RE, Entry, Key, _Query, copy_obj, iso
 from twin.store.errors import (
     AlreadyExists,
@@ -213,11 +213,16 @@ class Store(StoreIndexes, StoreReads, StoreWrites, StoreLogs):
         rt = self._rt(resource)
         return ((namespace or "") if rt.namespaced else "", name)
 
-    def _entry(self, resource: str, namespace: Optional[str], name: str) -> Entry:
-        entry = self._objs[resource].get(self._key(resource, namespace, name))
+    def _stored(self, resource: str, namespace: Optional[str], name: str) -> Tuple[Key, Entry]:
+        """The key and entry of a stored object (caller holds the lock); NotFound if absent."""
+        key = self._key(resource, namespace, name)
+        entry = self._objs[resource].get(key)
         if entry is None:
             raise not_found(resource, name)
-        return entry
+        return key, entry
+
+    def _entry(self, resource: str, namespace: Optional[str], name: str) -> Entry:
+        return self._stored(resource, namespace, name)[1]
 
     def count(self, resource: str, namespace: Optional[str] = None) -> int:
         """Number of stored objects of a resource (optionally in one namespace)."""
@@ -301,8 +306,7 @@ class Store(StoreIndexes, StoreReads, StoreWrites, StoreLogs):
             if admit is not None:
                 admit(None, obj)
             else:  # objects made by the world and controllers get the server's defaults too
-                from twin import admission
-                admission.apply_defaults(rt, obj, create=True)
+                defaults.apply_defaults(rt, obj, create=True)
             if dry_run:
                 md.pop("uid", None)
                 return obj
