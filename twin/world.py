@@ -44,6 +44,19 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BULK_WINDOW_S = 1800.0
 
 
+class _UrlOf:
+    """A read-only attribute: the url one of the world's servers serves ("" when not up)."""
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+
+    def __get__(self, world: Any, owner: Any = None) -> Any:
+        if world is None:
+            return self
+        server = getattr(world, self.part)
+        return server.url if server else ""
+
+
 class World(WorldTopology, WorldEvents):
     """One running twin (see module docstring)."""
 
@@ -124,21 +137,10 @@ class World(WorldTopology, WorldEvents):
         return world
 
     # ------------------------------------------------------------------ properties
-    @property
-    def prometheus_url(self) -> str:
-        return self.proxy.url if self.proxy else ""
-
-    @property
-    def prometheus_direct_url(self) -> str:
-        return self.prometheus.url if self.prometheus else ""
-
-    @property
-    def nats_url(self) -> str:
-        return self.nats.url if self.nats else ""
-
-    @property
-    def api_url(self) -> str:
-        return self.apiserver.url if self.apiserver else ""
+    prometheus_url = _UrlOf("proxy")
+    prometheus_direct_url = _UrlOf("prometheus")
+    nats_url = _UrlOf("nats")
+    api_url = _UrlOf("apiserver")
 
     @property
     def prom_faults(self):

@@ -1,7 +1,7 @@
 """Shared set-up for the twin API tests: a store, controllers and an API server on loopback,
 reached only through the official `kubernetes` client built from generated kubeconfigs."""
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from kubernetes import client, config
 
@@ -86,6 +86,19 @@ class Twin:
 
     def stop(self) -> None:
         self.api.stop()
+
+
+def running(workdir: str, nodes: Sequence[str] = ("node-a", "node-b"),
+            **kwargs: Any) -> Iterator[Twin]:
+    """A fixture body: a Twin with `nodes` created, stopped afterwards
+    (`yield from running(str(tmp_path))`)."""
+    t = Twin(workdir, **kwargs)
+    try:
+        for name in nodes:
+            t.admin.core.create_node(node(name))
+        yield t
+    finally:
+        t.stop()
 
 
 def node(name: str, pool: str = "pool-a", cpu: str = "4", memory: str = "16Gi",

@@ -1,17 +1,13 @@
 """Eviction API with PodDisruptionBudgets, rescheduling, and the scheduler's respect for cordons
 (only through the official client)."""
 import pytest
-from api_harness import Twin, deployment, node
+from api_harness import deployment, node, running
 from kubernetes.client.rest import ApiException
 
 
 @pytest.fixture
 def twin(tmp_path):
-    t = Twin(str(tmp_path))
-    for name in ("node-a", "node-b", "node-c"):
-        t.admin.core.create_node(node(name))
-    yield t
-    t.stop()
+    yield from running(str(tmp_path), ("node-a", "node-b", "node-c"))
 
 
 def _pods(t, ns="prod", **kw):

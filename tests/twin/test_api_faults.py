@@ -3,7 +3,7 @@ import time
 
 import pytest
 import urllib3
-from api_harness import Twin, node
+from api_harness import running
 from kubernetes.client.rest import ApiException
 
 from twin.faults import ApiFaults, fault_from_dict
@@ -11,11 +11,7 @@ from twin.faults import ApiFaults, fault_from_dict
 
 @pytest.fixture
 def twin(tmp_path):
-    t = Twin(str(tmp_path))
-    t.admin.core.create_node(node("node-a"))
-    t.admin.core.create_node(node("node-b"))
-    yield t
-    t.stop()
+    yield from running(str(tmp_path))
 
 
 def _patch(t, name="node-a"):

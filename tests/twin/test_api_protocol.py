@@ -4,18 +4,14 @@ nothing (eviction, scale), includeObject in tables, batch/v1 Jobs."""
 import json
 
 import pytest
-from api_harness import Twin, deployment, node
+from api_harness import deployment, node, running
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 
 @pytest.fixture
 def twin(tmp_path):
-    t = Twin(str(tmp_path))
-    for name in ("node-a", "node-b"):
-        t.admin.core.create_node(node(name))
-    yield t
-    t.stop()
+    yield from running(str(tmp_path))
 
 
 def _raw(t, path, method="GET", body=None, headers=None, who="admin"):

@@ -1,17 +1,13 @@
 """Deployment rollouts and `kubectl rollout undo` done the way kubectl does it, via the client."""
 import pytest
-from api_harness import Twin, deployment, node
+from api_harness import deployment, running
 
 REVISION = "deployment.kubernetes.io/revision"
 
 
 @pytest.fixture
 def twin(tmp_path):
-    t = Twin(str(tmp_path))
-    for name in ("node-a", "node-b"):
-        t.admin.core.create_node(node(name))
-    yield t
-    t.stop()
+    yield from running(str(tmp_path))
 
 
 def _replicasets(t, name="web"):

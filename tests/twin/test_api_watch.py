@@ -4,17 +4,14 @@ import time
 
 import pytest
 import urllib3
-from api_harness import Twin, node
+from api_harness import Twin, node, running
 from kubernetes import watch
 from kubernetes.client.rest import ApiException
 
 
 @pytest.fixture
 def twin(tmp_path):
-    t = Twin(str(tmp_path))
-    t.admin.core.create_node(node("node-a"))
-    yield t
-    t.stop()
+    yield from running(str(tmp_path), ("node-a",))
 
 
 def _collect(func, *args, stop_after=None, **kw):

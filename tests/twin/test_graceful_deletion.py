@@ -1,6 +1,6 @@
 """Graceful deletion, finalizers, DaemonSets and mirror pods on the twin (official client)."""
 import pytest
-from api_harness import Twin, deployment, node
+from api_harness import deployment, node, running
 from kubernetes.client.rest import ApiException
 
 from twin.controllers import SHUTDOWN_ANNOTATION
@@ -8,11 +8,7 @@ from twin.controllers import SHUTDOWN_ANNOTATION
 
 @pytest.fixture
 def twin(tmp_path):
-    t = Twin(str(tmp_path))
-    for name in ("node-a", "node-b"):
-        t.admin.core.create_node(node(name))
-    yield t
-    t.stop()
+    yield from running(str(tmp_path))
 
 
 def _slow(name, replicas, shutdown_s):

@@ -1,4 +1,6 @@
 """Remediations act on the world only through cluster state, via the official client."""
+import contextlib
+
 import pytest
 from kubernetes import client, config
 
@@ -24,14 +26,24 @@ def rollout_undo(apps, namespace, name):
     apps.patch_namespaced_deployment(name, namespace, {"spec": {"template": template}})
 
 
+@contextlib.contextmanager
+def world_after_onset(name, seconds=None):
+    """A fast world (no Prometheus, no NATS) started and, with `seconds`, run to that long after
+    its onset; stopped on the way out."""
+    world = World.from_scenario(name, start_prometheus=False, start_nats=False)
+    try:
+        world.start()
+        if seconds is not None:
+            world.run_until(world.onset_epoch + seconds)
+        yield world
+    finally:
+        world.stop()
+
+
 @pytest.fixture()
 def seed_world():
-    world = World.from_scenario("seed-0317-memory-leak", start_prometheus=False,
-                                start_nats=False)
-    world.start()
-    world.run_until(world.onset_epoch)
-    yield world
-    world.stop()
+    with world_after_onset("seed-0317-memory-leak", 0) as world:
+        yield world
 
 
 def test_cordon_and_rollback_relieve_the_node(seed_world):
@@ -62,11 +74,7 @@ def test_without_remediation_the_leak_continues(seed_world):
 
 
 def test_bigger_pool_configmap_relieves_exhaustion():
-    world = World.from_scenario("connection-pool-exhaustion", start_prometheus=False,
-                                start_nats=False)
-    try:
-        world.start()
-        world.run_until(world.onset_epoch + 300)
+    with world_after_onset("connection-pool-exhaustion", 300) as world:
         view = world.physics.snapshot["services"]["orders-api"]
         assert max(p[2] for p in view["pool"]) >= 1  # pending connections
         _, core, _ = api_clients(world)
@@ -76,16 +84,10 @@ def test_bigger_pool_configmap_relieves_exhaustion():
         view = world.physics.snapshot["services"]["orders-api"]
         assert max(p[2] for p in view["pool"]) == 0
         assert view["pool_util"] < 0.9
-    finally:
-        world.stop()
 
 
 def test_circuit_breaker_sheds_upstream_slowness():
-    world = World.from_scenario("cascading-slowdown-abc", start_prometheus=False,
-                                start_nats=False)
-    try:
-        world.start()
-        world.run_until(world.onset_epoch + 300)
+    with world_after_onset("cascading-slowdown-abc", 300) as world:
         slow_c = world.physics.snapshot["services"]["svc-c"]["p99"]
         _, _, custom = api_clients(world)
         other = {"apiVersion": "networking.istio.io/v1beta1", "kind": "DestinationRule",
@@ -110,16 +112,10 @@ def test_circuit_breaker_sheds_upstream_slowness():
         services = world.physics.snapshot["services"]
         assert services["svc-c"]["p99"] < slow_c / 2
         assert services["svc-a"]["p99"] > 300  # the root itself stays slow
-    finally:
-        world.stop()
 
 
 def test_bad_deploy_crash_loops_with_backoff_logs_and_events():
-    world = World.from_scenario("crash-loop-bad-deploy", start_prometheus=False,
-                                start_nats=False)
-    try:
-        world.start()
-        world.run_until(world.onset_epoch + 600)
+    with world_after_onset("crash-loop-bad-deploy", 600) as world:
         _, core, _ = api_clients(world)
         pods = core.list_namespaced_pod("production", label_selector="app=catalog").items
         bad = [p for p in pods if p.spec.containers[0].image.endswith(":v2.4.0")]
@@ -142,15 +138,10 @@ def test_bad_deploy_crash_loops_with_backoff_logs_and_events():
         world.advance_seconds(300)
         later = core.read_namespaced_pod(bad[0].metadata.name, "production")
         assert later.status.container_statuses[0].restart_count - restarts <= 3
-    finally:
-        world.stop()
 
 
 def test_bigger_node_pool_adds_a_ready_node_with_metrics():
-    world = World.from_scenario("node-memory-pressure", start_prometheus=False,
-                                start_nats=False)
-    try:
-        world.start()
+    with world_after_onset("node-memory-pressure") as world:
         _, core, custom = api_clients(world)
         custom.patch_namespaced_custom_object_scale(
             "cluster.x-k8s.io", "v1beta1", "default", "machinedeployments", "prod-pool-1",
@@ -166,5 +157,3 @@ def test_bigger_node_pool_adds_a_ready_node_with_metrics():
         assert ready["Ready"] == "True" and ready["MemoryPressure"] == "False"
         world.advance_seconds(15)
         assert world.physics.snapshot_nodes[new.metadata.name]["mem_pct"] < 20
-    finally:
-        world.stop()

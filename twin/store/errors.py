@@ -1,6 +1,6 @@
 """The API errors the store raises, each with its HTTP code, reason and Status dict.
 """
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Type
 
 from twin import resources
 
@@ -31,44 +31,22 @@ class ApiError(Exception):
         return out
 
 
-class NotFound(ApiError):
-    code, reason = 404, "NotFound"
+def _status_error(name: str, code: int, reason: str) -> Type[ApiError]:
+    """An ApiError subclass the server answers with HTTP `code` and Status `reason`."""
+    return type(name, (ApiError,), {"code": code, "reason": reason, "__module__": __name__,
+                                    "__doc__": "HTTP %d, reason %s." % (code, reason)})
 
 
-class AlreadyExists(ApiError):
-    code, reason = 409, "AlreadyExists"
-
-
-class Conflict(ApiError):
-    code, reason = 409, "Conflict"
-
-
-class Invalid(ApiError):
-    code, reason = 422, "Invalid"
-
-
-class BadRequest(ApiError):
-    code, reason = 400, "BadRequest"
-
-
-class Gone(ApiError):
-    code, reason = 410, "Expired"
-
-
-class Forbidden(ApiError):
-    code, reason = 403, "Forbidden"
-
-
-class TooManyRequests(ApiError):
-    code, reason = 429, "TooManyRequests"
-
-
-class InternalError(ApiError):
-    code, reason = 500, "InternalError"
-
-
-class ServiceUnavailable(ApiError):
-    code, reason = 503, "ServiceUnavailable"
+NotFound = _status_error("NotFound", 404, "NotFound")
+AlreadyExists = _status_error("AlreadyExists", 409, "AlreadyExists")
+Conflict = _status_error("Conflict", 409, "Conflict")
+Invalid = _status_error("Invalid", 422, "Invalid")
+BadRequest = _status_error("BadRequest", 400, "BadRequest")
+Gone = _status_error("Gone", 410, "Expired")
+Forbidden = _status_error("Forbidden", 403, "Forbidden")
+TooManyRequests = _status_error("TooManyRequests", 429, "TooManyRequests")
+InternalError = _status_error("InternalError", 500, "InternalError")
+ServiceUnavailable = _status_error("ServiceUnavailable", 503, "ServiceUnavailable")
 
 
 def _details(resource: str, name: str) -> Dict[str, Any]:
@@ -85,12 +63,12 @@ def _qualified(resource: str) -> str:
     return "%s.%s" % (resource, rt.group) if rt is not None and rt.group else resource
 
 
-def not_found(resource: str, name: str) -> NotFound:
+def not_found(resource: str, name: str) -> ApiError:
     return NotFound('%s "%s" not found' % (_qualified(resource), name),
                     _details(resource, name))
 
 
-def conflict(resource: str, name: str) -> Conflict:
+def conflict(resource: str, name: str) -> ApiError:
     return Conflict('Operation cannot be fulfilled on %s "%s": the object has been modified; '
                     "please apply your changes to the latest version and try again"
                     % (_qualified(resource), name), _details(resource, name))

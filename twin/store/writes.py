@@ -14,7 +14,6 @@ from twin.store.errors import (
     _details,
     _qualified,
     conflict,
-    not_found,
 )
 from twin.store.semantics import (
     _DELETION,
@@ -107,10 +106,7 @@ class StoreWrites:
         name = md.get("name", "")
         ns = (md.get("namespace") or namespace or "default") if rt.namespaced else ""
         with self._lock:
-            key = self._key(resource, ns, name)
-            old = self._objs[resource].get(key)
-            if old is None:
-                raise not_found(resource, name)
+            key, old = self._stored(resource, ns, name)
             return self._commit(resource, key, old, new, md.get("resourceVersion"), rt, scope,
                                 dry_run, admit)
 
@@ -138,10 +134,7 @@ class StoreWrites:
         rt = self._rt(resource)
         kind = _patch_kind(patch_type)
         with self._lock:
-            key = self._key(resource, namespace, name)
-            old = self._objs[resource].get(key)
-            if old is None:
-                raise not_found(resource, name)
+            key, old = self._stored(resource, namespace, name)
             try:
                 if kind == "json":
                     new = patches.json_patch(old.obj, patch)
@@ -165,10 +158,7 @@ class StoreWrites:
         Returns a copy of the result (copy_result=False: the stored object, read-only)."""
         self._rt(resource)
         with self._lock:
-            key = self._key(resource, namespace, name)
-            old = self._objs[resource].get(key)
-            if old is None:
-                raise not_found(resource, name)
+            key, old = self._stored(resource, namespace, name)
             new = copy_obj(old.obj)
             result = fn(new)
             if result is not None:
@@ -187,10 +177,7 @@ class StoreWrites:
         it owns unless propagation="Orphan". Returns the object (Terminating or gone)."""
         self._rt(resource)
         with self._lock:
-            key = self._key(resource, namespace, name)
-            entry = self._objs[resource].get(key)
-            if entry is None:
-                raise not_found(resource, name)
+            key, entry = self._stored(resource, namespace, name)
             md = entry.obj["metadata"]
             if uid and uid != md["uid"]:
                 raise Conflict('Operation cannot be fulfilled on %s "%s": Precondition failed: '
