@@ -13,11 +13,12 @@ from typing import Any, Dict, List, Optional
 
 import yaml
 
+from twin.pack_lib import catalogue
+
 SCENARIO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                             "scenarios")
-DETECTORS = ("memory_pressure", "memory_leak", "cpu_throttling", "crash_loop",
-             "latency_anomaly", "error_rate", "disk_pressure", "connection_pool",
-             "certificate_expiry", "node_not_ready")
+# what a scenario's ground truth may name: the pack catalogue's detectors
+DETECTORS = catalogue.DETECTOR_NAMES
 OUTCOMES = ("remediate", "escalate", "none")
 # Which exporters' metric names the twin writes (scenario key `metrics`): the HTTP request
 # metrics of a mesh / ingress / OpenTelemetry SDK, and the DB connection-pool gauges.

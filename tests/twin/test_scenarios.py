@@ -26,6 +26,17 @@ def test_inventory_covers_every_detector_and_the_required_stories():
         assert s.ground_truth["acceptable_remediations"] == []
 
 
+def test_ground_truth_detectors_are_the_pack_catalogues():
+    from twin.pack_lib import catalogue
+    assert DETECTORS is catalogue.DETECTOR_NAMES  # derived, not a copy kept by hand
+    base = {"name": "x", "topology": {"nodes": [{"name": "n1"}]}}
+    cause = {"detector": DETECTORS[-1], "target": {"kind": "Node", "name": "n1"}}
+    Scenario(dict(base, ground_truth={"kind": "fault", "root_cause": cause}))
+    with pytest.raises(ScenarioError, match="detector: unknown 'inode_pressure'"):
+        Scenario(dict(base, ground_truth={"kind": "fault", "root_cause": dict(
+            cause, detector="inode_pressure")}))
+
+
 def test_invalid_scenarios_are_rejected_with_the_field_named():
     base = {"name": "x", "topology": {"nodes": [{"name": "n1"}]},
             "ground_truth": {"kind": "benign"}}
