@@ -19,12 +19,18 @@ def _eviction(name, ns="prod"):
             "metadata": {"name": name, "namespace": ns}}
 
 
-def test_eviction_refused_with_429_when_pdb_allows_no_disruption(twin):
-    twin.admin.apps.create_namespaced_deployment("prod", deployment("web", replicas=2))
+def _budgeted_web(twin, replicas, **budget):
+    """Deployment prod/web with `replicas` running pods under a PodDisruptionBudget `budget`
+    (minAvailable= or maxUnavailable=)."""
+    twin.admin.apps.create_namespaced_deployment("prod", deployment("web", replicas=replicas))
     twin.admin.policy.create_namespaced_pod_disruption_budget("prod", {
         "metadata": {"name": "web"},
-        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}})
+        "spec": dict(budget, selector={"matchLabels": {"app": "web"}})})
     twin.steps(3)
+
+
+def test_eviction_refused_with_429_when_pdb_allows_no_disruption(twin):
+    _budgeted_web(twin, 2, minAvailable=2)
     pods = _pods(twin)
     assert len(pods) == 2 and all(p.status.phase == "Running" for p in pods)
     pdb = twin.admin.policy.read_namespaced_pod_disruption_budget_status("web", "prod")
@@ -39,11 +45,7 @@ def test_eviction_refused_with_429_when_pdb_allows_no_disruption(twin):
 
 
 def test_eviction_spends_budget_then_429_until_replacement_ready(twin):
-    twin.admin.apps.create_namespaced_deployment("prod", deployment("web", replicas=3))
-    twin.admin.policy.create_namespaced_pod_disruption_budget("prod", {
-        "metadata": {"name": "web"},
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}}})
-    twin.steps(3)
+    _budgeted_web(twin, 3, maxUnavailable=1)
     first, second = [p.metadata.name for p in _pods(twin)][:2]
     twin.sa.core.create_namespaced_pod_eviction(first, "prod", _eviction(first))
     evicted = twin.admin.core.read_namespaced_pod(first, "prod")  # Terminating: still listed
@@ -144,11 +146,7 @@ def test_node_lifecycle_taints_and_evicts_after_toleration(twin):
 
 
 def test_unhealthy_pods_follow_if_healthy_budget(twin):
-    twin.admin.apps.create_namespaced_deployment("prod", deployment("web", replicas=3))
-    twin.admin.policy.create_namespaced_pod_disruption_budget("prod", {
-        "metadata": {"name": "web"},
-        "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}})
-    twin.steps(3)
+    _budgeted_web(twin, 3, minAvailable=2)
     a, b, _c = [p.metadata.name for p in _pods(twin)]
     for name in (a, b):  # two of three turn unready: the budget is not met
         twin.admin.core.patch_namespaced_pod_status(name, "prod", {"status": {"conditions": [

@@ -5,11 +5,11 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from world_harness import world_after_onset
 
 from twin.prometheus import PrometheusServer
 from twin.promwrite import (STALE_NAN, RemoteWriter, encode_labels, series_key,
                             snappy_literal_block)
-from twin.world import World
 
 
 def query(url, expr, at):
@@ -48,11 +48,8 @@ def test_remote_write_and_stale_marker_in_real_prometheus():
 
 @pytest.fixture(scope="module")
 def seed_world():
-    world = World.from_scenario("seed-0317-memory-leak", start_nats=False)
-    world.start()
-    world.run_until(world.onset_epoch)
-    yield world
-    world.stop()
+    with world_after_onset("seed-0317-memory-leak", 0, start_prometheus=True) as world:
+        yield world
 
 
 def test_leak_series_answers_deriv_at_virtual_time(seed_world):

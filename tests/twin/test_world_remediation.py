@@ -1,10 +1,8 @@
 """Remediations act on the world only through cluster state, via the official client."""
-import contextlib
-
 import pytest
 from kubernetes import client, config
+from world_harness import world_after_onset
 
-from twin.world import World
 
 
 def api_clients(world):
@@ -24,20 +22,6 @@ def rollout_undo(apps, namespace, name):
     template = previous.spec.template
     template.metadata.labels.pop("pod-template-hash", None)
     apps.patch_namespaced_deployment(name, namespace, {"spec": {"template": template}})
-
-
-@contextlib.contextmanager
-def world_after_onset(name, seconds=None):
-    """A fast world (no Prometheus, no NATS) started and, with `seconds`, run to that long after
-    its onset; stopped on the way out."""
-    world = World.from_scenario(name, start_prometheus=False, start_nats=False)
-    try:
-        world.start()
-        if seconds is not None:
-            world.run_until(world.onset_epoch + seconds)
-        yield world
-    finally:
-        world.stop()
 
 
 @pytest.fixture()
