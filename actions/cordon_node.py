@@ -1,6 +1,6 @@
 """Cordon a node (mark it unschedulable) and record that the healer did it."""
 from lib import k8s_nodes
-from lib.base_action import SelfHealingAction, mutation_result, require
+from lib.base_action import SelfHealingAction, require, result_of
 from lib.k8s_events import record_event
 
 
@@ -11,5 +11,4 @@ class CordonNode(SelfHealingAction):
         if result["changed"]:
             record_event(self.kube, "Node", None, node, "Cordoned",
                          "self-healing cordoned node %s" % node, incident_id)
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               incident_id=incident_id, **result)
+        return result_of(result, dry_run, incident_id=incident_id)

@@ -2,7 +2,7 @@
 from typing import Optional
 
 from lib import k8s_workloads
-from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
+from lib.base_action import ActionInputError, SelfHealingAction, result_of
 from lib.k8s_events import record_event
 
 
@@ -10,10 +10,7 @@ class ScaleDeployment(SelfHealingAction):
     def execute(self, namespace: str = "", deployment: str = "",
                 replicas: Optional[int] = None, delta: int = 0, min_replicas: int = 1,
                 max_replicas: int = 0, incident_id: str = "", dry_run: bool = False):
-        require(namespace, "namespace")
-        require(deployment, "deployment")
-        if self.settings.is_protected_namespace(namespace):
-            raise ActionInputError("namespace: %s is protected" % namespace)
+        self.require_target(namespace, deployment=deployment)
         if replicas is not None and int(replicas) < 0:
             raise ActionInputError("replicas: must be >= 0")
         result = k8s_workloads.scale(self.kube, namespace, deployment, replicas, delta,
@@ -23,5 +20,4 @@ class ScaleDeployment(SelfHealingAction):
                          "self-healing scaled %s from %d to %d replicas" % (
                              deployment, result["previous_replicas"], result["replicas"]),
                          incident_id)
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               incident_id=incident_id, **result)
+        return result_of(result, dry_run, incident_id=incident_id)

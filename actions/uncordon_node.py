@@ -1,6 +1,6 @@
 """Uncordon a node, only when the healer cordoned it (unless force)."""
 from lib import k8s_nodes
-from lib.base_action import SelfHealingAction, mutation_result, require
+from lib.base_action import SelfHealingAction, require, result_of
 from lib.k8s_events import record_event
 
 
@@ -12,5 +12,4 @@ class UncordonNode(SelfHealingAction):
         if result["changed"]:
             record_event(self.kube, "Node", None, node, "Uncordoned",
                          "self-healing uncordoned node %s" % node, incident_id)
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               incident_id=incident_id, force=force, **result)
+        return result_of(result, dry_run, incident_id=incident_id, force=force)

@@ -94,6 +94,15 @@ class SelfHealingAction(Action):
         except Exception as error:  # the audit trail never fails a remediation
             self.logger.warning("could not write the audit record: %s", error)
 
+    def require_target(self, namespace: str, **names: Any) -> None:
+        """Fail with ActionInputError on an empty `namespace` or named parameter (in that
+        order), then on a protected namespace: the guard of every namespaced mutation."""
+        require(namespace, "namespace")
+        for name, value in names.items():
+            require(value, name)
+        if self.settings.is_protected_namespace(namespace):
+            raise ActionInputError("namespace: %s is protected" % namespace)
+
     def execute(self, **params: Any) -> Dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -109,6 +118,14 @@ def mutation_result(changed: bool, dry_run: bool, would: str, **fields: Any) -> 
               "would": would, "at": clock.isoformat(clock.now())}
     result.update(fields)
     return result
+
+
+def result_of(change: Dict[str, Any], dry_run: bool, **fields: Any) -> Dict[str, Any]:
+    """mutation_result of a lib mutation's dict: its `changed` and `would` lead, then
+    `fields`, then the rest of the dict (`change` loses those two keys)."""
+    changed = change.pop("changed")
+    would = change.pop("would")
+    return mutation_result(changed, dry_run, would, **fields, **change)
 
 
 def require(value: Any, name: str) -> Any:
