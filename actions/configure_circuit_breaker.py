@@ -1,8 +1,7 @@
 """Circuit breaker from a service to its upstream: Istio DestinationRule outlier detection and
 connection-pool limits (revert=true removes it or restores the previous spec)."""
 from lib import k8s_services
-from lib.base_action import ActionInputError, SelfHealingAction, result_of
-from lib.k8s_events import record_event
+from lib.base_action import ActionInputError, SelfHealingAction
 
 
 class ConfigureCircuitBreaker(SelfHealingAction):
@@ -27,13 +26,12 @@ class ConfigureCircuitBreaker(SelfHealingAction):
                                                 policy, int(timeout_ms), fallback,
                                                 incident_id, dry_run, upstream_namespace)
             reason = "CircuitBreakerEnabled"
-        if result["changed"]:
-            record_event(self.kube, "Deployment", namespace, service, reason,
-                         "self-healing: %s" % result["would"], incident_id)
         revert_params = None if revert else {
             "namespace": namespace, "service": service, "upstream": upstream,
             "upstream_namespace": upstream_namespace, "revert": True}
-        return result_of(result, dry_run, service=service, upstream=upstream, fallback=fallback,
-                         revert={"action": "self_healing.configure_circuit_breaker",
-                                 "parameters": revert_params} if revert_params else None,
-                         incident_id=incident_id, reverted=bool(revert))
+        return self.finish(result, dry_run, ("Deployment", namespace, service, reason,
+                                             "self-healing: {would}"),
+                           service=service, upstream=upstream, fallback=fallback,
+                           revert={"action": "self_healing.configure_circuit_breaker",
+                                   "parameters": revert_params} if revert_params else None,
+                           incident_id=incident_id, reverted=bool(revert))

@@ -5,8 +5,7 @@ restart (restart_deployment semantics) replaces them one by one, so each old pod
 pool while the others keep serving.
 """
 from lib import k8s_workloads
-from lib.base_action import SelfHealingAction, result_of
-from lib.k8s_events import record_event
+from lib.base_action import SelfHealingAction
 
 
 class RestartIdleConnections(SelfHealingAction):
@@ -15,9 +14,8 @@ class RestartIdleConnections(SelfHealingAction):
         self.require_target(namespace, service=service)
         target = deployment or service
         result = k8s_workloads.restart(self.kube, namespace, target, incident_id, dry_run)
-        if result["changed"]:
-            record_event(self.kube, "Deployment", namespace, target, "ConnectionsRecycled",
-                         "self-healing restarted %s to release idle DB connections" % target,
-                         incident_id)
-        return result_of(result, dry_run, incident_id=incident_id, service=service,
-                         mechanism="rolling restart of the connection holders")
+        return self.finish(result, dry_run, (
+            "Deployment", namespace, target, "ConnectionsRecycled",
+            "self-healing restarted %s to release idle DB connections" % target),
+            incident_id=incident_id, service=service,
+            mechanism="rolling restart of the connection holders")

@@ -1,7 +1,6 @@
 """Roll a Deployment back to its previous (or a named) revision, as `kubectl rollout undo`."""
 from lib import k8s_workloads
-from lib.base_action import SelfHealingAction, result_of
-from lib.k8s_events import record_event
+from lib.base_action import SelfHealingAction
 
 
 class RollbackDeployment(SelfHealingAction):
@@ -10,9 +9,7 @@ class RollbackDeployment(SelfHealingAction):
         self.require_target(namespace, deployment=deployment)
         result = k8s_workloads.rollback(self.kube, namespace, deployment, int(to_revision or 0),
                                         incident_id, dry_run)
-        if result["changed"]:
-            record_event(self.kube, "Deployment", namespace, deployment, "RolledBack",
-                         "self-healing rolled %s back from %s to %s" % (
-                             deployment, result["from_version"], result["to_version"]),
-                         incident_id)
-        return result_of(result, dry_run, incident_id=incident_id)
+        return self.finish(result, dry_run, (
+            "Deployment", namespace, deployment, "RolledBack",
+            "self-healing rolled %s back from {from_version} to {to_version}" % deployment),
+            incident_id=incident_id)

@@ -2,8 +2,7 @@
 from typing import Optional
 
 from lib import k8s_workloads
-from lib.base_action import ActionInputError, SelfHealingAction, result_of
-from lib.k8s_events import record_event
+from lib.base_action import ActionInputError, SelfHealingAction
 
 
 class ScaleDeployment(SelfHealingAction):
@@ -15,9 +14,7 @@ class ScaleDeployment(SelfHealingAction):
             raise ActionInputError("replicas: must be >= 0")
         result = k8s_workloads.scale(self.kube, namespace, deployment, replicas, delta,
                                      int(min_replicas), int(max_replicas), dry_run)
-        if result["changed"]:
-            record_event(self.kube, "Deployment", namespace, deployment, "Scaled",
-                         "self-healing scaled %s from %d to %d replicas" % (
-                             deployment, result["previous_replicas"], result["replicas"]),
-                         incident_id)
-        return result_of(result, dry_run, incident_id=incident_id)
+        return self.finish(result, dry_run, (
+            "Deployment", namespace, deployment, "Scaled",
+            "self-healing scaled %s from {previous_replicas} to {replicas} replicas" % deployment),
+            incident_id=incident_id)

@@ -11,6 +11,7 @@ from st2common.runners.base_action import Action
 
 from lib import clock
 from lib.config import ConfigError, Settings, load_settings
+from lib.k8s_events import record_event
 from lib.kube import Kube, KubeError
 
 ANNOTATION_PREFIX = "self-healing.io/"
@@ -102,6 +103,17 @@ class SelfHealingAction(Action):
             require(value, name)
         if self.settings.is_protected_namespace(namespace):
             raise ActionInputError("namespace: %s is protected" % namespace)
+
+    def finish(self, change: Dict[str, Any], dry_run: bool,
+               event: Tuple[str, Optional[str], str, str, str], **fields: Any) -> Dict[str, Any]:
+        """result_of(change, dry_run, **fields), after a core/v1 Event about the object when the
+        change was made: event = (kind, namespace, name, reason, message), the message a
+        str.format template over the change's keys; the Event names fields' incident_id."""
+        if change["changed"]:
+            kind, namespace, name, reason, message = event
+            record_event(self.kube, kind, namespace, name, reason, message.format(**change),
+                         fields.get("incident_id"))
+        return result_of(change, dry_run, **fields)
 
     def execute(self, **params: Any) -> Dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
