@@ -1,8 +1,7 @@
 """Circuit breaker from a service to its upstream: Istio DestinationRule outlier detection and
 connection-pool limits (revert=true removes it or restores the previous spec)."""
 from lib import k8s_services
-from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
-from lib.k8s_events import record_event
+from lib.base_action import ActionInputError, SelfHealingAction
 
 
 class ConfigureCircuitBreaker(SelfHealingAction):
@@ -12,11 +11,7 @@ class ConfigureCircuitBreaker(SelfHealingAction):
                 max_ejection_percent: int = 100, max_connections: int = 100,
                 max_pending_requests: int = 50, fallback: str = "cached_response",
                 revert: bool = False, incident_id: str = "", dry_run: bool = False):
-        require(namespace, "namespace")
-        require(service, "service")
-        require(upstream, "upstream")
-        if self.settings.is_protected_namespace(namespace):
-            raise ActionInputError("namespace: %s is protected" % namespace)
+        self.require_target(namespace, service=service, upstream=upstream)
         if revert:
             result = k8s_services.revert_breaker(self.kube, namespace, service, upstream,
                                                  dry_run, upstream_namespace)
@@ -31,14 +26,12 @@ class ConfigureCircuitBreaker(SelfHealingAction):
                                                 policy, int(timeout_ms), fallback,
                                                 incident_id, dry_run, upstream_namespace)
             reason = "CircuitBreakerEnabled"
-        if result["changed"]:
-            record_event(self.kube, "Deployment", namespace, service, reason,
-                         "self-healing: %s" % result["would"], incident_id)
         revert_params = None if revert else {
             "namespace": namespace, "service": service, "upstream": upstream,
             "upstream_namespace": upstream_namespace, "revert": True}
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               service=service, upstream=upstream, fallback=fallback,
-                               revert={"action": "self_healing.configure_circuit_breaker",
-                                       "parameters": revert_params} if revert_params else None,
-                               incident_id=incident_id, reverted=bool(revert), **result)
+        return self.finish(result, dry_run, ("Deployment", namespace, service, reason,
+                                             "self-healing: {would}"),
+                           service=service, upstream=upstream, fallback=fallback,
+                           revert={"action": "self_healing.configure_circuit_breaker",
+                                   "parameters": revert_params} if revert_params else None,
+                           incident_id=incident_id, reverted=bool(revert))

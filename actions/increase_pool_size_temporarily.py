@@ -5,7 +5,7 @@ The original value is kept in an annotation and a revert entry `self_healing.rev
 `revert_at` is stored; `revert_expired_changes` (run every minute by a timer rule) restores it.
 """
 from lib import clock, k8s_services, metric_presets
-from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
+from lib.base_action import ActionInputError, SelfHealingAction, result_of
 from lib.datastore import target_key
 from lib.k8s_events import record_event
 
@@ -16,10 +16,7 @@ REVERT_GRACE_S = 86400
 class IncreasePoolSizeTemporarily(SelfHealingAction):
     def execute(self, namespace: str = "", service: str = "", multiplier: float = 1.5,
                 duration_minutes: float = 30, incident_id: str = "", dry_run: bool = False):
-        require(namespace, "namespace")
-        require(service, "service")
-        if self.settings.is_protected_namespace(namespace):
-            raise ActionInputError("namespace: %s is protected" % namespace)
+        self.require_target(namespace, service=service)
         if float(duration_minutes) <= 0:
             raise ActionInputError("duration_minutes: must be > 0")
         duration_s = float(duration_minutes) * 60.0
@@ -40,7 +37,6 @@ class IncreasePoolSizeTemporarily(SelfHealingAction):
                                       ttl=int(duration_s + REVERT_GRACE_S))
             record_event(self.kube, "ConfigMap", namespace, result["configmap"],
                          "PoolRaised", "self-healing: %s" % result["would"], incident_id)
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               service=service, multiplier=float(multiplier),
-                               duration_minutes=float(duration_minutes),
-                               incident_id=incident_id, **result)
+        return result_of(result, dry_run, service=service, multiplier=float(multiplier),
+                         duration_minutes=float(duration_minutes),
+                         incident_id=incident_id)

@@ -1,19 +1,14 @@
 """Rolling restart of a Deployment (`kubectl rollout restart`: template restartedAt)."""
 from lib import k8s_workloads
-from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
-from lib.k8s_events import record_event
+from lib.base_action import SelfHealingAction
 
 
 class RestartDeployment(SelfHealingAction):
     def execute(self, namespace: str = "", deployment: str = "", incident_id: str = "",
                 dry_run: bool = False):
-        require(namespace, "namespace")
-        require(deployment, "deployment")
-        if self.settings.is_protected_namespace(namespace):
-            raise ActionInputError("namespace: %s is protected" % namespace)
+        self.require_target(namespace, deployment=deployment)
         result = k8s_workloads.restart(self.kube, namespace, deployment, incident_id, dry_run)
-        if result["changed"]:
-            record_event(self.kube, "Deployment", namespace, deployment, "Restarted",
-                         "self-healing restarted %s (rolling)" % deployment, incident_id)
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               incident_id=incident_id, mechanism="rolling restart", **result)
+        return self.finish(result, dry_run, (
+            "Deployment", namespace, deployment, "Restarted",
+            "self-healing restarted %s (rolling)" % deployment),
+            incident_id=incident_id, mechanism="rolling restart")

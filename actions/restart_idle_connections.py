@@ -5,23 +5,17 @@ restart (restart_deployment semantics) replaces them one by one, so each old pod
 pool while the others keep serving.
 """
 from lib import k8s_workloads
-from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
-from lib.k8s_events import record_event
+from lib.base_action import SelfHealingAction
 
 
 class RestartIdleConnections(SelfHealingAction):
     def execute(self, namespace: str = "", service: str = "", deployment: str = "",
                 incident_id: str = "", dry_run: bool = False):
-        require(namespace, "namespace")
-        require(service, "service")
-        if self.settings.is_protected_namespace(namespace):
-            raise ActionInputError("namespace: %s is protected" % namespace)
+        self.require_target(namespace, service=service)
         target = deployment or service
         result = k8s_workloads.restart(self.kube, namespace, target, incident_id, dry_run)
-        if result["changed"]:
-            record_event(self.kube, "Deployment", namespace, target, "ConnectionsRecycled",
-                         "self-healing restarted %s to release idle DB connections" % target,
-                         incident_id)
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               incident_id=incident_id, service=service,
-                               mechanism="rolling restart of the connection holders", **result)
+        return self.finish(result, dry_run, (
+            "Deployment", namespace, target, "ConnectionsRecycled",
+            "self-healing restarted %s to release idle DB connections" % target),
+            incident_id=incident_id, service=service,
+            mechanism="rolling restart of the connection holders")

@@ -1,7 +1,7 @@
 """Restart a controller-owned pod by evicting it (its controller recreates it; PDBs honoured)."""
 from lib import k8s_nodes
 from lib import pod_selection as sel
-from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
+from lib.base_action import SelfHealingAction, mutation_result
 from lib.k8s_events import record_event
 from lib.kube import KubeError
 
@@ -9,10 +9,7 @@ from lib.kube import KubeError
 class RestartPod(SelfHealingAction):
     def execute(self, namespace: str = "", pod: str = "", eviction_attempts: int = 5,
                 backoff_s: float = 5.0, incident_id: str = "", dry_run: bool = False):
-        require(namespace, "namespace")
-        require(pod, "pod")
-        if self.settings.is_protected_namespace(namespace):
-            raise ActionInputError("namespace: %s is protected" % namespace)
+        self.require_target(namespace, pod=pod)
         try:
             pod_obj = self.kube.call(self.kube.core.read_namespaced_pod, pod, namespace)
         except KubeError as error:

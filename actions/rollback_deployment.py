@@ -1,22 +1,15 @@
 """Roll a Deployment back to its previous (or a named) revision, as `kubectl rollout undo`."""
 from lib import k8s_workloads
-from lib.base_action import ActionInputError, SelfHealingAction, mutation_result, require
-from lib.k8s_events import record_event
+from lib.base_action import SelfHealingAction
 
 
 class RollbackDeployment(SelfHealingAction):
     def execute(self, namespace: str = "", deployment: str = "", to_revision: int = 0,
                 incident_id: str = "", dry_run: bool = False):
-        require(namespace, "namespace")
-        require(deployment, "deployment")
-        if self.settings.is_protected_namespace(namespace):
-            raise ActionInputError("namespace: %s is protected" % namespace)
+        self.require_target(namespace, deployment=deployment)
         result = k8s_workloads.rollback(self.kube, namespace, deployment, int(to_revision or 0),
                                         incident_id, dry_run)
-        if result["changed"]:
-            record_event(self.kube, "Deployment", namespace, deployment, "RolledBack",
-                         "self-healing rolled %s back from %s to %s" % (
-                             deployment, result["from_version"], result["to_version"]),
-                         incident_id)
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               incident_id=incident_id, **result)
+        return self.finish(result, dry_run, (
+            "Deployment", namespace, deployment, "RolledBack",
+            "self-healing rolled %s back from {from_version} to {to_version}" % deployment),
+            incident_id=incident_id)

@@ -1,7 +1,6 @@
 """Uncordon a node, only when the healer cordoned it (unless force)."""
 from lib import k8s_nodes
-from lib.base_action import SelfHealingAction, mutation_result, require
-from lib.k8s_events import record_event
+from lib.base_action import SelfHealingAction, require
 
 
 class UncordonNode(SelfHealingAction):
@@ -9,8 +8,6 @@ class UncordonNode(SelfHealingAction):
                 dry_run: bool = False):
         require(node, "node")
         result = k8s_nodes.uncordon(self.kube, node, force, incident_id, dry_run)
-        if result["changed"]:
-            record_event(self.kube, "Node", None, node, "Uncordoned",
-                         "self-healing uncordoned node %s" % node, incident_id)
-        return mutation_result(result.pop("changed"), dry_run, result.pop("would"),
-                               incident_id=incident_id, force=force, **result)
+        return self.finish(result, dry_run, ("Node", None, node, "Uncordoned",
+                                             "self-healing uncordoned node %s" % node),
+                           incident_id=incident_id, force=force)

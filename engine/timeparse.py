@@ -1,4 +1,9 @@
-"""Parse the time values found in trigger payloads."""
+"""Parse the time values found in trigger payloads.
+
+The pack's `lib.clock.parse_iso` reads the same ISO 8601 forms for the pack; this is kept apart
+on purpose: the engine runs any pack (its test fixture pack has no `lib`), so its rule operators
+cannot depend on one pack's library, and pack code never imports the engine.
+"""
 import datetime
 from typing import Any
 

@@ -15,12 +15,10 @@ def _hms(iso_or_epoch: Any) -> str:
 
 
 def duration(seconds: Optional[float]) -> str:
-    if seconds is None:
-        return "n/a"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return "%d s" % seconds
-    return "%d min %02d s" % (seconds // 60, seconds % 60)
+    """The report's column form of the pack's durations (`4 min 05 s`)."""
+    from lib import incidents
+
+    return incidents.duration_text(seconds, columns=True)
 
 
 def timeline_lines(incident: Dict[str, Any]) -> List[str]:

@@ -1,4 +1,5 @@
-"""`make generate`: write the repetitive StackStorm YAML from actions/lib/catalogue.py.
+"""`make generate`: write the repetitive StackStorm YAML from actions/lib/catalogue.py (and
+tools/playbook_parameters.yaml, the parameters every playbook action takes).
 
 Whole files (their first line is HEADER): rules/on_<detector>.yaml, the per-target
 policies/<playbook>_concurrency.yaml and sensors/detector_sensor.yaml. Parts of hand-written
@@ -30,27 +31,11 @@ BEGIN = HEADER + " (up to the end marker)"
 END = "# end of generated lines"
 WIDTH = 100
 
-# The parameters every playbook workflow action takes (the rules and run_playbook pass them).
-COMMON_PARAMETERS: Tuple[Tuple[str, Dict[str, Any]], ...] = (
-    ("signal", {"type": "object", "required": True,
-                "description": "The detector's signal (trigger payload, docs/design.md "
-                               "\"Signals\")."}),
-    ("target_key", {"type": "string", "default": "",
-                    "description": "<kind>.<namespace or _>.<name> of the target (the "
-                                   "concurrency policy's key)."}),
-    ("dry_run", {"type": "boolean", "default": False,
-                 "description": "Plan and report only (every mutating step runs with "
-                                "dry_run)."}),
-    ("incident_id", {"type": "string", "default": "",
-                     "description": "Continue an existing incident (hand-over from "
-                                    "latency_anomaly / error_rate)."}),
-    ("channel", {"type": "string", "default": "{{ config_context.escalation_channel }}",
-                 "description": "Chat channel for approvals, notifications and the report."}),
-    ("inquiry_ttl_minutes", {"type": "integer",
-                             "default": "{{ config_context.inquiry_ttl_minutes }}",
-                             "description": "Minutes a human has to approve an escalated step "
-                                            "before it expires."}),
-)
+# The parameters every playbook workflow action takes (the rules and run_playbook pass them),
+# a StackStorm parameters block kept as YAML.
+with open(os.path.join(REPO, "tools", "playbook_parameters.yaml"), encoding="utf-8") as _handle:
+    COMMON_PARAMETERS: Tuple[Tuple[str, Dict[str, Any]], ...] = tuple(
+        yaml.safe_load(_handle).items())
 
 
 class GenerateError(Exception):

@@ -11,6 +11,7 @@ from st2common.runners.base_action import Action
 
 from lib import clock
 from lib.config import ConfigError, Settings, load_settings
+from lib.k8s_events import record_event
 from lib.kube import Kube, KubeError
 
 ANNOTATION_PREFIX = "self-healing.io/"
@@ -94,6 +95,26 @@ class SelfHealingAction(Action):
         except Exception as error:  # the audit trail never fails a remediation
             self.logger.warning("could not write the audit record: %s", error)
 
+    def require_target(self, namespace: str, **names: Any) -> None:
+        """Fail with ActionInputError on an empty `namespace` or named parameter (in that
+        order), then on a protected namespace: the guard of every namespaced mutation."""
+        require(namespace, "namespace")
+        for name, value in names.items():
+            require(value, name)
+        if self.settings.is_protected_namespace(namespace):
+            raise ActionInputError("namespace: %s is protected" % namespace)
+
+    def finish(self, change: Dict[str, Any], dry_run: bool,
+               event: Tuple[str, Optional[str], str, str, str], **fields: Any) -> Dict[str, Any]:
+        """result_of(change, dry_run, **fields), after a core/v1 Event about the object when the
+        change was made: event = (kind, namespace, name, reason, message), the message a
+        str.format template over the change's keys; the Event names fields' incident_id."""
+        if change["changed"]:
+            kind, namespace, name, reason, message = event
+            record_event(self.kube, kind, namespace, name, reason, message.format(**change),
+                         fields.get("incident_id"))
+        return result_of(change, dry_run, **fields)
+
     def execute(self, **params: Any) -> Dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -109,6 +130,14 @@ def mutation_result(changed: bool, dry_run: bool, would: str, **fields: Any) -> 
               "would": would, "at": clock.isoformat(clock.now())}
     result.update(fields)
     return result
+
+
+def result_of(change: Dict[str, Any], dry_run: bool, **fields: Any) -> Dict[str, Any]:
+    """mutation_result of a lib mutation's dict: its `changed` and `would` lead, then
+    `fields`, then the rest of the dict (`change` loses those two keys)."""
+    changed = change.pop("changed")
+    would = change.pop("would")
+    return mutation_result(changed, dry_run, would, **fields, **change)
 
 
 def require(value: Any, name: str) -> Any:

@@ -290,13 +290,16 @@ def time_to_remediate(record: Dict[str, Any]) -> Optional[float]:
     return seconds_between(record.get("detected_at"), end)
 
 
-def duration_text(seconds: Optional[float]) -> str:
-    """`279` -> `4 min 39 s`; None -> `n/a`."""
+def duration_text(seconds: Optional[float], columns: bool = False) -> str:
+    """`279` -> `4 min 39 s`; None -> `n/a`. `columns`: minutes and two-digit seconds at any
+    length (`4 min 05 s`, `75 min 00 s`), for reports printed in aligned columns."""
     if seconds is None:
         return "n/a"
     seconds = int(round(seconds))
     if seconds < 60:
         return "%d s" % seconds
+    if columns:
+        return "%d min %02d s" % divmod(seconds, 60)
     if seconds < 3600:
         return "%d min %d s" % (seconds // 60, seconds % 60)
     return "%d h %d min" % (seconds // 3600, (seconds % 3600) // 60)

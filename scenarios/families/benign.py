@@ -1,8 +1,8 @@
 """Benign look-alike families: nothing is wrong, and the pack must change nothing."""
 from typing import Any, Dict
 
-from scenarios.families.common import (Draw, background, current_version, duration, mib,
-                                       nodes, scenario, service)
+from scenarios.families.common import (Draw, background, duration, mib, nodes, scenario,
+                                       service)
 
 BENIGN = {"kind": "benign", "expected_outcome": "none"}
 
@@ -18,8 +18,7 @@ def warmup_after_deploy(draw: Draw) -> Dict[str, Any]:
     limit = (baseline + warm) / draw.uniform(0.55, 0.8)
     svc = service(draw, name, ns, rps=draw.uniform(10, 60), replicas=draw.integer(2, 4),
                   memory_limit_mi=limit, baseline_mi=baseline)
-    old = current_version(svc)
-    new = draw.next_version(old)
+    old, new = draw.upgrade(svc)
     profile = {"baseline": mib(baseline), "warmup": mib(warm), "warmup_tau": "%dm" % tau}
     svc["versions"][old] = {"memory": dict(profile)}
     svc["versions"][new] = {"memory": dict(profile)}
@@ -79,8 +78,7 @@ def rolling_deploy(draw: Draw) -> Dict[str, Any]:
     ns = draw.pick(("production", "shop", "payments"))
     services = background(draw, ns)
     svc = services[draw.integer(0, len(services) - 1)]
-    old = current_version(svc)
-    new = draw.next_version(old)
+    _, new = draw.upgrade(svc)
     svc["versions"][new] = {"memory": {"baseline": "300Mi"},
                             "startup": "%ds" % draw.integer(10, 60)}
     topo = {"nodes": nodes(draw), "services": services}

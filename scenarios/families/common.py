@@ -5,7 +5,7 @@ Sizes are written as Kubernetes quantities, times as durations relative to the o
 (scenarios/README.md).
 """
 import random
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 WORDS = ("ledger", "checkout", "quotes", "inventory", "billing", "profile", "media",
          "notify", "geo", "auth", "feed", "pricing", "shipping", "review", "search", "wallet",
@@ -50,6 +50,11 @@ class Draw(object):
     def next_version(self, version: str) -> str:
         major, minor, patch = (int(x) for x in version[1:].split("."))
         return "v%d.%d.%d" % (major, minor + self.integer(0, 1), patch + self.integer(1, 3))
+
+    def upgrade(self, svc: Dict[str, Any]) -> Tuple[str, str]:
+        """(the version `svc` runs, a drawn next version)."""
+        old = current_version(svc)
+        return old, self.next_version(old)
 
 
 def mib(value: float) -> str:
@@ -108,6 +113,13 @@ def background(draw: Draw, namespace: str, count: Optional[int] = None
     entry = service(draw, draw.name(), namespace, rps=draw.uniform(80, 250), replicas=3,
                     depends_on=[b["name"] for b in backends], pdb={"min_available": 2})
     return [entry] + backends
+
+
+def background_calling(draw: Draw, namespace: str, name: str) -> List[Dict[str, Any]]:
+    """background(), its entry service calling `name` as well."""
+    services = background(draw, namespace)
+    services[0].setdefault("depends_on", []).append(name)
+    return services
 
 
 def scenario(draw: Draw, family: str, description: str, topology: Dict[str, Any],

@@ -1,24 +1,25 @@
 """Fault families: one per detector, each with its ground truth derived from the drawn facts."""
 from typing import Any, Dict
 
-from scenarios.families.common import (Draw, background, current_version, duration, mib,
-                                       nodes, scenario, service)
+from scenarios.families.common import (Draw, background, background_calling, duration,
+                                       mib, nodes, scenario, service)
+
+
+def _truth(kind: str, detector: str, namespace: str, name: str, **extra: Any
+           ) -> Dict[str, Any]:
+    truth = {"kind": "fault", "expected_outcome": "remediate", "cause_service": name,
+             "root_cause": {"detector": detector,
+                            "target": {"kind": kind, "namespace": namespace, "name": name}}}
+    truth.update(extra)
+    return truth
 
 
 def _pod_truth(detector: str, namespace: str, name: str, **extra: Any) -> Dict[str, Any]:
-    truth = {"kind": "fault", "expected_outcome": "remediate", "cause_service": name,
-             "root_cause": {"detector": detector,
-                            "target": {"kind": "Pod", "namespace": namespace, "name": name}}}
-    truth.update(extra)
-    return truth
+    return _truth("Pod", detector, namespace, name, **extra)
 
 
 def _svc_truth(detector: str, namespace: str, name: str, **extra: Any) -> Dict[str, Any]:
-    truth = {"kind": "fault", "expected_outcome": "remediate", "cause_service": name,
-             "root_cause": {"detector": detector, "target": {
-                 "kind": "Service", "namespace": namespace, "name": name}}}
-    truth.update(extra)
-    return truth
+    return _truth("Service", detector, namespace, name, **extra)
 
 
 def memory_leak(draw: Draw) -> Dict[str, Any]:
@@ -33,8 +34,7 @@ def memory_leak(draw: Draw) -> Dict[str, Any]:
     limit = baseline + rate * (since + runway)
     svc = service(draw, name, ns, rps=draw.uniform(10, 60), replicas=draw.integer(2, 4),
                   memory_limit_mi=limit, baseline_mi=baseline)
-    old = current_version(svc)
-    new = draw.next_version(old)
+    old, new = draw.upgrade(svc)
     svc["versions"][new] = {"memory": {"baseline": mib(baseline), "leak_per_min": mib(rate)},
                             "leak_log": "heap grows: retained buffers"}
     svc["deploys"].append({"version": new, "at": duration(-since * 60)})
@@ -125,14 +125,12 @@ def crash_loop(draw: Draw) -> Dict[str, Any]:
     ns = draw.pick(("production", "shop", "storefront"))
     name = draw.name()
     svc = service(draw, name, ns, rps=draw.uniform(10, 60), replicas=draw.integer(2, 4))
-    old = current_version(svc)
-    new = draw.next_version(old)
+    _, new = draw.upgrade(svc)
     svc["versions"][new] = {"memory": {"baseline": "300Mi"}, "crash": {
         "after": "%ds" % draw.integer(3, 20), "exit_code": draw.pick((1, 2, 139)),
         "reason": "Error", "log": draw.pick(("panic: nil map", "missing env DB_URL",
                                               "segfault in codec"))}}
-    services = background(draw, ns)
-    services[0].setdefault("depends_on", []).append(name)
+    services = background_calling(draw, ns, name)
     topo = {"nodes": nodes(draw), "services": services + [svc]}
     faults = [{"type": "deploy", "service": name, "version": new,
                "at": "%ds" % draw.integer(0, 60)}]
@@ -151,12 +149,10 @@ def error_rate(draw: Draw) -> Dict[str, Any]:
     ns = draw.pick(("production", "payments", "shop"))
     name = draw.name()
     svc = service(draw, name, ns, rps=draw.uniform(30, 120), replicas=draw.integer(2, 3))
-    old = current_version(svc)
-    new = draw.next_version(old)
+    _, new = draw.upgrade(svc)
     ratio = draw.uniform(0.1, 0.4)
     svc["versions"][new] = {"memory": {"baseline": "300Mi"}, "error_ratio": round(ratio, 3)}
-    services = background(draw, ns)
-    services[0].setdefault("depends_on", []).append(name)
+    services = background_calling(draw, ns, name)
     topo = {"nodes": nodes(draw), "services": services + [svc]}
     faults = [{"type": "deploy", "service": name, "version": new, "at": "0s"}]
     sel = 'destination_workload="%s"' % name
@@ -175,8 +171,7 @@ def latency_anomaly(draw: Draw) -> Dict[str, Any]:
     ns = draw.pick(("production", "payments"))
     name = draw.name()
     svc = service(draw, name, ns, rps=draw.uniform(20, 80), p99_ms=draw.uniform(120, 300))
-    services = background(draw, ns)
-    services[0].setdefault("depends_on", []).append(name)
+    services = background_calling(draw, ns, name)
     topo = {"nodes": nodes(draw), "services": services + [svc]}
     factor = draw.uniform(3, 8)
     faults = [{"type": "latency", "service": name, "at": "0s", "factor": round(factor, 1),
@@ -229,8 +224,7 @@ def connection_pool(draw: Draw) -> Dict[str, Any]:
     svc = service(draw, name, ns, rps=rps, replicas=replicas,
                   db_pool={"max": pool, "query_ms": round(query0, 1)})
     svc["traffic"]["cpu_per_rps"] = 0.0005
-    services = background(draw, ns)
-    services[0].setdefault("depends_on", []).append(name)
+    services = background_calling(draw, ns, name)
     # The entry's calls add to the service's own requests (twin: a service serves its own rps
     # plus its callers'): the query times are set on the total, so that the connections
     # needed are 0.6 x the pool before the onset and `need` x the pool after it, as drawn.

@@ -83,6 +83,14 @@ def test_seed_timeline_renders_and_timings(fixed_clock):
     assert "```\n03:17:22 DETECT" in text
 
 
+def test_duration_text_forms():
+    assert [incidents.duration_text(s) for s in (None, 42.4, 245, 4500)] == [
+        "n/a", "42 s", "4 min 5 s", "1 h 15 min"]
+    # the column form (harness.report's demo report): two-digit seconds, never hours
+    assert [incidents.duration_text(s, columns=True) for s in (None, 59.6, 245, 4500)] == [
+        "n/a", "1 min 00 s", "4 min 05 s", "75 min 00 s"]
+
+
 def test_bad_entries_are_refused():
     book = incidents.Incidents(store())
     make(book)

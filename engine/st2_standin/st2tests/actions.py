@@ -1,6 +1,7 @@
 """Base test case for Python-runner actions (stand-in)."""
 from st2common.runners.utils import get_action_class_instance
 from st2tests.mocks.action import MockActionService, MockActionWrapper
+from st2tests.mocks.service import service_for
 from st2tests.pack_resource import BasePackResourceTestCase
 
 __all__ = ["BaseActionTestCase"]
@@ -13,8 +14,7 @@ class BaseActionTestCase(BasePackResourceTestCase):
 
     def setUp(self):
         super(BaseActionTestCase, self).setUp()
-        wrapper = MockActionWrapper(pack="tests", class_name=self.action_cls.__name__)
-        self.action_service = MockActionService(action_wrapper=wrapper)
+        self.action_service = service_for(self.action_cls, MockActionService, MockActionWrapper)
 
     def get_action_instance(self, config=None):
         """An instance of `action_cls` wired to `self.action_service`."""

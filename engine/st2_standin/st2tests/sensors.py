@@ -1,5 +1,6 @@
 """Base test case for sensors (stand-in)."""
 from st2tests.mocks.sensor import MockSensorService, MockSensorWrapper
+from st2tests.mocks.service import service_for
 from st2tests.pack_resource import BasePackResourceTestCase
 
 __all__ = ["BaseSensorTestCase"]
@@ -12,8 +13,7 @@ class BaseSensorTestCase(BasePackResourceTestCase):
 
     def setUp(self):
         super(BaseSensorTestCase, self).setUp()
-        wrapper = MockSensorWrapper(pack="tests", class_name=self.sensor_cls.__name__)
-        self.sensor_service = MockSensorService(sensor_wrapper=wrapper)
+        self.sensor_service = service_for(self.sensor_cls, MockSensorService, MockSensorWrapper)
 
     def get_sensor_instance(self, config=None, poll_interval=None):
         """An instance of `sensor_cls`; config and poll_interval are passed only when given."""

@@ -1,43 +1,17 @@
 """Mock sensor service for sensor tests (stand-in)."""
-from logging import RootLogger
-from unittest import mock
-
 from st2common.models.api.trace import TraceContext
-from st2tests.mocks.action import MockActionService
-from st2tests.mocks.datastore import MockDatastoreService
+from st2tests.mocks.service import MockSensorWrapper, MockPackService
 
 __all__ = ["MockSensorWrapper", "MockSensorService"]
 
 
-class MockSensorWrapper(object):
-    """What the sensor service needs to know about the running sensor."""
-
-    def __init__(self, pack, class_name):
-        self._pack = pack
-        self._class_name = class_name
-
-
-class MockSensorService(object):
+class MockSensorService(MockPackService):
     """SensorService that records dispatched triggers and keeps an in-memory datastore."""
 
-    # Datastore methods are the same as the action service's.
-    get_user_info = MockActionService.get_user_info
-    list_values = MockActionService.list_values
-    get_value = MockActionService.get_value
-    set_value = MockActionService.set_value
-    delete_value = MockActionService.delete_value
-
     def __init__(self, sensor_wrapper):
+        super(MockSensorService, self).__init__(sensor_wrapper)
         self._sensor_wrapper = sensor_wrapper
-        self._logger = mock.Mock(spec=RootLogger)
         self.dispatched_triggers = []
-        self._datastore_service = MockDatastoreService(
-            logger=self._logger, pack_name=sensor_wrapper._pack,
-            class_name=sensor_wrapper._class_name)
-
-    @property
-    def datastore_service(self):
-        return self._datastore_service
 
     def get_logger(self, name):
         """The Mock logger (assert on its calls)."""
