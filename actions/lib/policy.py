@@ -411,7 +411,8 @@ def budgets_left(settings: Any, store: Any, namespaces: List[str],
                                     - spent_units(store, "rollback", ns, now))
     if cluster is not None:
         try:
-            cordoned = [n.name for n in cluster.nodes() if n.cordoned_by_healer()]
+            cordoned = set(n.name for n in cluster.nodes() if n.cordoned_by_healer())
+            cordoned.update(pending_cordons(store, now))
             left["cordons"] = max(0, settings.budgets["max_cordoned_nodes"] - len(cordoned))
         except Exception as exc:
             left["cordons"] = "unknown (%s)" % exc

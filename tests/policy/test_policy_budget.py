@@ -218,3 +218,15 @@ def test_settled_cordon_leaves_the_count_to_the_cluster():
     policy_budget.settle(ds, pending[0], "self_healing.cordon_node", {"changed": True})
     denied = cordon(gate, "node-3", "inc-3")
     assert denied["check"] == "cordon" and "(pending)" not in denied["reason"]
+
+
+def test_status_budgets_count_pending_cordons():
+    ds = store()
+    cluster = FakeCluster([node("node-%d" % i) for i in range(10)])
+    config = settings(budgets={"max_cordoned_nodes": 2})
+    gate = policy.Gate(config, ds, cluster, FakeKube())
+    assert policy.budgets_left(config, ds, [], cluster)["cordons"] == 2
+    cordon(gate, "node-1", "inc-1")
+    assert policy.budgets_left(config, ds, [], cluster)["cordons"] == 1
+    cluster._nodes = [node("node-1", cordoned_by_healer=True)] + cluster._nodes[1:]
+    assert policy.budgets_left(config, ds, [], cluster)["cordons"] == 1, "counted once"

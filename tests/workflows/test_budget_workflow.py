@@ -163,3 +163,13 @@ def test_concurrent_cordons_cannot_both_pass_the_node_budget(pack, manual_clock)
     assert execution.result["output"]["denied"] == ["cordon_node"]
     assert "node-1 (pending)" in execution.result["output"]["reason"]
     assert recorded.called("cordon_node") == []
+
+
+def test_a_settlement_that_fails_does_not_fail_the_step(pack, manual_clock):
+    recorded = BudgetRecorded(pack, {"evict_pods": {"changed": True, "evicted": ["shop/a-1"]},
+                                     "settle_budget": Failure({"error": "datastore down"})})
+    execution = run_plan(pack, manual_clock, recorded, evict_plan())
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["outcome"] == "completed"
+    assert len(recorded.called("settle_budget")) == 1
+    assert recorded.timeline[-1]["outcome"] == "executed"
