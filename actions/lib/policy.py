@@ -355,7 +355,8 @@ class Gate(object):
                   "decision": result["decision"], "reason": result["reason"],
                   "check": result["check"], "would": result["would"],
                   "dry_run": result["dry_run"], "mode": result["mode"],
-                  "approved": req.approved, "budget": req.budget}
+                  "approved": req.approved, "budget": req.budget, "units": req.units,
+                  "reservation": result.get("reservation", "")}
         key = audit.append(self.store, record)
         result["audit_key"] = key
         if req.target.get("kind") in TARGET_KINDS and req.target.get("name"):

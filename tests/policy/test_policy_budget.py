@@ -101,6 +101,8 @@ def test_settle_charges_evicted_namespaces_and_refunds_the_rest():
     assert again["already_settled"] is True and again["charged"] == out["charged"]
     assert policy_budget.spent_units(ds, "eviction", "_cluster", now) == 3
     assert policy_budget.spent_units(ds, "eviction", "shop", now) == 2
+    decision = [r for r in audit.records(ds) if r.get("type") == "policy_decision"][0]
+    assert (decision["units"], decision["reservation"]) == (5, reservation)
     records = [r for r in audit.records(ds) if r.get("type") == "budget_settlement"]
     assert len(records) == 1 and records[0]["refunded"] == 2
     assert records[0]["reservation"] == reservation
