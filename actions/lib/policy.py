@@ -11,21 +11,27 @@ Checks run in this order; the first one that objects decides (see CHECK_ORDER):
   7. cooldown   target remediated by another incident recently -> deny (mutating, not restoring)
   8. storm      too many unhealthy nodes now, or a storm seen within storm_cooldown_s -> deny
                 (node-scope steps: target kind Node or budget cordon/eviction, not restoring)
-  9. cordon     the healer already has max_cordoned_nodes other nodes cordoned -> deny
+  9. cordon     the healer already has max_cordoned_nodes other nodes cordoned, or let
+                through for cordoning within the last 600 s (pending cordons) -> deny
  10. rate       eviction/rollback units in the last hour + units > budget -> deny
+                (bucket: the target's namespace, `_cluster` for Nodes)
  11. risk       critical -> escalate; above the playbook's max autonomous risk -> escalate,
                 unless `approved` (a human approved the plan)
 Mode dry_run, or a dry_run request, turns an execute into `execute` with dry_run true and no
 side effects (no lock, cooldown or budget spent); `would` tells what autonomous mode would do
 (also in observe mode, where the decision is always deny).
-A real execute of a mutating step takes the target lock, starts the target cooldown and spends
-eviction/rollback units. Every decision is audited (datastore + Kubernetes Event).
+A real execute of a mutating step takes the target lock, starts the target cooldown and reserves
+its eviction/rollback units (or a pending cordon); `reservation` names the reservation, which
+settle_budget later settles to what the step really did (lib.policy_budget). Every decision is
+audited (datastore + Kubernetes Event).
 """
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from lib import audit, clock
 from lib.catalogue import PLAYBOOK_NAMES, target_key
+from lib.policy_budget import (BUDGET_PREFIX, HOUR_S, namespace_of, pending_cordons,  # noqa: F401
+                               reserve, spend_units, spent_units)
 
 RISKS = ("none", "low", "medium", "high", "critical")
 KNOWN_PLAYBOOKS = PLAYBOOK_NAMES
@@ -44,9 +50,7 @@ KILL_SWITCH_KEY = "self_healing.kill_switch"
 STORM_KEY = "self_healing.storm"
 LOCK_PREFIX = "self_healing.lock."
 COOLDOWN_PREFIX = "self_healing.cooldown."
-BUDGET_PREFIX = "self_healing.budget."
 LOCK_TTL_S = 4 * 3600
-HOUR_S = 3600
 
 
 def default_budget(step: str) -> str:
@@ -123,7 +127,8 @@ class Gate(object):
         max_risk = self._max_risk(req)
         result = {"decision": "deny", "reason": "", "dry_run": req.dry_run or mode == "dry_run",
                   "mode": mode, "risk": req.risk, "max_risk": max_risk, "check": "",
-                  "would": "", "budget_left": None, "audit_key": "", "event_error": None}
+                  "would": "", "budget_left": None, "audit_key": "", "event_error": None,
+                  "units": req.units, "reservation": ""}
         verdict = None
         for name in CHECK_ORDER:
             verdict = getattr(self, "_check_" + name)(req, now, result)
@@ -145,7 +150,7 @@ class Gate(object):
             result["decision"] = decision
             result["reason"] = reason
         if result["decision"] == "execute" and not result["dry_run"] and req.mutating:
-            self._apply(req, now)
+            result["reservation"] = self._apply(req, now)
             if req.budget in ("eviction", "rollback") and result["budget_left"] is not None:
                 result["budget_left"] = max(0, result["budget_left"] - req.units)
         self._audit(req, result)
@@ -267,14 +272,18 @@ class Gate(object):
             return None
         limit = self.settings.budgets["max_cordoned_nodes"]
         try:
-            cordoned = sorted(n.name for n in self._cluster_nodes()
-                              if n.cordoned_by_healer() and n.name != req.target.get("name"))
+            cordoned = set(n.name for n in self._cluster_nodes()
+                           if n.cordoned_by_healer() and n.name != req.target.get("name"))
         except Exception as exc:
             return ("deny", "cannot count cordoned nodes: %s" % exc)
-        out["budget_left"] = max(0, limit - len(cordoned))
-        if len(cordoned) >= limit:
+        pending = set(pending_cordons(self.store, now, req.target.get("name", ""))) - cordoned
+        counted = sorted(cordoned) + sorted(pending)
+        out["budget_left"] = max(0, limit - len(counted))
+        if len(counted) >= limit:
             return ("deny", "cordon budget spent: %d node(s) already cordoned by the healer "
-                            "(%s), max %d" % (len(cordoned), ", ".join(cordoned), limit))
+                            "(%s), max %d" % (len(counted), ", ".join(
+                                sorted(cordoned) + ["%s (pending)" % n for n in sorted(pending)]),
+                                limit))
         return None
 
     def _check_rate(self, req: Request, now: float, out: Dict[str, Any]) -> Optional[Tuple]:
@@ -322,7 +331,8 @@ class Gate(object):
         except Exception:
             return self.settings.max_autonomous_risk
 
-    def _apply(self, req: Request, now: float) -> None:
+    def _apply(self, req: Request, now: float) -> str:
+        """Lock, cooldown and budget reservation of a real execute; the reservation key."""
         at = clock.isoformat(now)
         lock_key = LOCK_PREFIX + req.key
         if not self.store.get_json(lock_key, None):
@@ -334,9 +344,10 @@ class Gate(object):
                                 {"incident_id": req.owner, "at": at, "at_epoch": now,
                                  "step": req.step},
                                 int(self.settings.budgets["target_cooldown_s"]) or None)
-        if req.budget in ("eviction", "rollback"):
-            spend_units(self.store, req.budget, namespace_of(req.target), req.units,
-                        req.owner, req.step, now)
+        if req.budget in ("eviction", "rollback", "cordon"):
+            return reserve(self.store, req.budget, req.target, req.units, req.owner, req.step,
+                           now)
+        return ""
 
     def _audit(self, req: Request, result: Dict[str, Any]) -> None:
         record = {"type": "policy_decision", "playbook": req.playbook, "step": req.step,
@@ -344,7 +355,8 @@ class Gate(object):
                   "decision": result["decision"], "reason": result["reason"],
                   "check": result["check"], "would": result["would"],
                   "dry_run": result["dry_run"], "mode": result["mode"],
-                  "approved": req.approved, "budget": req.budget}
+                  "approved": req.approved, "budget": req.budget, "units": req.units,
+                  "reservation": result.get("reservation", "")}
         key = audit.append(self.store, record)
         result["audit_key"] = key
         if req.target.get("kind") in TARGET_KINDS and req.target.get("name"):
@@ -370,33 +382,6 @@ def rate_limit(settings: Any, budget: str) -> int:
     key = "max_evictions_per_hour_per_namespace" if budget == "eviction" \
         else "max_rollbacks_per_hour_per_namespace"
     return int(settings.budgets[key])
-
-
-def namespace_of(target: Dict[str, Any]) -> str:
-    """Budget namespace of a target (`_` for cluster-scoped ones)."""
-    return (target.get("namespace") or "_").lower()
-
-
-def spent_units(store: Any, budget: str, namespace: str, now: float) -> int:
-    """Units of `budget` spent in `namespace` within the last hour."""
-    prefix = "%s%s.%s." % (BUDGET_PREFIX, budget, namespace)
-    total = 0
-    for _key, value in audit.store_items(store, prefix):
-        if isinstance(value, dict) and now - float(value.get("at_epoch", 0)) < HOUR_S:
-            total += int(value.get("units", 1))
-    return total
-
-
-def spend_units(store: Any, budget: str, namespace: str, units: int, owner: str, step: str,
-                now: float) -> str:
-    """Record spent units under `self_healing.budget.<kind>.<ns>.<epoch_ms>` (TTL 1 h)."""
-    epoch_ms = int(now * 1000)
-    while store.get_json("%s%s.%s.%d" % (BUDGET_PREFIX, budget, namespace, epoch_ms), None):
-        epoch_ms += 1
-    key = "%s%s.%s.%d" % (BUDGET_PREFIX, budget, namespace, epoch_ms)
-    store.set_json(key, {"units": units, "incident_id": owner, "step": step,
-                         "at": clock.isoformat(now), "at_epoch": now}, HOUR_S)
-    return key
 
 
 def release_incident(store: Any, incident_id: str, settings: Any = None) -> List[str]:
@@ -427,7 +412,8 @@ def budgets_left(settings: Any, store: Any, namespaces: List[str],
                                     - spent_units(store, "rollback", ns, now))
     if cluster is not None:
         try:
-            cordoned = [n.name for n in cluster.nodes() if n.cordoned_by_healer()]
+            cordoned = set(n.name for n in cluster.nodes() if n.cordoned_by_healer())
+            cordoned.update(pending_cordons(store, now))
             left["cordons"] = max(0, settings.budgets["max_cordoned_nodes"] - len(cordoned))
         except Exception as exc:
             left["cordons"] = "unknown (%s)" % exc

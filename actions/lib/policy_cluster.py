@@ -73,6 +73,17 @@ class KubeClusterReader(object):
                 "priority_class": getattr(spec, "priority_class_name", None) or "",
                 "checked": True}
 
+    def movable_pods(self, node: str, criteria: Optional[str], pods: Optional[List[str]],
+                     settings: Any) -> int:
+        """How many pods on `node` an evict_pods/drain_node with these criteria would select."""
+        from lib import k8s_nodes
+
+        split = k8s_nodes.select_pods(k8s_nodes.pods_on_node(self.kube, node),
+                                      criteria or "restartable == true",
+                                      settings.protected_namespaces, settings.protected_labels,
+                                      pods or None)
+        return len(split["selected"])
+
     def nodes(self) -> List[NodeState]:
         """Every node with its conditions, cordon state and annotations."""
         k = self.kube

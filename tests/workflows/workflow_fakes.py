@@ -150,3 +150,9 @@ def make_runner(recorded: Recorded, clock: ManualClock, approve: str = "approve"
     runner.chat = engine_builtins.ChatLog()
     expressions.set_datastore(runner.store)
     return runner
+
+
+def add_recorded_action(runner: ActionRunner, recorded: Recorded, name: str) -> None:
+    """Answer one more `self_healing.<name>` action from `recorded` (e.g. settle_budget in the
+    budget workflow tests), on a runner made by make_runner."""
+    runner.builtins["self_healing." + name] = recorded.handler("self_healing." + name)
