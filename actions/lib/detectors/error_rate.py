@@ -1,7 +1,7 @@
 """error_rate: a service's 5xx ratio above its SLO (with its own baseline for context)."""
-from typing import List
+from typing import List, Optional
 
-from lib.detectors.base import MAX_TARGETS, SourcedDetector, fmt
+from lib.detectors.base import MAX_TARGETS, SourcedDetector, excess_ratio, fmt
 from lib.signals import Signal, make_target
 
 
@@ -11,7 +11,8 @@ class ErrorRateDetector(SourcedDetector):
     Istio reporter=destination by default). The baseline (the same ratio over the hour one
     hour ago) is reported, not required: a failure that lasts longer than an hour must not
     look "normal". Onset: first sample of the current run above the SLO. Severity: critical
-    at 50% errors, high at 20% or 5x the baseline, otherwise medium.
+    at 50% errors, high at 20% or 5x the baseline, otherwise medium. Harm (which shortens
+    the persistence asked before firing): the ratio in SLOs.
     """
 
     name = "error_rate"
@@ -24,6 +25,11 @@ class ErrorRateDetector(SourcedDetector):
         errors = self.source.rate("errors", sel, window, offset)
         total = self.source.rate("requests", sel, window, offset)
         return "%s / on(%s) (%s > %g)" % (errors, self.source.by, total, min_rps)
+
+    def harm(self, signal: Signal) -> Optional[float]:
+        """The 5xx ratio in SLOs (a healthy service fails nothing)."""
+        return excess_ratio(signal.metadata.get("error_ratio"),
+                            float(self.cfg["slo_error_ratio"]))
 
     def detect(self, now: float) -> List[Signal]:
         slo = float(self.cfg["slo_error_ratio"])
@@ -52,7 +58,7 @@ class ErrorRateDetector(SourcedDetector):
                 severity = "medium"
             signals.append(Signal(
                 detector=self.name, target=make_target("Service", service, namespace),
-                service=service, severity=severity, first_detected=onsets.get(key, now),
+                service=service, severity=severity, first_detected=onsets.get(key),
                 detected_at=now,
                 summary="error rate of %s/%s: %s%% 5xx (SLO %s%%, baseline %s%%)" % (
                     namespace, service, fmt(ratio * 100), fmt(slo * 100),
