@@ -68,11 +68,20 @@ def _service_signal(detector, severity, age_s, **metadata):
                   service="checkout")
 
 
-def test_error_rate_harm_is_the_ratio_in_slos():
+def test_error_rate_harm_is_the_ratio_in_slos_now():
     det = ErrorRateDetector(settings(), prom=None)
     slo = float(det.cfg["slo_error_ratio"])
-    assert det.harm(_service_signal("error_rate", "medium", 0, error_ratio=4 * slo)) == \
-        pytest.approx(4.0)
+    window_only = _service_signal("error_rate", "medium", 0, error_ratio=4 * slo)
+    assert det.harm(window_only) == pytest.approx(4.0)
+    # the last scrape interval's ratio, when there is one, says how bad it is now: a fresh
+    # fault is worse than its window says, a passed burst is no harm any more
+    fresh = _service_signal("error_rate", "medium", 0, error_ratio=1.1 * slo)
+    fresh.evidence["values"] = {"error_ratio": 1.1 * slo, "error_ratio_last": 5 * slo}
+    assert det.harm(fresh) == pytest.approx(5.0)
+    passed = _service_signal("error_rate", "medium", 0, error_ratio=2 * slo)
+    passed.evidence["values"] = {"error_ratio": 2 * slo, "error_ratio_last": 0.0}
+    assert det.harm(passed) == 0.0
+    assert persistence_s(det.cfg, "medium", det.harm(passed)) == float(det.cfg["for_s"])
     assert det.harm(_service_signal("error_rate", "medium", 0)) is None
 
 
