@@ -58,6 +58,51 @@ def _detection_latency(trigger: Dict[str, Any]) -> Optional[float]:
     return round(float(trigger["at"]) - began, 1) if began is not None else None
 
 
+# Predictive detectors: their first_detected is where the trend began (a leak's lowest
+# point, a certificate's crossing of the warning horizon), long before it was worth acting
+# on. Per detector: (runway field of the payload metadata, its unit in seconds, the config
+# key of the act threshold the runway is compared with, that key's unit in seconds).
+PREDICTIVE = {"memory_leak": ("time_to_oom_minutes", 60.0, "horizon_s", 1.0),
+              "certificate_expiry": ("days_left", 86400.0, "days", 86400.0)}
+
+
+def _actionable_latency(trigger: Dict[str, Any], config: Dict[str, Any],
+                        watching_since: float) -> Optional[float]:
+    """Seconds from when a predictive condition became actionable to its trigger: the
+    runway at the trigger fell below the act threshold (threshold - runway) earlier, as a
+    runway shrinks a second per second on a steady trend; and never before the pack was
+    watching (a condition already actionable when it started is measured from its start).
+    None for other detectors or without the figures."""
+    payload = trigger.get("payload") or {}
+    spec = PREDICTIVE.get(payload.get("detector") or "")
+    if spec is None:
+        return None
+    field, unit, key, key_unit = spec
+    runway = (payload.get("metadata") or {}).get(field)
+    threshold = ((config.get("detectors") or {}).get(payload["detector"]) or {}).get(key)
+    if runway is None or threshold is None:
+        return None
+    at = float(trigger["at"])
+    actionable = at - max(0.0, float(threshold) * key_unit - float(runway) * unit)
+    return round(at - max(actionable, watching_since), 1)
+
+
+def _latencies(trigger: Optional[Dict[str, Any]], config: Dict[str, Any],
+               watching_since: float) -> Dict[str, Any]:
+    """The row's latency fields: from first_detected (every detector, as the payload says),
+    from actionability (predictive detectors), and the headline (the latter for predictive
+    detectors, the former for symptom detectors)."""
+    if trigger is None:
+        return {"detect_latency_s": None, "predictive": None, "actionable_latency_s": None,
+                "headline_latency_s": None}
+    predictive = (trigger.get("payload") or {}).get("detector") in PREDICTIVE
+    raw = _detection_latency(trigger)
+    actionable = _actionable_latency(trigger, config, watching_since) if predictive else None
+    return {"detect_latency_s": raw, "predictive": predictive,
+            "actionable_latency_s": actionable,
+            "headline_latency_s": actionable if predictive else raw}
+
+
 def _observed(result: Any) -> str:
     statuses = [inc.get("status") for inc in result.incidents]
     observed = OUTCOME_WORDS.get(result.assessment["observed"], result.assessment["observed"])
@@ -153,7 +198,6 @@ def run_one(path: str, out_dir: str, with_baseline: bool = True,
             "detected": first_trigger is not None if kind == "fault" else bool(
                 result.signal_triggers()),
             "mttd_s": round(first_trigger - onset, 1) if first_trigger is not None else None,
-            "detect_latency_s": _detection_latency(root_triggers[0]) if root_triggers else None,
             # MTTR: onset -> recovered (ground truth, on Prometheus) and verified (the pack's
             # own metric check); a run that stopped before recovery is not recovered, and an
             # escalation is no autonomous fix (no MTTR even when the metric came back)
@@ -180,6 +224,9 @@ def run_one(path: str, out_dir: str, with_baseline: bool = True,
             "ok": result.ok, "reasons": result.assessment["reasons"],
             "wall_s": round(result.wall_s, 2), "family": truth.get("family"),
         }
+        row.update(_latencies(root_triggers[0] if root_triggers else None,
+                              result.engine.config,
+                              onset - float(world.scenario.lead_s)))
         if with_plot:
             try:
                 row["plot"] = plot_scenario(result, row, out_dir)
@@ -188,6 +235,11 @@ def run_one(path: str, out_dir: str, with_baseline: bool = True,
         return row
     finally:
         world.stop()
+
+
+def _headline(row: Dict[str, Any]) -> Optional[float]:
+    """A row's headline latency (rows written before it existed: the raw one)."""
+    return row.get("headline_latency_s", row.get("detect_latency_s"))
 
 
 def _median(values: List[Optional[float]]) -> Optional[float]:
@@ -217,6 +269,9 @@ def summarise(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
         "mttd_median_s": _median([r["mttd_s"] for r in faults]),
         "mttr_median_s": _median([r["mttr_s"] for r in fixable]),
         "detect_latency_median_s": _median([r.get("detect_latency_s") for r in faults]),
+        # the goal's figure: symptom detectors from first_detected, predictive ones from
+        # when their condition became actionable
+        "headline_latency_median_s": _median([_headline(r) for r in faults]),
         "recovered_median_s": _median([r.get("recovered_s") for r in fixable]),
         "baseline_ttd_median_s": _median([r["baseline_ttd_s"] for r in faults]),
         "baseline_missed": sum(1 for r in faults if r["baseline_alert"] is None),
@@ -246,10 +301,11 @@ def goals(summary: Dict[str, Any]) -> List[Dict[str, Any]]:
          "value": "%s/%s" % (summary["incidents_detected"], summary["faults"])},
         {"goal": "median MTTD <= %.0f s (scrape + poll)" % budget,
          "met": mttd is not None and mttd <= budget, "value": mttd},
-        {"goal": "median detection latency <= %.0f s (condition in data -> trigger)" % budget,
-         "met": summary["detect_latency_median_s"] is not None and
-         summary["detect_latency_median_s"] <= budget,
-         "value": summary["detect_latency_median_s"]},
+        {"goal": "median detection latency <= %.0f s (condition in data, or actionable for "
+                 "predictive detectors -> trigger)" % budget,
+         "met": summary["headline_latency_median_s"] is not None and
+         summary["headline_latency_median_s"] <= budget,
+         "value": summary["headline_latency_median_s"]},
         {"goal": "median MTTR <= 120 s (onset -> recovery verified, incl. hold)",
          "met": mttr is not None and mttr <= 120, "value": mttr},
         {"goal": "median onset -> metrics recovered <= 120 s",
@@ -294,13 +350,14 @@ def print_table(rows: List[Dict[str, Any]], summary: Dict[str, Any],
                                                           else "NO")
         print("%-30s %-6s %-4s %6s %5s %6s %6s %-4s %-10s %-10s %-24s %6s" % (
             r["name"][:30], r["kind"], "yes" if r["detected"] else "no", _fmt(r["mttd_s"]),
-            _fmt(r.get("detect_latency_s")), _fmt(r.get("recovered_s")), _fmt(r["mttr_s"]), rc,
+            _fmt(_headline(r)), _fmt(r.get("recovered_s")), _fmt(r["mttr_s"]), rc,
             r["expected_outcome"],
             r["outcome"] + ("" if r["outcome"] == r["expected_outcome"] else "!"),
             (r["baseline_alert"] or "none")[:24], _fmt(r["baseline_ttd_s"])))
     print()
     print("MTTD: fault onset -> first root-cause trigger; lat.: condition visible in the data ->"
-          " trigger;\nrecov: onset -> ground_truth.recovery holding for good (Prometheus, after the"
+          " trigger\n(predictive detectors: condition actionable -> trigger);\n"
+          "recov: onset -> ground_truth.recovery holding for good (Prometheus, after the"
           " run);\nMTTR: onset -> recovered and verified on a metric by the pack;\n"
           "TTA: onset -> first standard alert on the untouched twin (a human responds after"
           " that).\n")
@@ -309,7 +366,9 @@ def print_table(rows: List[Dict[str, Any]], summary: Dict[str, Any],
         _fmt(summary["mttd_median_s"]), _fmt(summary["baseline_ttd_median_s"]) + " (+human)",
         "34 s"))
     print("  median detection latency        %-9s %-17s %s" % (
-        _fmt(summary["detect_latency_median_s"]), "-", "-"))
+        _fmt(summary["headline_latency_median_s"]), "-", "-"))
+    print("    (from first_detected, predictive detectors from their trend's start: %s)" % (
+        _fmt(summary["detect_latency_median_s"])))
     print("  median time to recover          %-9s %-17s %s" % (
         _fmt(summary["recovered_median_s"]), "human", "167 s"))
     print("  median time to verified         %-9s %-17s %s" % (

@@ -331,10 +331,12 @@ class Http(Source):
     def target(self, namespace: str, service: str) -> str:
         return matchers({self.service_label: service, self.namespace_label: namespace})
 
-    def rate(self, field: str, sel: str, window: str, offset: str = "", by: str = "") -> str:
-        """sum by(<by>) (rate(<field selector>[window] offset ...))."""
-        return "sum by(%s) (rate(%s[%s]%s))" % (
-            by or self.by, selector(self.spec[field], sel), window,
+    def rate(self, field: str, sel: str, window: str, offset: str = "", by: str = "",
+             fn: str = "rate") -> str:
+        """sum by(<by>) (rate(<field selector>[window] offset ...)); `fn` "irate": the rate
+        between the last two samples in the window."""
+        return "sum by(%s) (%s(%s[%s]%s))" % (
+            by or self.by, fn, selector(self.spec[field], sel), window,
             (" offset " + offset) if offset else "")
 
     def p99_ms(self, sel: str, window: str, offset: str = "",

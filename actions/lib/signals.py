@@ -31,7 +31,7 @@ class Signal(object):
     """One detected condition on one target (times are epoch seconds inside, ISO outside)."""
 
     def __init__(self, detector: str, target: Mapping[str, str], severity: str,
-                 first_detected: float, detected_at: float, summary: str,
+                 first_detected: Optional[float], detected_at: float, summary: str,
                  evidence: Optional[Dict[str, Any]] = None,
                  metadata: Optional[Dict[str, Any]] = None, service: str = "",
                  signal_id: Optional[str] = None) -> None:
@@ -40,8 +40,12 @@ class Signal(object):
                                   target.get("namespace", ""), target.get("node", ""))
         self.severity = severity
         self.detected_at = float(detected_at)
+        # None: the data did not say when the condition began (its onset query returned
+        # nothing); it counts from now until the sensor knows better (see `rebase`).
+        self.onset_known = first_detected is not None
         # The condition cannot have begun after it was seen.
-        self.first_detected = min(float(first_detected), self.detected_at)
+        self.first_detected = min(float(self.detected_at if first_detected is None
+                                        else first_detected), self.detected_at)
         self.summary = summary
         self.evidence = evidence if evidence is not None else {"query": "", "values": {}}
         self.metadata = metadata or {}
@@ -58,6 +62,12 @@ class Signal(object):
     def state_key(self) -> str:
         """Datastore key of the open condition: `signal.<detector>.<target_key>`."""
         return "signal.%s.%s" % (self.detector, self.target_key)
+
+    def rebase(self, first_detected: float) -> None:
+        """Move the onset (never after detection) and the id derived from it."""
+        self.first_detected = min(float(first_detected), self.detected_at)
+        self.signal_id = "%s.%s.%d" % (self.detector, self.target_key,
+                                       int(self.first_detected))
 
     def to_dict(self) -> Dict[str, Any]:
         """The trigger payload (JSON-ready)."""

@@ -315,6 +315,19 @@ def test_error_rate_above_slo(promdata):
     assert now - 600 <= found["billing"].first_detected <= now - 500
 
 
+def test_error_rate_harm_is_read_on_the_last_scrape_interval(promdata):
+    now = promdata.now
+    start = now - 2 * 3600
+    # 40 % of requests fail since 90 s: the 5m window says about 12 %, its last interval 40 %
+    _requests(promdata, "orders", const(10.0), lambda t: 0.4 if t >= now - 90 else 0.0,
+              start)
+    found, detector = run("error_rate", promdata)
+    values = found["orders"].evidence["values"]
+    assert values["error_ratio"] < 0.2
+    assert values["error_ratio_last"] == pytest.approx(0.4, abs=0.02)
+    assert detector.harm(found["orders"]) == pytest.approx(8.0, abs=0.4)
+
+
 def _disk(data, node, avail_pct, start, size=100 * GIB):
     labels = {"node": node, "instance": node, "mountpoint": "/", "fstype": "ext4",
               "device": "/dev/sda1"}

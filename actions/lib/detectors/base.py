@@ -53,6 +53,13 @@ class Detector(object):
         """Signals for every target whose condition holds at `now`."""
         raise NotImplementedError
 
+    def harm(self, signal: Signal) -> Optional[float]:
+        """How far the signal's observation is beyond the detector's threshold, as its
+        excess over the healthy level relative to the threshold's (1 at the threshold);
+        None when the detector does not measure harm (its condition waits the fixed
+        persistence). Detectors whose observation is itself the harm override this."""
+        return None
+
     def next_shard(self) -> str:
         """Pod-name matcher of this poll's shard (cycles through POD_SHARDS)."""
         index = getattr(self, "_shard_index", 0)
@@ -194,6 +201,15 @@ def fmt(value: Optional[float], digits: int = 1) -> str:
 def rounded(value: Optional[float], digits: int = 3) -> Optional[float]:
     """Round for metadata; None stays None."""
     return None if value is None else round(value, digits)
+
+
+def excess_ratio(observed: Optional[float], threshold: float,
+                 healthy: float = 0.0) -> Optional[float]:
+    """(observed - healthy) / (threshold - healthy), or None when either is unknown or the
+    threshold is not above the healthy level."""
+    if observed is None or threshold <= healthy:
+        return None
+    return (float(observed) - healthy) / (threshold - healthy)
 
 
 def service_of_pod(pod: str, container: str = "") -> str:

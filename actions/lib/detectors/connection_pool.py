@@ -58,7 +58,7 @@ class ConnectionPoolDetector(SourcedDetector):
             signals.append(Signal(
                 detector=self.name, target=make_target("Service", service, namespace),
                 service=service, severity="high" if active >= size else "medium",
-                first_detected=onsets.get(key, now), detected_at=now,
+                first_detected=onsets.get(key), detected_at=now,
                 summary=("connection pool of %s/%s: %d/%d connections in use (%s%%), "
                          "%d waiting" % (namespace, service, active, size, fmt(util, 0),
                                          pending)),

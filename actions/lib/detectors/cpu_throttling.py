@@ -67,7 +67,7 @@ class CpuThrottlingDetector(Detector):
                 target=make_target("Pod", pod, namespace, sample.labels.get("node", "")),
                 service=service_of_pod(pod, container),
                 severity="high" if ratio >= 0.5 else "medium",
-                first_detected=onsets.get(key, now), detected_at=now,
+                first_detected=onsets.get(key), detected_at=now,
                 summary="cpu throttling of %s/%s (%s): %s%% of CFS periods throttled" % (
                     namespace, pod, container, fmt(ratio * 100, 0)),
                 evidence={"query": query, "values": {"throttled_ratio": round(ratio, 4)}},

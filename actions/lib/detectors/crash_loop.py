@@ -88,12 +88,12 @@ class CrashLoopDetector(Detector):
                 code = code if code is not None else api.get("exit_code")
                 node = node or api.get("node") or ""
             signals.append(self._signal(key, int(round(restarts)), window_s, reason, code,
-                                        waiting.get(key, ""), node, onsets.get(key, now),
+                                        waiting.get(key, ""), node, onsets.get(key),
                                         query, now))
         return signals
 
     def _signal(self, key: Tuple[str, ...], restarts: int, window_s: int, reason: str,
-                exit_code: Optional[int], waiting: str, node: str, onset: float,
+                exit_code: Optional[int], waiting: str, node: str, onset: Optional[float],
                 query: str, now: float) -> Signal:
         namespace, pod, container = key
         threshold = int(self.cfg["restarts"])

@@ -59,7 +59,7 @@ class DiskPressureDetector(Detector):
             if node in avail and slope.get(node, 0.0) < 0:
                 hours = avail[node] / -slope[node] / 3600
             signal = self._signal(node, pct.get(node), hours, node in condition,
-                                  onsets.get((node,), now), query, now)
+                                  onsets.get((node,)), query, now)
             if node in writers:
                 namespace, service, used = writers[node]
                 signal.metadata.update(top_writer_service=service,
@@ -93,7 +93,7 @@ class DiskPressureDetector(Detector):
         return out
 
     def _signal(self, node: str, avail_pct: Optional[float], hours: Optional[float],
-                condition: bool, onset: float, query: str, now: float) -> Signal:
+                condition: bool, onset: Optional[float], query: str, now: float) -> Signal:
         below = avail_pct is not None and avail_pct < float(self.cfg["avail_pct"])
         if (avail_pct is not None and avail_pct < 5) or (hours is not None and hours < 1):
             severity = "critical"

@@ -1,7 +1,7 @@
 """error_rate: a service's 5xx ratio above its SLO (with its own baseline for context)."""
-from typing import List
+from typing import Dict, List, Optional
 
-from lib.detectors.base import MAX_TARGETS, SourcedDetector, fmt
+from lib.detectors.base import MAX_TARGETS, SourcedDetector, excess_ratio, fmt
 from lib.signals import Signal, make_target
 
 
@@ -11,7 +11,8 @@ class ErrorRateDetector(SourcedDetector):
     Istio reporter=destination by default). The baseline (the same ratio over the hour one
     hour ago) is reported, not required: a failure that lasts longer than an hour must not
     look "normal". Onset: first sample of the current run above the SLO. Severity: critical
-    at 50% errors, high at 20% or 5x the baseline, otherwise medium.
+    at 50% errors, high at 20% or 5x the baseline, otherwise medium. Harm (which shortens
+    the persistence asked before firing): the last scrape interval's ratio in SLOs.
     """
 
     name = "error_rate"
@@ -20,10 +21,20 @@ class ErrorRateDetector(SourcedDetector):
     source_kind = "http"
     source_field = "requests"
 
-    def _ratio(self, sel: str, window: str, offset: str = "", min_rps: float = 0.0) -> str:
-        errors = self.source.rate("errors", sel, window, offset)
-        total = self.source.rate("requests", sel, window, offset)
+    def _ratio(self, sel: str, window: str, offset: str = "", min_rps: float = 0.0,
+               fn: str = "rate") -> str:
+        errors = self.source.rate("errors", sel, window, offset, fn=fn)
+        total = self.source.rate("requests", sel, window, offset, fn=fn)
         return "%s / on(%s) (%s > %g)" % (errors, self.source.by, total, min_rps)
+
+    def harm(self, signal: Signal) -> Optional[float]:
+        """The 5xx ratio between the last two scrapes in SLOs (a healthy service fails
+        nothing): how bad it is now. The window's ratio lags a fresh fault by minutes (5 %
+        over 5 min is 25 % over its last minute) and still holds a burst that has passed.
+        The window's ratio when the last interval had too little traffic to tell."""
+        values = signal.evidence.get("values") or {}
+        ratio = values.get("error_ratio_last", signal.metadata.get("error_ratio"))
+        return excess_ratio(ratio, float(self.cfg["slo_error_ratio"]))
 
     def detect(self, now: float) -> List[Signal]:
         slo = float(self.cfg["slo_error_ratio"])
@@ -37,6 +48,8 @@ class ErrorRateDetector(SourcedDetector):
         sel = self.source.services(k[1] for k in found)
         baselines = {self.source.key(s.labels): s.value
                      for s in self.prom.query(self._ratio(sel, "1h", "1h"))}
+        recent = {self.source.key(s.labels): s.value for s in self.prom.query(
+            self._ratio(sel, self.cfg["window"], min_rps=min_rps, fn="irate"))}
         onsets = self.onsets("%s > %g" % (self._ratio(sel, self.cfg["window"],
                                                       min_rps=min_rps), slo),
                              self.source.labels, 1800, now)
@@ -52,14 +65,23 @@ class ErrorRateDetector(SourcedDetector):
                 severity = "medium"
             signals.append(Signal(
                 detector=self.name, target=make_target("Service", service, namespace),
-                service=service, severity=severity, first_detected=onsets.get(key, now),
+                service=service, severity=severity, first_detected=onsets.get(key),
                 detected_at=now,
                 summary="error rate of %s/%s: %s%% 5xx (SLO %s%%, baseline %s%%)" % (
                     namespace, service, fmt(ratio * 100), fmt(slo * 100),
                     fmt(None if baseline is None else baseline * 100)),
-                evidence={"query": query, "values": {"error_ratio": round(ratio, 4)}},
+                evidence={"query": query, "values": _values(ratio, recent.get(key))},
                 metadata={"error_ratio": round(ratio, 4),
                           "baseline_error_ratio": (None if baseline is None
                                                    else round(baseline, 4)),
                           "slo_error_ratio": slo}))
         return signals
+
+
+def _values(ratio: float, recent: Optional[float]) -> Dict[str, float]:
+    """Evidence values: the window's ratio and, when there was traffic, the last scrape
+    interval's."""
+    values = {"error_ratio": round(ratio, 4)}
+    if recent is not None:
+        values["error_ratio_last"] = round(recent, 4)
+    return values

@@ -1,7 +1,8 @@
 """latency_anomaly: a service's p99 far above its own recent baseline."""
-from typing import List
+from typing import List, Optional
 
-from lib.detectors.base import LOAD_SURGE_RATIO, MAX_TARGETS, SourcedDetector, fmt
+from lib.detectors.base import (LOAD_SURGE_RATIO, MAX_TARGETS, SourcedDetector,
+                                excess_ratio, fmt)
 from lib.signals import Signal, make_target
 
 
@@ -14,7 +15,8 @@ class LatencyAnomalyDetector(SourcedDetector):
     in a surge (>= 1.5x its baseline hour): queueing under a traffic surge is load for the
     autoscaler, not an anomaly. A service without a baseline never fires.
     Onset: first sample of the current run above the ratio. Severity: high when p99 is at
-    least 4x the baseline, otherwise medium.
+    least 4x the baseline, otherwise medium. Harm (which shortens the persistence asked
+    before firing): the added latency over the baseline relative to the threshold's.
     """
 
     name = "latency_anomaly"
@@ -31,6 +33,11 @@ class LatencyAnomalyDetector(SourcedDetector):
         baseline = self._p99(sel, self.cfg["baseline_window"], self.cfg["baseline_window"])
         return "(%s >= %g) / on(%s) (%s > 0)" % (current, float(self.cfg["min_p99_ms"]),
                                                  self.source.by, baseline)
+
+    def harm(self, signal: Signal) -> Optional[float]:
+        """The latency added over the baseline relative to what the threshold allows
+        (p99 / baseline - 1) / (ratio - 1): 2 at a 3x p99 with the default 2x ratio."""
+        return excess_ratio(signal.metadata.get("ratio"), float(self.cfg["ratio"]), 1.0)
 
     def detect(self, now: float) -> List[Signal]:
         threshold = float(self.cfg["ratio"])
@@ -59,7 +66,7 @@ class LatencyAnomalyDetector(SourcedDetector):
             signals.append(Signal(
                 detector=self.name, target=make_target("Service", service, namespace),
                 service=service, severity="high" if ratio >= 4 else "medium",
-                first_detected=onsets.get(key, now), detected_at=now,
+                first_detected=onsets.get(key), detected_at=now,
                 summary="latency anomaly on %s/%s: p99 %s ms, %sx its baseline %s ms" % (
                     namespace, service, fmt(p99, 0), fmt(ratio), fmt(baseline, 0)),
                 evidence={"query": query, "values": {"p99_ms": round(p99, 2),

@@ -40,11 +40,11 @@ class MemoryPressureDetector(Detector):
             rate = growth.get(node)
             minutes = (100.0 - util) / rate if rate is not None and rate > 0 else None
             signals.append(self._signal(node, util, rate, minutes, query,
-                                        onsets.get((node,), now), now))
+                                        onsets.get((node,)), now))
         return signals
 
     def _signal(self, node: str, util: float, rate: Optional[float],
-                minutes: Optional[float], query: str, onset: float, now: float) -> Signal:
+                minutes: Optional[float], query: str, onset: Optional[float], now: float) -> Signal:
         critical = util >= 97 or (minutes is not None and minutes < 10)
         summary = "memory pressure on node %s: %s%% (%s%%/min), exhaustion in %s min" % (
             node, fmt(util, 0), ("%+.1f" % rate) if rate is not None else "n/a",

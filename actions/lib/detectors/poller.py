@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from lib import clock
 from lib.datastore import Datastore
 from lib.detectors import build_detectors
-from lib.detectors.base import Detector
+from lib.detectors.base import ONSET_STEP_S, Detector
 from lib.kube import KubeError
 from lib.prom import Prom, PrometheusError
 from lib.signal_state import SignalState
@@ -63,6 +63,10 @@ class DetectorPoller(object):
         self.had_data: Dict[str, bool] = {}
         self.kube_error = kube_error
         self.polls = 0
+        # state key -> when this poller first saw the condition, for as long as every
+        # successful poll of its detector keeps seeing it (the onset of a condition whose
+        # onset query said nothing)
+        self.first_seen: Dict[str, float] = {}
 
     def poll(self) -> PollResult:
         """Run every detector once; dispatch fired/cleared/degraded triggers."""
@@ -91,6 +95,7 @@ class DetectorPoller(object):
                 self.log.error("detector %s skipped this poll: %s", detector.name, error)
                 continue
             result.seen[detector.name] = len(signals)
+            self._date_unknown_onsets(detector.name, signals or [], now)
             signals = persistent(detector, signals or [], records, now)
             fire, cleared = self.state.update(detector.name, signals, records)
             for signal in fire:
@@ -101,6 +106,21 @@ class DetectorPoller(object):
                 self.log.info("condition cleared: %s", event["signal_id"])
         self._track_outages(failed, now, result)
         return result
+
+    def _date_unknown_onsets(self, detector: str, signals: List[Signal], now: float) -> None:
+        """A signal whose onset query returned nothing counts from when this poller first
+        saw it (in consecutive successful polls), not from now: otherwise its persistence
+        would restart on every poll. Conditions gone from a poll are forgotten."""
+        seen = {s.state_key for s in signals}
+        prefix = "signal.%s." % detector
+        for key in [k for k in self.first_seen if k.startswith(prefix) and k not in seen]:
+            del self.first_seen[key]
+        for signal in signals:
+            first = self.first_seen.setdefault(signal.state_key, now)
+            if not signal.onset_known and first < signal.first_detected:
+                self.log.info("%s: onset not in the data, counting from first seen %s",
+                              signal.state_key, clock.isoformat(first))
+                signal.rebase(first)
 
     def _run_all(self, now: float, open_detectors: Any, periodic: bool
                  ) -> Dict[str, Tuple[List[Signal], Optional[Exception]]]:
@@ -190,13 +210,40 @@ class DetectorPoller(object):
         return any(d.kube_ok for d in self.detectors)
 
 
-def persistence_s(cfg: Any, severity: str) -> float:
+# Harm-scaled persistence (persistence_for_harm): the wait falls with the square of how far
+# the observation is beyond its threshold. Squared, because two things grow with the
+# margin: the harm done per second (a fixed harm budget alone would give the first power)
+# and the evidence that the condition is real (look-alikes - surges, roll-outs - hover near
+# a threshold; a noise excursion far beyond it is rare).
+HARM_EXPONENT = 2.0
+# ... but never below one onset step (the resolution of the onset queries): a condition
+# fires only once it held at two consecutive evaluations, never on one sample.
+MIN_PERSISTENCE_S = float(ONSET_STEP_S)
+
+
+def persistence_for_harm(for_s: float, harm: Optional[float],
+                         exponent: float = HARM_EXPONENT,
+                         floor_s: float = MIN_PERSISTENCE_S) -> float:
+    """`for_s * clamp(1 / harm, 0, 1) ** exponent`, not below `floor_s` (nor above for_s).
+
+    `harm` is the observation's excess over the healthy level relative to the threshold's
+    (1 at the threshold, 2 at twice its margin); None when the detector does not measure it
+    (the full for_s)."""
+    for_s = float(for_s)
+    if harm is None or harm <= 1.0:
+        return for_s
+    return max(min(floor_s, for_s), for_s * (1.0 / harm) ** exponent)
+
+
+def persistence_s(cfg: Any, severity: str, harm: Optional[float] = None) -> float:
     """Seconds a condition must have held (in the data) before it fires: the detector's
-    `for_s` at low/medium severity, a third of it at high, none at critical."""
+    `for_s` at low/medium severity, a third of it at high, none at critical; shorter still
+    when the detector measures its harm (persistence_for_harm)."""
     base = float((cfg or {}).get("for_s") or 0) if hasattr(cfg, "get") else 0.0
     if severity == "critical":
         return 0.0
-    return base / 3.0 if severity == "high" else base
+    by_severity = base / 3.0 if severity == "high" else base
+    return min(by_severity, persistence_for_harm(base, harm))
 
 
 def persistent(detector: Detector, signals: List[Signal],
@@ -204,11 +251,12 @@ def persistent(detector: Detector, signals: List[Signal],
     """Drop new conditions younger than their persistence; open ones always pass (so that a
     pending condition is never mistaken for a cleared one)."""
     out = []
+    harm_of = getattr(detector, "harm", None)
     for signal in signals:
         record = records.get(signal.state_key) or {}
-        wait = persistence_s(getattr(detector, "cfg", None), signal.severity)
+        harm = harm_of(signal) if harm_of is not None else None
+        wait = persistence_s(getattr(detector, "cfg", None), signal.severity, harm)
         if record.get("state") != "open" and now - float(signal.first_detected) < wait - 1e-6:
             continue
         out.append(signal)
     return out
-
