@@ -66,6 +66,7 @@ class Diagnoser(Correlation, Attribution, OomAttribution, ChangeDetection, Summa
         self._history = {}  # type: Dict[Tuple[str, str], List[Dict[str, Any]]]
         self._on_node = {}  # type: Dict[str, set]
         self._health = None  # type: Optional[List[Dict[str, Any]]]
+        self._oom_kills = {}  # type: Dict[str, List[Dict[str, Any]]]
 
     # -- entry point ----------------------------------------------------------------------
     def diagnose(self, trigger: Dict[str, Any], recent: List[Dict[str, Any]],

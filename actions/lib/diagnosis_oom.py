@@ -44,7 +44,8 @@ def at_limit(pod: Dict[str, Any]) -> Optional[bool]:
 
 
 class OomAttribution(object):
-    """The OOM part of the Diagnoser (uses self.facts, self.reasoning, self.confidence)."""
+    """The OOM part of the Diagnoser (uses self.facts, self.reasoning, self.confidence and
+    self._oom_kills, the OOM-killed pods per node it looked up)."""
 
     def by_oom(self, cluster: List[Sig], pressure: List[Sig]) -> Optional[Sig]:
         """Rule 3b: an OOMKilled crash loop on a node short of memory -> the node."""
@@ -88,6 +89,7 @@ class OomAttribution(object):
                    "threshold %g%%)" % (node, round(float(peak)), round(lookback / 60.0),
                                         threshold)
         kills = list(self._fact("oom_kills_on_node", [], node, lookback) or [])
+        self._oom_kills[node] = kills
         known = {(k.get("namespace"), k.get("pod")) for k in kills}
         for sig in crashes:  # the signals' own pods count even when the query missed them
             if (sig.target["namespace"], sig.target["name"]) not in known:
@@ -136,8 +138,10 @@ class OomAttribution(object):
 
     def synthesized_pressure(self, node: str, crashes: List[Sig], why: str) -> Sig:
         first = min(s.first for s in crashes)
-        services = sorted({s.service for s in crashes if s.service})
-        pods = sorted({s.target["name"] for s in crashes})
+        kills = self._oom_kills.get(node) or []
+        services = sorted({s.service for s in crashes if s.service} |
+                          {k["service"] for k in kills if k.get("service")})
+        pods = sorted({s.target["name"] for s in crashes} | {k["pod"] for k in kills})
         data = {"signal_id": "diagnosis.memory_pressure.%s.%d" % (
                     target_key("Node", "", node), int(first)),
                 "detector": "memory_pressure", "synthetic": True,
@@ -146,11 +150,12 @@ class OomAttribution(object):
                                                key=SEVERITIES.index),
                 "first_detected": clock.isoformat(first),
                 "detected_at": clock.isoformat(clock.now()),
-                "summary": "memory pressure on node %s: OOM kills of %s (%s)" % (
-                    node, ", ".join(services) or ", ".join(pods), why),
+                "summary": "memory pressure on node %s: %d OOM-killed crash-looping "
+                           "container(s) of %s" % (node, len(pods),
+                                                   ", ".join(services or pods)),
                 "evidence": {"query": "OOMKilled containers and memory of node %s" % node,
                              "values": {"oom_killed_pods": len(pods)}},
-                "metadata": {"oom_killed_pods": pods, "services": services,
+                "metadata": {"oom_killed_pods": pods, "services": services, "why": why,
                              "threshold_pct": self.pressure_threshold(),
                              "attributed_from": crashes[0].id}}
         return Sig(data)

@@ -77,7 +77,11 @@ def test_several_pods_oom_killed_below_their_limits_on_one_node_is_the_node():
                                            kill("routing-svc-b", 7.0 * GB)])
     result = diagnosis.diagnose(crash("routing-svc-a"), facts, [], [])
     assert_node_root(result)
-    assert "2 containers OOM-killed on node n-1" in result["root_cause"]["summary"]
+    root = result["root_cause"]
+    assert root["summary"] == ("memory pressure on node n-1: 2 OOM-killed crash-looping "
+                               "container(s) of routing-svc")
+    assert "2 containers OOM-killed on node n-1" in root["metadata"]["why"]
+    assert "below their memory limits" in root["metadata"]["why"]
 
 
 def test_containers_without_a_memory_limit_can_only_be_killed_by_the_node():
@@ -184,3 +188,46 @@ def test_a_pressure_signal_does_not_refine_a_crash_loop_that_is_no_oom_kill():
     pressure = signal("memory_pressure", "Node", NODE, T0 + 400, node=NODE)
     later = diagnosis.diagnose(pressure, OomFacts(peak_pct=93.0), [], [incident_of(first)])
     assert later["joined"] is True and not later["refined"]
+
+
+class QueryProm(object):
+    """Answers instant queries by the metric they name; records the queries."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.queries = []
+
+    def query(self, promql):
+        from lib.prom import Sample
+
+        self.queries.append(promql)
+        for metric, rows in self.answers.items():
+            if metric in promql:
+                return [Sample(dict(labels), value, T0) for labels, value in rows]
+        return []
+
+
+def test_cluster_facts_list_the_oom_killed_pods_that_restarted_on_the_node():
+    from lib.diagnosis_facts import ClusterFacts
+
+    a = {"namespace": NS, "pod": "routing-svc-7f8d9c5b6-x2x4z"}
+    b = {"namespace": NS, "pod": "other-7f8d9c5b6-abcde"}
+    prom = QueryProm({"last_terminated_reason": [(a, 1.0), (b, 1.0)],
+                      "restarts_total": [(a, 3.0), (b, 0.0)],
+                      "working_set_bytes": [(a, 6.9 * GB), (b, 1 * GB)],
+                      "resource_limits": [(a, LIMIT)]})
+    kills = ClusterFacts(None, None, prom).oom_kills_on_node(NODE, 780)
+    assert kills == [{"namespace": NS, "pod": a["pod"], "service": "routing-svc",
+                      "restarts": 3, "peak_bytes": 6.9 * GB, "limit_bytes": LIMIT}]
+    assert all('node="n-1"' in q for q in prom.queries)
+    assert any('reason="OOMKilled"' in q for q in prom.queries)
+    assert any("[780s]" in q for q in prom.queries)
+
+
+def test_cluster_facts_node_memory_peak_uses_the_detectors_utilisation():
+    from lib.detectors.memory_pressure import UTIL
+    from lib.diagnosis_facts import ClusterFacts
+
+    prom = QueryProm({"MemAvailable": [({}, 97.5)]})
+    assert ClusterFacts(None, None, prom).node_memory_peak_pct(NODE, 600) == 97.5
+    assert UTIL % {"sel": 'node="n-1"'} in prom.queries[0] and "[600s:" in prom.queries[0]
