@@ -10,10 +10,11 @@ Rules, in order:
              the dependency graph; transitively) within CORRELATION_WINDOW_S;
  3. attribute node memory pressure to its top memory consumer (a memory_leak signal of that pod,
              or a synthesized "memory leak in <service> <version>" when its memory grew linearly);
-    3b. oom   OOMKilled crash loops on a node whose memory reached the memory_pressure threshold,
+ 3b. oom     OOMKilled crash loops on a node whose memory reached the memory_pressure threshold,
              or several containers OOM-killed below their limits on one node, are the node's:
              its memory_pressure signal (or a synthesized one) is the root, also when such a
-             signal joins an incident rooted in an OOMKilled crash loop (a refinement);
+             signal joins an incident rooted in an OOMKilled crash loop (a refinement); one
+             container that died at its own limit on a roomy node stays a pod problem;
  4. node     NotReady nodes under the degraded services' pods explain their symptoms (and those
              of services downstream); without a node signal yet (the detector waits out its
              grace), a node whose Ready condition turned by the symptom's onset under the

@@ -1,7 +1,8 @@
 """What diagnosis reads from the cluster: deploy history, pod memory on a node, the graph.
 
 `ClusterFacts` is the real source (Kubernetes API + Prometheus); tests inject an object with the
-same methods (the node ones, `nodes_of_service` and `node_health`, are optional).
+same methods (the node ones, `nodes_of_service`, `node_health`, `node_memory_peak_pct` and
+`oom_kills_on_node`, are optional).
 """
 import logging
 from typing import Any, Dict, List, Optional, Tuple
