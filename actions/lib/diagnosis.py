@@ -10,6 +10,11 @@ Rules, in order:
              the dependency graph; transitively) within CORRELATION_WINDOW_S;
  3. attribute node memory pressure to its top memory consumer (a memory_leak signal of that pod,
              or a synthesized "memory leak in <service> <version>" when its memory grew linearly);
+ 3b. oom     OOMKilled crash loops on a node whose memory reached the memory_pressure threshold,
+             or several containers OOM-killed below their limits on one node, are the node's:
+             its memory_pressure signal (or a synthesized one) is the root, also when such a
+             signal joins an incident rooted in an OOMKilled crash loop (a refinement); one
+             container that died at its own limit on a roomy node stays a pod problem;
  4. node     NotReady nodes under the degraded services' pods explain their symptoms (and those
              of services downstream); without a node signal yet (the detector waits out its
              grace), a node whose Ready condition turned by the symptom's onset under the
@@ -22,9 +27,9 @@ Rules, in order:
  7. earliest otherwise the earliest `first_detected` wins (the seed's starting point).
 
 The Diagnoser is assembled from one module per seam: diagnosis_correlation (rules 1-2),
-diagnosis_attribution (3-5), diagnosis_changes (6), diagnosis_summary (playbook, parameters,
-the DIAGNOSE line); diagnosis_base holds the windows, thresholds and the signal type. Every
-public name stays importable from here.
+diagnosis_attribution (3-5), diagnosis_oom (3b), diagnosis_changes (6), diagnosis_summary
+(playbook, parameters, the DIAGNOSE line); diagnosis_base holds the windows, thresholds and
+the signal type. Every public name stays importable from here.
 """
 from typing import Any, Dict, List
 
@@ -39,6 +44,7 @@ from lib.diagnosis_base import (ATTRIBUTION_MIN_SHARE, CAUSE_RANK, CHANGE_WINDOW
                                 at_hms, gigabytes)
 from lib.diagnosis_changes import ChangeDetection
 from lib.diagnosis_correlation import Correlation, disrupted_services, same_family
+from lib.diagnosis_oom import OomAttribution
 from lib.diagnosis_summary import Summary
 
 # the public names (the rules live in the diagnosis_* modules)
@@ -50,7 +56,7 @@ __all__ = ["ATTRIBUTION_MIN_SHARE", "CAUSE_RANK", "CHANGE_WINDOW_S", "CORRELATIO
            "same_family"]
 
 
-class Diagnoser(Correlation, Attribution, ChangeDetection, Summary):
+class Diagnoser(Correlation, Attribution, OomAttribution, ChangeDetection, Summary):
     """Builds one diagnosis from a trigger, recent signals, open incidents and cluster facts."""
 
     def __init__(self, facts: Any) -> None:
@@ -61,6 +67,7 @@ class Diagnoser(Correlation, Attribution, ChangeDetection, Summary):
         self._history = {}  # type: Dict[Tuple[str, str], List[Dict[str, Any]]]
         self._on_node = {}  # type: Dict[str, set]
         self._health = None  # type: Optional[List[Dict[str, Any]]]
+        self._oom_kills = {}  # type: Dict[str, List[Dict[str, Any]]]
 
     # -- entry point ----------------------------------------------------------------------
     def diagnose(self, trigger: Dict[str, Any], recent: List[Dict[str, Any]],
@@ -78,20 +85,24 @@ class Diagnoser(Correlation, Attribution, ChangeDetection, Summary):
             already = sig.id in (incident.get("signals") or [])
             # A signal already weighed when the incident was diagnosed cannot refine it again
             # (its own workflow would hand over a second time).
-            if not already and self.refines(sig, root):
-                # The newcomer is the cause: the incident continues under it, and its
-                # playbook (not the symptom's) is the one to run, so this is no mere join.
-                playbook = PLAYBOOK_BY_DETECTOR.get(sig.detector, "")
-                params = self.params_for(sig, sig.first)
+            cause = None  # type: Optional[Sig]
+            if not already:
+                cause = sig if self.refines(sig, root) else self.oom_refinement(sig, root)
+            if cause is not None:
+                # The newcomer is (or reveals) the cause: the incident continues under it, and
+                # its playbook (not the symptom's) is the one to run, so this is no mere join.
+                playbook = PLAYBOOK_BY_DETECTOR.get(cause.detector, "")
+                params = self.params_for(cause, cause.first)
                 # the new root's callers, as for a fresh diagnosis (cascade protection)
-                for key, value in cascade.callers(self.graph, sig.service).items():
+                for key, value in cascade.callers(self.graph, cause.service).items():
                     params.setdefault(key, value)
-                result.update(joined=False, refined=True, root_cause=sig.data,
+                result.update(joined=False, refined=True, root_cause=cause.data,
                               refined_playbook=playbook, playbook=playbook,
                               playbook_params=params)
+                result["reasoning"].extend(self.reasoning)
                 result["reasoning"].append(
                     "root cause refined: %s explains the earlier %s" % (
-                        sig.summary, root.get("summary") or root.get("detector")))
+                        cause.summary, root.get("summary") or root.get("detector")))
                 result["summary"] = "root cause of %s refined (%s)" % (incident["id"], why)
             return result
         taken = set()
@@ -112,6 +123,8 @@ class Diagnoser(Correlation, Attribution, ChangeDetection, Summary):
         root, params = None, {}  # type: Optional[Sig], Dict[str, Any]
         if pressure:
             root, params = self.attribute(pressure[0], cluster, onset)
+        if root is None:
+            root = self.by_oom(cluster, pressure)
         if root is None:
             root = self.by_node(cluster)
         if root is None:

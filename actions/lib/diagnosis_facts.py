@@ -1,7 +1,8 @@
 """What diagnosis reads from the cluster: deploy history, pod memory on a node, the graph.
 
 `ClusterFacts` is the real source (Kubernetes API + Prometheus); tests inject an object with the
-same methods (the node ones, `nodes_of_service` and `node_health`, are optional).
+same methods (the node ones, `nodes_of_service`, `node_health`, `node_memory_peak_pct` and
+`oom_kills_on_node`, are optional).
 """
 import logging
 from typing import Any, Dict, List, Optional, Tuple
@@ -61,6 +62,48 @@ class ClusterFacts(object):
             return None
         samples = self.prom.query('max(node_memory_MemTotal_bytes{node="%s"})' % node)
         return samples[0].value if samples else None
+
+    def node_memory_peak_pct(self, node: str, lookback_s: float) -> Optional[float]:
+        """Highest memory utilisation (%, the memory_pressure detector's formula) of the node
+        over the lookback (an OOM kill frees memory at once, so the peak tells, not now)."""
+        if self.prom is None:
+            return None
+        from lib.detectors.memory_pressure import UTIL
+
+        samples = self.prom.query('max(max_over_time((%s)[%ds:15s]))' % (
+            UTIL % {"sel": 'node="%s"' % node}, int(lookback_s)))
+        return samples[0].value if samples else None
+
+    def oom_kills_on_node(self, node: str, lookback_s: float) -> List[Dict[str, Any]]:
+        """Pods on the node with a container whose last termination was OOMKilled and that
+        restarted within the lookback: `{namespace, pod, service, restarts, peak_bytes (highest
+        working set over the lookback), limit_bytes}` (None when unknown)."""
+        if self.prom is None:
+            return []
+        on_node = 'on (namespace, pod) group_left () max by (namespace, pod) ' \
+                  '(kube_pod_info{node="%s"})' % node
+        window = int(lookback_s)
+        oom = self._by_pod('max by (namespace, pod) (kube_pod_container_status_last_terminated'
+                           '_reason{reason="OOMKilled"}) * %s' % on_node)
+        if not oom:
+            return []
+        restarts = self._by_pod(
+            'max by (namespace, pod) (max_over_time(kube_pod_container_status_restarts_total'
+            '[%ds]) - min_over_time(kube_pod_container_status_restarts_total[%ds])) * %s'
+            % (window, window, on_node))
+        peaks = self._by_pod('max by (namespace, pod) (max_over_time('
+                             'container_memory_working_set_bytes{node="%s", container!="", '
+                             'container!="POD"}[%ds]))' % (node, window))
+        limits = self._by_pod('max by (namespace, pod) (kube_pod_container_resource_limits'
+                              '{node="%s", resource="memory"})' % node)
+        services = self._services_on_node(node)
+        return [{"namespace": namespace, "pod": pod,
+                 "service": services.get((namespace, pod)) or guess_service(pod),
+                 "restarts": int(restarts.get((namespace, pod)) or 0),
+                 "peak_bytes": peaks.get((namespace, pod)),
+                 "limit_bytes": limits.get((namespace, pod))}
+                for (namespace, pod) in sorted(oom)
+                if (restarts.get((namespace, pod)) or 0) >= 1]
 
     def memory_series(self, namespace: str, pod: str,
                       lookback_s: float) -> List[Tuple[float, float]]:
