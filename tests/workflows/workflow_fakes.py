@@ -84,6 +84,8 @@ class Recorded(object):
         return {"incident_id": params["incident_id"], "text": "\n".join(lines)}
 
     def diagnose(self, params: Dict[str, Any]) -> Any:
+        if isinstance(self.results.get("diagnose"), Failure):
+            return self.results["diagnose"]
         result = {"incident_id": params.get("incident_id") or "inc-20261128-031722-test",
                   "playbook": "", "reasoning": ["recorded diagnosis"]}
         result.update(self.results.get("diagnose", {}))
