@@ -78,3 +78,33 @@ def test_close_incident_records_runs_and_finishes_unless_told_not_to(pack, manua
                                    "params": TASK[0]["params"]}]
     assert recorded.statuses == ([{"status": "resolved", "reason": "remediated and verified"}]
                                  if finish else [])
+
+
+RECENT = {"namespace": "production", "deployment": "orders", "current_version": "v2",
+          "previous_version": "v1", "minutes_since_deploy": 12.0,
+          "deployed_within_window": True, "rollback_possible": True}
+
+
+@pytest.mark.parametrize("symptom, metadata, threshold, recovered, degraded", [
+    ("latency_anomaly", {"baseline_p99_ms": 300}, 600.0,
+     "p99 of orders below 2x its baseline for 3m", "degraded latency"),
+    ("error_rate", {"slo_error_ratio": 0.02}, 0.02,
+     "5xx ratio of orders below its SLO for 3m", "degraded the error rate"),
+])
+def test_both_symptom_playbooks_run_the_shared_plan_with_their_measures(
+        pack, manual_clock, symptom, metadata, threshold, recovered, degraded):
+    sig = dict(SIGNAL, detector=symptom, signal_id=symptom + ".service.orders",
+               target={"kind": "Service", "namespace": "production", "name": "orders",
+                       "node": ""}, service="orders", metadata=metadata)
+    recorded = Recorded(pack, {"check_recent_deploys": RECENT})
+    runner = make_runner(recorded, manual_clock)
+    execution = runner.run("self_healing." + symptom, {"signal": sig, "target_key": "x"})
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["plan"] == [
+        "rollback_deployment", "wait_for_rollout", "wait_symptom_recovered", "create_fix_task"]
+    wait = [w for w in recorded.called("wait_for_condition")]
+    assert (wait[0]["threshold"], wait[0]["description"]) == (threshold, recovered)
+    title = recorded.called("create_fix_task")[0]["title"]
+    assert title == "find why orders v2 %s before re-deploying" % degraded
+    plan = [e for e in recorded.timeline if e.get("kind") == "plan"]
+    assert plan[0]["playbook"] == symptom and recovered in plan[0]["message"]
