@@ -2,7 +2,7 @@
 import logging
 from typing import Any, Dict, List, Optional
 
-from lib import clock, diagnosis, incidents, st2_links
+from lib import clock, diagnosis, incidents, routing, st2_links
 from lib.base_action import ActionInputError, SelfHealingAction
 from lib.diagnosis_facts import ClusterFacts
 
@@ -21,8 +21,15 @@ class Diagnose(SelfHealingAction):
     facts = None  # type: Any
     client = None  # type: Any
 
-    def execute(self, signal: Optional[Dict[str, Any]] = None,
-                incident_id: str = "") -> Dict[str, Any]:
+    def execute(self, signal: Optional[Dict[str, Any]] = None, incident_id: str = "",
+                playbook: str = "") -> Dict[str, Any]:
+        """The diagnosis, plus `route` / `next_playbook` for the calling `playbook`
+        (lib.routing; a given incident_id means the run was handed over)."""
+        result = self._diagnose(signal, incident_id)
+        result.update(routing.routed(result, playbook or "", bool(incident_id)))
+        return result
+
+    def _diagnose(self, signal: Optional[Dict[str, Any]], incident_id: str) -> Dict[str, Any]:
         if not isinstance(signal, dict) or not signal.get("detector") or \
                 not isinstance(signal.get("target"), dict):
             raise ActionInputError("signal: must be a signal payload with detector and target")

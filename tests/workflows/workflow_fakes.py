@@ -15,6 +15,7 @@ from engine import expressions
 from engine import params as param_utils
 from engine.actions import FAILED, SUCCEEDED, ActionRunner
 from engine.pack import Pack, PackError
+from lib import routing
 
 START = 1795835842.0  # 2026-11-28T03:17:22Z
 
@@ -83,9 +84,14 @@ class Recorded(object):
         return {"incident_id": params["incident_id"], "text": "\n".join(lines)}
 
     def diagnose(self, params: Dict[str, Any]) -> Any:
+        if isinstance(self.results.get("diagnose"), Failure):
+            return self.results["diagnose"]
         result = {"incident_id": params.get("incident_id") or "inc-20261128-031722-test",
                   "playbook": "", "reasoning": ["recorded diagnosis"]}
         result.update(self.results.get("diagnose", {}))
+        # the real action's routing for the calling playbook (lib.routing, not a copy)
+        result.update(routing.routed(result, params.get("playbook") or "",
+                                     bool(params.get("incident_id"))))
         if not params.get("incident_id"):
             self.timeline.append({"type": "DETECT", "message": params["signal"].get("summary",
                                                                                      "")})
