@@ -20,7 +20,6 @@ from typing import Any, Callable, Dict, List, Optional
 
 from bench import baseline
 from bench import recovery as recovery_check
-from bench.plots import plot_scenario
 from harness.outcome import epoch_or_none
 
 SEED_FIGURES = {"mttd_s": 34.0, "mttr_s": 167.0, "auto_remediated_pct": 87.0,
@@ -229,6 +228,7 @@ def run_one(path: str, out_dir: str, with_baseline: bool = True,
                               onset - float(world.scenario.lead_s)))
         if with_plot:
             try:
+                from bench.plots import plot_scenario  # matplotlib: only when plotting
                 row["plot"] = plot_scenario(result, row, out_dir)
             except Exception as exc:  # a plot must never hide the figures
                 row["plot_error"] = str(exc)
