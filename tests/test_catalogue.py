@@ -49,17 +49,21 @@ def test_drift_is_found_and_make_generate_repairs_it(tmp_path):
     rule.write_text(rule.read_text().replace("trigger.target_key", "trigger.target.name"))
     action = tmp_path / "actions" / "memory_leak.yaml"
     action.write_text(action.read_text().replace("default: false", "default: true"))
+    schema = tmp_path / "config.schema.yaml"  # a threshold default edited by hand
+    schema.write_text(schema.read_text().replace("default: 3600\n", "default: 1800\n", 1))
     stale = tmp_path / "rules" / "on_retired_detector.yaml"
     stale.write_text(generate.HEADER + "\n---\nname: on_retired_detector\n")
     hand = tmp_path / "rules" / "alertmanager_webhook.yaml"
     before = hand.read_text()
-    expected = ["actions/memory_leak.yaml", "rules/on_crash_loop.yaml",
+    expected = ["actions/memory_leak.yaml", "config.schema.yaml", "rules/on_crash_loop.yaml",
                 "rules/on_retired_detector.yaml"]
     assert generate.drift(root) == expected
     assert generate.main(["--check", "--root", root]) == 1
     assert sorted(generate.write(root)) == expected
     assert generate.drift(root) == [] and not stale.exists()
     assert hand.read_text() == before
+    assert yaml.safe_load(schema.read_text())["detectors"]["properties"]["memory_leak"][
+        "properties"]["horizon_s"]["default"] == 3600
     assert generate.main(["--check", "--root", root]) == 0
 
 
@@ -71,6 +75,17 @@ def test_hand_written_parts_survive_and_lost_markers_are_an_error(tmp_path):
     assert generate.drift(root) == []  # the description is hand-written
     action.write_text(text.replace(generate.END + "\n", ""))
     with pytest.raises(generate.GenerateError, match="actions/disk_pressure.yaml"):
+        generate.render(root)
+
+
+def test_config_schema_outside_the_detectors_block_is_hand_written(tmp_path):
+    root = _copy_generated(tmp_path)
+    schema = tmp_path / "config.schema.yaml"
+    text = schema.read_text()
+    schema.write_text(text.replace("Sensor poll interval in seconds.", "Poll interval (s)."))
+    assert generate.drift(root) == []
+    schema.write_text(text.replace(generate.BEGIN + "\n", ""))
+    with pytest.raises(generate.GenerateError, match="config.schema.yaml"):
         generate.render(root)
 
 
@@ -119,12 +134,19 @@ def test_every_entry_is_complete():
         catalogue.detector("nope")
 
 
-def test_thresholds_live_in_the_config_schema_one_section_per_detector():
+def test_the_config_schema_holds_each_detectors_thresholds_from_the_catalogue():
     with open(os.path.join(REPO, "config.schema.yaml")) as handle:
         sections = yaml.safe_load(handle)["detectors"]["properties"]
     assert list(sections) == list(catalogue.DETECTOR_NAMES)
-    for name, section in sections.items():
-        assert section["properties"]["enabled"]["default"] is True, name
+    defaults = config.defaults()["detectors"]
+    for entry in catalogue.DETECTORS:
+        section = sections[entry.name]
+        assert section["description"] == entry.summary
+        assert section["properties"]["enabled"]["default"] is True, entry.name
+        assert list(section["properties"]) == ["enabled"] + list(entry.thresholds)
+        for field, prop in entry.thresholds.items():
+            assert section["properties"][field] == prop, (entry.name, field)
+            assert defaults[entry.name][field] == prop["default"], (entry.name, field)
 
 
 def test_the_twins_ground_truth_names_only_catalogue_detectors():

@@ -4,6 +4,7 @@ tools/playbook_parameters.yaml, the parameters every playbook action takes).
 Whole files (their first line is HEADER): rules/on_<detector>.yaml, the per-target
 policies/<playbook>_concurrency.yaml and sensors/detector_sensor.yaml. Parts of hand-written
 files, between a BEGIN and an END marker line: the parameters of actions/<playbook>.yaml, the
+`detectors` section of config.schema.yaml (each detector's `enabled` and thresholds), the
 playbook list of actions/run_playbook.yaml and the playbook -> detector map of
 actions/workflows/run_playbook.yaml. A playbook without an action file gets a whole new one.
 
@@ -105,6 +106,20 @@ def sensor() -> Dict[str, Any]:
             "poll_interval": 30, "enabled": True, "trigger_types": catalogue.trigger_types()}
 
 
+ENABLED = {"type": "boolean", "default": True, "description": "Run this detector."}
+
+
+def config_detectors() -> Dict[str, Any]:
+    """config.schema.yaml's `detectors` key: per detector `enabled` and its thresholds."""
+    return {"detectors": {
+        "description": "One object per detector: enabled and its thresholds.",
+        "type": "object", "additionalProperties": False,
+        "properties": {d.name: {"description": d.summary, "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"enabled": ENABLED, **d.thresholds}}
+                       for d in catalogue.DETECTORS}}}
+
+
 def playbook_parameters(playbook: catalogue.Playbook) -> Dict[str, Any]:
     return {"parameters": dict(COMMON_PARAMETERS + playbook.extra_parameters)}
 
@@ -160,7 +175,8 @@ def render(root: str = REPO) -> Dict[str, str]:
                     replace_block(text, playbook_parameters(playbook), rel))
     out["sensors/detector_sensor.yaml"] = whole_file(sensor(), (
         "# Payload schemas in StackStorm's dialect: `required: true` inside each property.",))
-    for rel, doc in (("actions/run_playbook.yaml", {"enum": list(catalogue.PLAYBOOK_NAMES)}),
+    for rel, doc in (("config.schema.yaml", config_detectors()),
+                     ("actions/run_playbook.yaml", {"enum": list(catalogue.PLAYBOOK_NAMES)}),
                      ("actions/workflows/run_playbook.yaml",
                       {p.name: p.detector for p in catalogue.PLAYBOOKS})):
         text = read(root, rel)
