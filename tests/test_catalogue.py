@@ -49,28 +49,65 @@ def test_drift_is_found_and_make_generate_repairs_it(tmp_path):
     rule.write_text(rule.read_text().replace("trigger.target_key", "trigger.target.name"))
     action = tmp_path / "actions" / "memory_leak.yaml"
     action.write_text(action.read_text().replace("default: false", "default: true"))
+    schema = tmp_path / "config.schema.yaml"  # a threshold default edited by hand
+    schema.write_text(schema.read_text().replace("default: 3600\n", "default: 1800\n", 1))
     stale = tmp_path / "rules" / "on_retired_detector.yaml"
     stale.write_text(generate.HEADER + "\n---\nname: on_retired_detector\n")
+    stale_action = tmp_path / "actions" / "retired_playbook.yaml"
+    stale_action.write_text(generate.HEADER + "\n---\nname: retired_playbook\n")
     hand = tmp_path / "rules" / "alertmanager_webhook.yaml"
     before = hand.read_text()
-    expected = ["actions/memory_leak.yaml", "rules/on_crash_loop.yaml",
-                "rules/on_retired_detector.yaml"]
+    expected = ["actions/memory_leak.yaml", "config.schema.yaml", "rules/on_crash_loop.yaml",
+                "rules/on_retired_detector.yaml", "actions/retired_playbook.yaml"]
     assert generate.drift(root) == expected
     assert generate.main(["--check", "--root", root]) == 1
-    assert sorted(generate.write(root)) == expected
-    assert generate.drift(root) == [] and not stale.exists()
+    assert sorted(generate.write(root)) == sorted(expected)
+    assert generate.drift(root) == [] and not stale.exists() and not stale_action.exists()
     assert hand.read_text() == before
+    assert yaml.safe_load(schema.read_text())["detectors"]["properties"]["memory_leak"][
+        "properties"]["horizon_s"]["default"] == 3600
     assert generate.main(["--check", "--root", root]) == 0
 
 
 def test_hand_written_parts_survive_and_lost_markers_are_an_error(tmp_path):
     root = _copy_generated(tmp_path)
-    action = tmp_path / "actions" / "disk_pressure.yaml"
-    text = action.read_text().replace("Disk pressure on a node.", "Disk pressure, reworded.")
+    action = tmp_path / "actions" / "run_playbook.yaml"
+    text = action.read_text().replace("Run a playbook by hand", "Run a playbook manually")
     action.write_text(text)
     assert generate.drift(root) == []  # the description is hand-written
     action.write_text(text.replace(generate.END + "\n", ""))
-    with pytest.raises(generate.GenerateError, match="actions/disk_pressure.yaml"):
+    with pytest.raises(generate.GenerateError, match="actions/run_playbook.yaml"):
+        generate.render(root)
+
+
+def test_a_playbook_action_is_generated_whole_with_its_plan_as_description(tmp_path):
+    root = _copy_generated(tmp_path)
+    action = tmp_path / "actions" / "disk_pressure.yaml"
+    action.write_text(action.read_text().replace("Disk pressure on a node.", "Reworded."))
+    assert generate.drift(root) == ["actions/disk_pressure.yaml"]
+    generate.write(root)
+    meta = yaml.safe_load(action.read_text())
+    assert meta["description"] == catalogue.BY_NAME["disk_pressure"].plan
+    assert meta["description"].startswith("Disk pressure on a node. Cordon it (low)")
+
+
+@pytest.mark.parametrize("text", [
+    "A plan. Rollback: undo it; #1 then `x` (y).",
+    "two  spaces, a trailing space ",
+    "- looks like a list item",
+    "word " * 40])
+def test_prose_reads_back_as_the_same_text(text):
+    assert yaml.safe_load(generate.prose("description", text)) == {"description": text}
+
+
+def test_config_schema_outside_the_detectors_block_is_hand_written(tmp_path):
+    root = _copy_generated(tmp_path)
+    schema = tmp_path / "config.schema.yaml"
+    text = schema.read_text()
+    schema.write_text(text.replace("Sensor poll interval in seconds.", "Poll interval (s)."))
+    assert generate.drift(root) == []
+    schema.write_text(text.replace(generate.BEGIN + "\n", ""))
+    with pytest.raises(generate.GenerateError, match="config.schema.yaml"):
         generate.render(root)
 
 
@@ -80,10 +117,13 @@ def test_a_new_playbook_gets_a_whole_action_file(tmp_path, monkeypatch):
     monkeypatch.setattr(catalogue, "DETECTORS", catalogue.DETECTORS + (entry,))
     monkeypatch.setattr(catalogue, "BY_NAME", dict(catalogue.BY_NAME, inode_pressure=entry))
     monkeypatch.setattr(catalogue, "PLAYBOOKS", catalogue.PLAYBOOKS + (
-        catalogue.Playbook("inode_pressure", detector="inode_pressure"),))
+        catalogue.Playbook("inode_pressure", detector="inode_pressure",
+                           description="Inode pressure: free inodes."),))
     rendered = generate.render(root)
+    assert rendered["actions/inode_pressure.yaml"].startswith(generate.HEADER + "\n---\n")
     meta = yaml.safe_load(rendered["actions/inode_pressure.yaml"])
     assert meta["entry_point"] == "workflows/inode_pressure.yaml"
+    assert meta["description"] == "Inode pressure: free inodes."
     assert list(meta["parameters"]) == [name for name, _ in generate.COMMON_PARAMETERS]
     rule = yaml.safe_load(rendered["rules/on_inode_pressure.yaml"])
     assert rule["action"]["ref"] == "self_healing.inode_pressure"
@@ -110,7 +150,7 @@ def test_every_entry_is_complete():
         assert os.path.isfile(os.path.join(REPO, "actions", "lib", "detectors",
                                            entry.implementation.split(".")[0] + ".py"))
     for playbook in catalogue.PLAYBOOKS:
-        assert playbook.detector in catalogue.BY_NAME, playbook.name
+        assert playbook.detector in catalogue.BY_NAME and playbook.description, playbook.name
         assert os.path.isfile(os.path.join(REPO, "actions", "workflows", playbook.name + ".yaml"))
     assert len(set(catalogue.PLAYBOOK_NAMES)) == len(catalogue.PLAYBOOK_NAMES)
     ranks = [d.cause_rank for d in catalogue.DETECTORS]
@@ -119,12 +159,19 @@ def test_every_entry_is_complete():
         catalogue.detector("nope")
 
 
-def test_thresholds_live_in_the_config_schema_one_section_per_detector():
+def test_the_config_schema_holds_each_detectors_thresholds_from_the_catalogue():
     with open(os.path.join(REPO, "config.schema.yaml")) as handle:
         sections = yaml.safe_load(handle)["detectors"]["properties"]
     assert list(sections) == list(catalogue.DETECTOR_NAMES)
-    for name, section in sections.items():
-        assert section["properties"]["enabled"]["default"] is True, name
+    defaults = config.defaults()["detectors"]
+    for entry in catalogue.DETECTORS:
+        section = sections[entry.name]
+        assert section["description"] == entry.summary
+        assert section["properties"]["enabled"]["default"] is True, entry.name
+        assert list(section["properties"]) == ["enabled"] + list(entry.thresholds)
+        for field, prop in entry.thresholds.items():
+            assert section["properties"][field] == prop, (entry.name, field)
+            assert defaults[entry.name][field] == prop["default"], (entry.name, field)
 
 
 def test_the_twins_ground_truth_names_only_catalogue_detectors():

@@ -2,10 +2,11 @@
 tools/playbook_parameters.yaml, the parameters every playbook action takes).
 
 Whole files (their first line is HEADER): rules/on_<detector>.yaml, the per-target
-policies/<playbook>_concurrency.yaml and sensors/detector_sensor.yaml. Parts of hand-written
-files, between a BEGIN and an END marker line: the parameters of actions/<playbook>.yaml, the
-playbook list of actions/run_playbook.yaml and the playbook -> detector map of
-actions/workflows/run_playbook.yaml. A playbook without an action file gets a whole new one.
+policies/<playbook>_concurrency.yaml, actions/<playbook>.yaml (each playbook's action metadata:
+its plan as description, the parameters) and sensors/detector_sensor.yaml. Parts of
+hand-written files, between a BEGIN and an END marker line: the `detectors` section of
+config.schema.yaml (each detector's `enabled` and thresholds), the playbook list of
+actions/run_playbook.yaml and the playbook -> detector map of actions/workflows/run_playbook.yaml.
 
     python -m tools.generate            write what differs (and delete stale generated files)
     python -m tools.generate --check    only list what differs; exit status 1 if anything does
@@ -16,6 +17,7 @@ line width), so running it twice changes nothing.
 import argparse
 import os
 import sys
+import textwrap
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
@@ -105,17 +107,39 @@ def sensor() -> Dict[str, Any]:
             "poll_interval": 30, "enabled": True, "trigger_types": catalogue.trigger_types()}
 
 
-def playbook_parameters(playbook: catalogue.Playbook) -> Dict[str, Any]:
-    return {"parameters": dict(COMMON_PARAMETERS + playbook.extra_parameters)}
+ENABLED = {"type": "boolean", "default": True, "description": "Run this detector."}
 
 
-def new_playbook_action(playbook: catalogue.Playbook) -> str:
-    """A new playbook's action file: a top to edit by hand, then the generated parameters."""
-    entry = catalogue.detector(playbook.detector)
-    top = dump({"name": playbook.name, "pack": catalogue.PACK, "description": entry.rule,
-                "runner_type": "orquesta", "entry_point": "workflows/%s.yaml" % playbook.name,
-                "enabled": True}, explicit_start=True)
-    return top + block(playbook_parameters(playbook), "")
+def config_detectors() -> Dict[str, Any]:
+    """config.schema.yaml's `detectors` key: per detector `enabled` and its thresholds."""
+    return {"detectors": {
+        "description": "One object per detector: enabled and its thresholds.",
+        "type": "object", "additionalProperties": False,
+        "properties": {d.name: {"description": d.summary, "type": "object",
+                                "additionalProperties": False,
+                                "properties": {"enabled": ENABLED, **d.thresholds}}
+                       for d in catalogue.DETECTORS}}}
+
+
+def prose(key: str, text: str) -> str:
+    """`key: text` as a folded (`>-`) block wrapped at WIDTH, or as dump() writes it when
+    folding would not read back as the same text."""
+    lines = textwrap.wrap(text, WIDTH - 2, break_long_words=False, break_on_hyphens=False)
+    folded = "%s: >-\n%s" % (key, "".join("  " + line + "\n" for line in lines))
+    return folded if yaml.safe_load(folded) == {key: text} else dump({key: text})
+
+
+def playbook_action(playbook: catalogue.Playbook) -> str:
+    """actions/<playbook>.yaml: the workflow action, its plan as description, the common
+    parameters (+ the playbook's own)."""
+    return "\n".join((HEADER, dump({"name": playbook.name, "pack": catalogue.PACK},
+                                   explicit_start=True)
+                       + prose("description", playbook.description)
+                       + dump({"runner_type": "orquesta",
+                               "entry_point": "workflows/%s.yaml" % playbook.name,
+                               "enabled": True,
+                               "parameters": dict(COMMON_PARAMETERS
+                                                  + playbook.extra_parameters)})))
 
 
 # -- marked blocks inside hand-written files --------------------------------------------------
@@ -154,13 +178,11 @@ def render(root: str = REPO) -> Dict[str, str]:
     for playbook in catalogue.PLAYBOOKS:
         if playbook.per_target_policy:
             out["policies/%s_concurrency.yaml" % playbook.name] = whole_file(policy(playbook))
-        rel = "actions/%s.yaml" % playbook.name
-        text = read(root, rel)
-        out[rel] = (new_playbook_action(playbook) if text is None else
-                    replace_block(text, playbook_parameters(playbook), rel))
+        out["actions/%s.yaml" % playbook.name] = playbook_action(playbook)
     out["sensors/detector_sensor.yaml"] = whole_file(sensor(), (
         "# Payload schemas in StackStorm's dialect: `required: true` inside each property.",))
-    for rel, doc in (("actions/run_playbook.yaml", {"enum": list(catalogue.PLAYBOOK_NAMES)}),
+    for rel, doc in (("config.schema.yaml", config_detectors()),
+                     ("actions/run_playbook.yaml", {"enum": list(catalogue.PLAYBOOK_NAMES)}),
                      ("actions/workflows/run_playbook.yaml",
                       {p.name: p.detector for p in catalogue.PLAYBOOKS})):
         text = read(root, rel)
@@ -173,7 +195,7 @@ def render(root: str = REPO) -> Dict[str, str]:
 def stale(root: str, rendered: Dict[str, str]) -> List[str]:
     """Whole generated files (HEADER first) the catalogue no longer produces."""
     found = []
-    for folder in ("rules", "policies"):
+    for folder in ("rules", "policies", "actions"):
         for name in sorted(os.listdir(os.path.join(root, folder))):
             rel = "%s/%s" % (folder, name)
             text = read(root, rel) if name.endswith(".yaml") else None

@@ -1,35 +1,35 @@
 """The catalogue of detectors and playbooks: every fact about them written once (data, no I/O).
 
 Per detector: its trigger type (`self_healing.<name>`), its playbook (the workflow action the
-rule starts), its target kind, the metadata part of its trigger payload schema, when its
-playbook calls the target recovered, the class that implements it, and what diagnosis needs to
-correlate it (cause rank, resource family, symptom or cause). Per playbook: the detector a
-manual run (`run_playbook`) signals as, extra action parameters, and whether it gets the
-generated per-target concurrency policy.
+rule starts) and that playbook's plan in prose, its target kind, the metadata part of its
+trigger payload schema, its thresholds (the pack config schema of `detectors.<name>`, defaults
+included), when its playbook calls the target recovered, the class that implements it, and
+what diagnosis needs to correlate it (cause rank, resource family, symptom or cause). Per
+playbook: the detector a manual run (`run_playbook`) signals as, its description, extra action
+parameters, and whether it gets the generated per-target concurrency policy.
 
 Read by: config.DETECTORS, signals.DETECTORS/KINDS, detectors.REGISTRY,
 diagnosis.PLAYBOOK_BY_DETECTOR (and its ranks, families, symptoms), policy.KNOWN_PLAYBOOKS.
 `target_key` lives here and only here (datastore and kube re-export it).
 
 Written from it by `make generate` (tools/generate.py; a test fails on drift):
-  rules/on_<detector>.yaml, policies/<playbook>_concurrency.yaml (the per-target ones),
-  the `parameters` of actions/<playbook>.yaml, the playbook list of actions/run_playbook.yaml
-  and the playbook -> detector map of actions/workflows/run_playbook.yaml, and the whole of
-  sensors/detector_sensor.yaml (trigger types and their payload schemas).
+  rules/on_<detector>.yaml, policies/<playbook>_concurrency.yaml (the per-target ones), the
+  whole of actions/<playbook>.yaml (description = the plan, then the parameters), the
+  playbook list of actions/run_playbook.yaml and the playbook -> detector map of
+  actions/workflows/run_playbook.yaml, the `detectors` section of config.schema.yaml (genuine
+  StackStorm reads pack config defaults from that file, and lib.config derives every default
+  from it), and the whole of sensors/detector_sensor.yaml (trigger types, payload schemas).
 
 Kept by hand on purpose (each is one of a kind, not a per-detector repetition):
   - policies/cascade_protection_concurrency.yaml (one run per degraded upstream, not per
     target) and policies/export_metrics_one_at_a_time.yaml;
   - rules/alertmanager_webhook.yaml and the timer / sensor_degraded rules;
-  - the playbook descriptions at the top of actions/<playbook>.yaml (prose, above the
-    generated parameters) and the workflows themselves (each playbook's plan);
-  - threshold defaults: config.schema.yaml `detectors.<name>` is their only home (genuine
-    StackStorm reads pack config defaults from that file, and lib.config derives every default
-    from it); a test checks that it has one section per catalogue detector.
+  - the workflows themselves (actions/workflows/<playbook>.yaml: each playbook's plan);
+  - the rest of config.schema.yaml (every setting that is not a detector's).
 
-Adding a detector: an entry in DETECTORS below, its class in lib/detectors/, its playbook's
-workflow (+ the prose top of its action file) and its config.schema.yaml section; then
-`make generate` (docs/design.md "Adding a detector").
+Adding a detector: an entry in DETECTORS below (thresholds and plan included), its class in
+lib/detectors/ and its playbook's workflow; then `make generate` (docs/design.md "Adding a
+detector").
 """
 import copy
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
@@ -45,6 +45,46 @@ NUMBER = {"type": ["number", "null"]}
 INTEGER = {"type": ["integer", "null"]}
 STRING = {"type": "string"}
 BOOLEAN = {"type": "boolean"}
+
+# Threshold schemas of the pack config (config.schema.yaml `detectors.<name>`, StackStorm's
+# config-schema dialect; key order as written there).
+DURATION = "^[0-9]+[smhd]$"  # a PromQL duration: 90s, 10m, 1h, 2d
+PERSISTENCE = ("Persistence asked of a condition before it fires (seconds since its onset in "
+               "the data)")
+SHRINKING_PERSISTENCE = (
+    PERSISTENCE + ". The wait shrinks with harm: for_s x (1/harm)^2, where harm is how many "
+    "times over its threshold the condition is (never under 15 s, never over for_s); a "
+    "high-severity one waits at most a third of for_s, a critical one not at all (cf. the "
+    "alerts' for:).")
+
+
+def number(description: str, default: Any, minimum: Optional[float] = None,
+           maximum: Optional[float] = None, type_: str = "number") -> Dict[str, Any]:
+    """A numeric threshold: description, type, minimum, maximum, default."""
+    prop: Dict[str, Any] = {"description": description, "type": type_}
+    for key, bound in (("minimum", minimum), ("maximum", maximum)):
+        if bound is not None:
+            prop[key] = bound
+    prop["default"] = default
+    return prop
+
+
+def integer(description: str, default: int, minimum: Optional[int] = None,
+            maximum: Optional[int] = None) -> Dict[str, Any]:
+    """An integer threshold."""
+    return number(description, default, minimum, maximum, "integer")
+
+
+def duration(description: str, default: str) -> Dict[str, Any]:
+    """A PromQL-duration threshold ("5m")."""
+    return {"description": description, "type": "string", "pattern": DURATION,
+            "default": default}
+
+
+def string_list(description: str) -> Dict[str, Any]:
+    """A list of names, empty by default."""
+    return {"description": description, "type": "array", "items": {"type": "string"},
+            "default": []}
 
 
 def target_key(kind: str, namespace: Optional[str], name: str) -> str:
@@ -65,7 +105,10 @@ class Detector(NamedTuple):
     metadata: Dict[str, Any]     # payload metadata properties
     recovery: str                # what the playbook verifies before calling it recovered
     implementation: str          # "<module under lib.detectors>.<class name>"
+    plan: str                    # the playbook action's description: its plan, in prose
     cause_rank: int              # diagnosis: lower explains higher (symptoms last)
+    summary: str                 # config.schema.yaml: description of detectors.<name>
+    thresholds: Dict[str, Dict[str, Any]]  # its properties after `enabled` (name -> schema)
     family: Optional[str] = None    # diagnosis: node resource family ("any" = everything)
     symptom: bool = False           # a service symptom whose cause diagnosis looks for
     node_loss_symptom: bool = False  # what losing a node does to the services it ran
@@ -77,6 +120,7 @@ class Playbook(NamedTuple):
     """One playbook workflow action (self_healing.<name>)."""
     name: str
     detector: str                # what a manual run (run_playbook) signals as
+    description: str             # the action's description (its plan, in prose)
     extra_parameters: Tuple[Tuple[str, Dict[str, Any]], ...] = ()
     per_target_policy: bool = True  # generated policy: one run per target_key at a time
 
@@ -90,7 +134,19 @@ DETECTORS: Tuple[Detector, ...] = (
              "and scale the pool), verify, uncordon.",
         metadata={"utilization_pct": NUMBER, "growth_pct_per_min": NUMBER,
                   "minutes_to_exhaustion": NUMBER, "threshold_pct": NUMBER},
+        summary="Node memory utilisation above a threshold (node-exporter).",
+        thresholds={
+            "threshold_pct": number("Fire when node memory utilisation exceeds this percentage.",
+                                    90, 1, 100),
+            "growth_window": duration("Window (PromQL duration) over which the growth rate is "
+                                      "measured.", "5m")},
         recovery="node memory utilisation < 70% for 5m",
+        plan="Memory pressure on a node (seed playbook memory-pressure-node). Diagnose; if the "
+             "top consumer belongs to a deployment rolled out within the last hour (a likely "
+             "leak), cordon the node, roll that deployment back, notify, wait for node memory < "
+             "70% for 5m, uncordon and file a fix task; otherwise cordon, evict non-critical "
+             "pods (priority < high AND restartable), scale the node pool by 1, wait for memory "
+             "< 70% for 5m and uncordon. Rollback: uncordon_node.",
         implementation="memory_pressure.MemoryPressureDetector",
         cause_rank=4, family="memory"),
     Detector(
@@ -102,7 +158,19 @@ DETECTORS: Tuple[Detector, ...] = (
         metadata={"growth_rate_mb_per_min": NUMBER, "time_to_oom_minutes": NUMBER,
                   "current_usage_pct": NUMBER, "limit_bytes": NUMBER, "usage_bytes": NUMBER,
                   "container": STRING},
+        summary="Container memory growing linearly towards its limit (time to OOM).",
+        thresholds={
+            "window": duration("deriv() window (PromQL duration).", "1h"),
+            "horizon_s": integer("Fire when the projected time to OOM is below this many "
+                                 "seconds.", 3600, 60),
+            "namespaces": string_list("Namespaces to watch; empty = all namespaces."),
+            "min_history_s": integer("Ignore containers with less memory history than this "
+                                     "(seconds).", 600, 0)},
         recovery="no pod of the service projected to reach its memory limit within 1h, for 5m",
+        plan="Memory leak in a pod with a predicted OOM (time_to_oom < 1 h). Capture the logs; "
+             "if the owning deployment was rolled out within the last hour, roll it back "
+             "(medium) and wait for the rollout; otherwise restart the pod before it is "
+             "OOM-killed (low). Always file a fix task.",
         implementation="memory_leak.MemoryLeakDetector",
         cause_rank=1, family="memory"),
     Detector(
@@ -112,7 +180,18 @@ DETECTORS: Tuple[Detector, ...] = (
              "task.",
         metadata={"throttled_ratio": NUMBER, "container": STRING, "threshold_ratio": NUMBER,
                   "load_ratio": NUMBER},
+        summary="Share of CFS periods in which a container was throttled.",
+        thresholds={
+            "ratio": number("Fire when throttled_periods / periods exceeds this ratio.",
+                            0.25, 0, 1),
+            "window": duration("rate() window (PromQL duration).", "5m"),
+            "for_s": integer(PERSISTENCE + ", at low or medium severity; a high-severity one "
+                             "waits a third of it, a critical one not at all (cf. the alerts' "
+                             "for:).", 300, 0)},
         recovery="throttled share of CFS periods below the signal's threshold_ratio for 2m",
+        plan="Sustained CPU throttling of a service's pods. Scale the deployment out by one "
+             "replica (low, undone if the rollout does not complete), verify the rollout and "
+             "file a task to revisit the CPU limits.",
         implementation="cpu_throttling.CpuThrottlingDetector",
         cause_rank=6, family="cpu", node_loss_symptom=True, rule_checks_kind=False),
     Detector(
@@ -122,7 +201,17 @@ DETECTORS: Tuple[Detector, ...] = (
              "healthy replicas.",
         metadata={"restarts": INTEGER, "window_minutes": INTEGER, "reason": STRING,
                   "exit_code": INTEGER, "waiting_reason": STRING, "container": STRING},
+        summary="Container restarting repeatedly.",
+        thresholds={
+            "restarts": integer("Fire when restarts within the window exceed this count.", 5, 1),
+            "window": duration("Window (PromQL duration) over which restarts are counted.",
+                               "10m")},
         recovery="the rollout completes and no container of the service restarts for 2m",
+        plan="Pod crash loop (seed playbook pod-crash-loop: restarts > 5 in 10m). Capture logs "
+             "(none), check recent deploys (none), roll back if deployed within the last hour "
+             "(medium) and verify the rollout, scale up healthy replicas (low, +1), report. "
+             "Without a recent deploy: restart the pod (low) and file a fix task. Rollback: "
+             "redeploy the previous version (scale back, undo).",
         implementation="crash_loop.CrashLoopDetector",
         cause_rank=2, family="memory"),
     Detector(
@@ -132,7 +221,20 @@ DETECTORS: Tuple[Detector, ...] = (
              "cause's playbook.",
         metadata={"p99_ms": NUMBER, "baseline_p99_ms": NUMBER, "ratio": NUMBER,
                   "load_ratio": NUMBER},
+        summary="Service p99 latency far above its own baseline.",
+        thresholds={
+            "ratio": number("Fire when p99 / baseline p99 exceeds this ratio.", 2.0, 1),
+            "window": duration("Window (PromQL duration) of the current p99.", "5m"),
+            "baseline_window": duration("Window (PromQL duration) of the baseline p99.", "1h"),
+            "min_p99_ms": number("Ignore services whose current p99 is below this "
+                                 "(milliseconds).", 100, 0),
+            "for_s": integer(SHRINKING_PERSISTENCE, 180, 0)},
         recovery="p99 below twice the baseline p99 for 3m (or the root cause's playbook's)",
+        plan="Latency anomaly on a service. Diagnose first: if the root cause is another "
+             "remediable signal, protect the degraded service's dependents (cascade_protection) "
+             "and hand over to the root cause's playbook (nested workflow, same incident). "
+             "Otherwise roll back a deploy of the last hour (medium) and verify the rollout, or "
+             "escalate to a human with what was found.",
         implementation="latency_anomaly.LatencyAnomalyDetector",
         cause_rank=9, symptom=True, node_loss_symptom=True, rule_checks_kind=False),
     Detector(
@@ -142,7 +244,20 @@ DETECTORS: Tuple[Detector, ...] = (
              "to the root cause's playbook.",
         metadata={"error_ratio": NUMBER, "baseline_error_ratio": NUMBER,
                   "slo_error_ratio": NUMBER},
+        summary="Service 5xx ratio above its SLO.",
+        thresholds={
+            "slo_error_ratio": number("Fire when the 5xx / all requests ratio exceeds this.",
+                                      0.05, 0, 1),
+            "window": duration("rate() window (PromQL duration).", "5m"),
+            "min_requests_per_s": number("Ignore services with less traffic than this "
+                                         "(requests per second).", 0.1, 0),
+            "for_s": integer(SHRINKING_PERSISTENCE, 120, 0)},
         recovery="5xx ratio below the SLO for 3m (or the root cause's playbook's)",
+        plan="Error rate above baseline on a service. Diagnose first: if the root cause is "
+             "another remediable signal, protect the degraded service's dependents "
+             "(cascade_protection) and hand over to the root cause's playbook (nested workflow, "
+             "same incident). Otherwise roll back a deploy of the last hour (medium) and verify "
+             "the rollout, or escalate to a human with what was found.",
         implementation="error_rate.ErrorRateDetector",
         cause_rank=8, symptom=True, node_loss_symptom=True, rule_checks_kind=False),
     Detector(
@@ -153,7 +268,18 @@ DETECTORS: Tuple[Detector, ...] = (
              "disk, uncordon, file a task.",
         metadata={"avail_pct": NUMBER, "hours_to_full": NUMBER,
                   "condition_disk_pressure": BOOLEAN},
+        summary="Node root filesystem nearly full or filling up.",
+        thresholds={
+            "avail_pct": number("Fire when available space falls below this percentage.",
+                                15, 0, 100),
+            "horizon_h": number("Fire when the filesystem is projected full within this many "
+                                "hours.", 4, 0),
+            "window": duration("predict_linear() window (PromQL duration).", "1h")},
         recovery="free disk > 15% for 5m",
+        plan="Disk pressure on a node. Cordon it (low), evict non-critical restartable pods to "
+             "free ephemeral storage (medium, priority < high AND restartable == true), wait for "
+             "free disk > 15% for 5m, uncordon (low) and file a fix task. Rollback: "
+             "uncordon_node.",
         implementation="disk_pressure.DiskPressureDetector",
         cause_rank=5, family="disk"),
     Detector(
@@ -163,7 +289,17 @@ DETECTORS: Tuple[Detector, ...] = (
              "file a fix task.",
         metadata={"active": INTEGER, "max": INTEGER, "pending": INTEGER,
                   "utilization_pct": NUMBER},
+        summary="Database connection pool (HikariCP) exhausted.",
+        thresholds={
+            "utilization": number("Fire when active / max exceeds this ratio ...", 0.9, 0, 1),
+            "min_pending": integer("... and at least this many threads wait for a connection.",
+                                   1, 0)},
         recovery="no request waits for a connection for 2m",
+        plan="Connection pool exhausted (seed playbook connection-pool-exhaustion). Connection "
+             "holders are identified by the diagnosis (none); restart idle connections (low); "
+             "increase the pool size temporarily (medium, x1.5 for 30 minutes, reverted "
+             "automatically); verify that no request waits for a connection for 2m; file a fix "
+             "task to investigate the leak source (none).",
         implementation="connection_pool.ConnectionPoolDetector",
         cause_rank=3, rule_checks_kind=False),
     Detector(
@@ -172,7 +308,13 @@ DETECTORS: Tuple[Detector, ...] = (
         rule="Certificate close to expiry: notify the owners and file a renewal task; the "
              "incident goes to a human (nothing in the cluster is changed).",
         metadata={"days_left": NUMBER, "not_after": STRING, "issuer_name": STRING},
+        summary="cert-manager certificate close to expiry.",
+        thresholds={
+            "days": number("Fire when a certificate expires within this many days.", 14, 0)},
         recovery="none automatic: a human renews the certificate (the incident is escalated)",
+        plan="Certificate close to expiry. No automatic renewal is attempted (a wrong renewal "
+             "breaks TLS); the owners are notified and a renewal task is filed, and the incident "
+             "is escalated to a human.",
         implementation="certificate_expiry.CertificateExpiryDetector",
         cause_rank=7, min_severity="low", rule_checks_kind=False),
     Detector(
@@ -182,7 +324,15 @@ DETECTORS: Tuple[Detector, ...] = (
              "replace capacity.",
         metadata={"ready_status": {"type": "string", "enum": ["False", "Unknown"]},
                   "not_ready_seconds": INTEGER},
+        summary="Node Ready condition False or Unknown for longer than a grace period.",
+        thresholds={
+            "grace_s": integer("Seconds a node must stay NotReady before it counts as "
+                               "unhealthy.", 300, 0)},
         recovery="every Deployment has its desired replicas available again for 1m",
+        plan="Node NotReady past the grace period. Cordon it (low), drain it through the "
+             "Eviction API (medium; PodDisruptionBudgets honoured), add a replacement node to "
+             "its pool (low, +1) and file a task to repair or remove the node. Rollback: "
+             "uncordon_node if the drain fails.",
         implementation="node_not_ready.NodeNotReadyDetector",
         cause_rank=0, family="any"),
 )
@@ -190,6 +340,12 @@ DETECTORS: Tuple[Detector, ...] = (
 # Playbooks no detector starts directly (a symptom playbook runs them).
 EXTRA_PLAYBOOKS: Tuple[Playbook, ...] = (
     Playbook("cascade_protection", detector="error_rate", per_target_policy=False,
+             description="Protect the dependents of a degraded upstream service (seed: "
+                         "cascading-failure prevention). For each dependent: an Istio circuit "
+                         "breaker towards the upstream (3 consecutive errors, 5000 ms, fallback "
+                         "cached_response; revertible); then publish `upstream_degradation` "
+                         "warnings on NATS subjects agents.<dependent>.warning (recommendation "
+                         "activate_fallback, recovery 15m).",
              extra_parameters=(("dependents", {
                  "type": "array", "default": [],
                  "description": "Services that call the degraded one (default - the "
@@ -197,7 +353,8 @@ EXTRA_PLAYBOOKS: Tuple[Playbook, ...] = (
 )
 
 PLAYBOOKS: Tuple[Playbook, ...] = tuple(
-    Playbook(d.playbook, detector=d.name) for d in DETECTORS) + EXTRA_PLAYBOOKS
+    Playbook(d.playbook, detector=d.name, description=d.plan) for d in DETECTORS
+) + EXTRA_PLAYBOOKS
 
 DETECTOR_NAMES: Tuple[str, ...] = tuple(d.name for d in DETECTORS)
 PLAYBOOK_NAMES: Tuple[str, ...] = tuple(p.name for p in PLAYBOOKS)
