@@ -1,11 +1,12 @@
 """error_rate: a service's 5xx ratio above its SLO (with its own baseline for context)."""
-from typing import Dict, List, Optional
+from typing import Any, Dict, Optional
 
-from lib.detectors.base import MAX_TARGETS, SourcedDetector, excess_ratio, fmt
-from lib.signals import Signal, make_target
+from lib.detectors.base import excess_ratio, fmt
+from lib.detectors.service_symptom import ServiceKey, ServiceSymptomDetector, Symptom
+from lib.signals import Signal
 
 
-class ErrorRateDetector(SourcedDetector):
+class ErrorRateDetector(ServiceSymptomDetector):
     """Failed (5xx) / all requests over `window` above `slo_error_ratio`, for services with
     at least `min_requests_per_s`, from the configured HTTP metric source (lib.metric_presets:
     Istio reporter=destination by default). The baseline (the same ratio over the hour one
@@ -16,7 +17,6 @@ class ErrorRateDetector(SourcedDetector):
     """
 
     name = "error_rate"
-    kind = "Service"
 
     source_kind = "http"
     source_field = "requests"
@@ -36,46 +36,39 @@ class ErrorRateDetector(SourcedDetector):
         ratio = values.get("error_ratio_last", signal.metadata.get("error_ratio"))
         return excess_ratio(ratio, float(self.cfg["slo_error_ratio"]))
 
-    def detect(self, now: float) -> List[Signal]:
-        slo = float(self.cfg["slo_error_ratio"])
+    def condition(self, sel: str) -> str:
+        return "%s > %g" % (self._ratio(sel, self.cfg["window"],
+                                        min_rps=float(self.cfg["min_requests_per_s"])),
+                            float(self.cfg["slo_error_ratio"]))
+
+    def details(self, sel: str, found: Dict[ServiceKey, float]) -> Dict[str, Any]:
+        """The baseline ratio (the hour one hour ago) and the last scrape interval's."""
         min_rps = float(self.cfg["min_requests_per_s"])
-        query = "topk(%d, %s > %g)" % (MAX_TARGETS, self._ratio("", self.cfg["window"],
-                                                               min_rps=min_rps), slo)
-        found = {self.source.key(s.labels): s.value for s in self.prom.query(query)}
-        found.pop(("", ""), None)
-        if not found:
-            return []
-        sel = self.source.services(k[1] for k in found)
-        baselines = {self.source.key(s.labels): s.value
-                     for s in self.prom.query(self._ratio(sel, "1h", "1h"))}
-        recent = {self.source.key(s.labels): s.value for s in self.prom.query(
-            self._ratio(sel, self.cfg["window"], min_rps=min_rps, fn="irate"))}
-        onsets = self.onsets("%s > %g" % (self._ratio(sel, self.cfg["window"],
-                                                      min_rps=min_rps), slo),
-                             self.source.labels, 1800, now)
-        signals = []
-        for key, ratio in sorted(found.items()):
-            namespace, service = key
-            baseline = baselines.get(key)
-            if ratio >= 0.5:
-                severity = "critical"
-            elif ratio >= 0.2 or (baseline is not None and ratio >= 5 * max(baseline, 1e-3)):
-                severity = "high"
-            else:
-                severity = "medium"
-            signals.append(Signal(
-                detector=self.name, target=make_target("Service", service, namespace),
-                service=service, severity=severity, first_detected=onsets.get(key),
-                detected_at=now,
-                summary="error rate of %s/%s: %s%% 5xx (SLO %s%%, baseline %s%%)" % (
-                    namespace, service, fmt(ratio * 100), fmt(slo * 100),
-                    fmt(None if baseline is None else baseline * 100)),
-                evidence={"query": query, "values": _values(ratio, recent.get(key))},
-                metadata={"error_ratio": round(ratio, 4),
-                          "baseline_error_ratio": (None if baseline is None
-                                                   else round(baseline, 4)),
-                          "slo_error_ratio": slo}))
-        return signals
+        return {"baseline": self.per_service(self._ratio(sel, "1h", "1h")),
+                "recent": self.per_service(self._ratio(sel, self.cfg["window"],
+                                                       min_rps=min_rps, fn="irate"))}
+
+    def symptom(self, key: ServiceKey, ratio: float,
+                details: Dict[str, Any]) -> Optional[Symptom]:
+        namespace, service = key
+        slo = float(self.cfg["slo_error_ratio"])
+        baseline = details["baseline"].get(key)
+        if ratio >= 0.5:
+            severity = "critical"
+        elif ratio >= 0.2 or (baseline is not None and ratio >= 5 * max(baseline, 1e-3)):
+            severity = "high"
+        else:
+            severity = "medium"
+        return Symptom(
+            severity=severity,
+            summary="error rate of %s/%s: %s%% 5xx (SLO %s%%, baseline %s%%)" % (
+                namespace, service, fmt(ratio * 100), fmt(slo * 100),
+                fmt(None if baseline is None else baseline * 100)),
+            values=_values(ratio, details["recent"].get(key)),
+            metadata={"error_ratio": round(ratio, 4),
+                      "baseline_error_ratio": (None if baseline is None
+                                               else round(baseline, 4)),
+                      "slo_error_ratio": slo})
 
 
 def _values(ratio: float, recent: Optional[float]) -> Dict[str, float]:

@@ -1,12 +1,12 @@
 """latency_anomaly: a service's p99 far above its own recent baseline."""
-from typing import List, Optional
+from typing import Any, Dict, Optional
 
-from lib.detectors.base import (LOAD_SURGE_RATIO, MAX_TARGETS, SourcedDetector,
-                                excess_ratio, fmt)
-from lib.signals import Signal, make_target
+from lib.detectors.base import LOAD_SURGE_RATIO, excess_ratio, fmt
+from lib.detectors.service_symptom import ServiceKey, ServiceSymptomDetector, Symptom
+from lib.signals import Signal
 
 
-class LatencyAnomalyDetector(SourcedDetector):
+class LatencyAnomalyDetector(ServiceSymptomDetector):
     """p99 in ms (histogram_quantile over the configured HTTP source's request-duration
     buckets, lib.metric_presets: Istio's by default; a seconds histogram is scaled) over `window`,
     compared with the same service's p99 over `baseline_window` one baseline window ago
@@ -20,7 +20,6 @@ class LatencyAnomalyDetector(SourcedDetector):
     """
 
     name = "latency_anomaly"
-    kind = "Service"
 
     source_kind = "http"
     source_field = "latency_bucket"
@@ -39,39 +38,30 @@ class LatencyAnomalyDetector(SourcedDetector):
         (p99 / baseline - 1) / (ratio - 1): 2 at a 3x p99 with the default 2x ratio."""
         return excess_ratio(signal.metadata.get("ratio"), float(self.cfg["ratio"]), 1.0)
 
-    def detect(self, now: float) -> List[Signal]:
-        threshold = float(self.cfg["ratio"])
-        query = "topk(%d, %s > %g)" % (MAX_TARGETS, self._ratio(""), threshold)
-        found = {self.source.key(s.labels): s.value for s in self.prom.query(query)}
-        found.pop(("", ""), None)
-        if not found:
-            return []
-        sel = self.source.services(k[1] for k in found)
-        current = {self.source.key(s.labels): s.value
-                   for s in self.prom.query(self._p99(sel, self.cfg["window"]))}
-        loads = self.load_ratios([k[1] for k in found], self.cfg["window"],
-                                 self.cfg["baseline_window"])
-        onsets = self.onsets("%s > %g" % (self._ratio(sel), threshold),
-                             self.source.labels, 1800, now)
-        signals = []
-        for key, ratio in sorted(found.items()):
-            namespace, service = key
-            p99 = current.get(key)
-            if p99 is None:
-                continue
-            baseline = p99 / ratio
-            load = loads.get(key)
-            if load is not None and load >= LOAD_SURGE_RATIO:
-                continue
-            signals.append(Signal(
-                detector=self.name, target=make_target("Service", service, namespace),
-                service=service, severity="high" if ratio >= 4 else "medium",
-                first_detected=onsets.get(key), detected_at=now,
-                summary="latency anomaly on %s/%s: p99 %s ms, %sx its baseline %s ms" % (
-                    namespace, service, fmt(p99, 0), fmt(ratio), fmt(baseline, 0)),
-                evidence={"query": query, "values": {"p99_ms": round(p99, 2),
-                                                     "baseline_p99_ms": round(baseline, 2)}},
-                metadata={"p99_ms": round(p99, 2), "baseline_p99_ms": round(baseline, 2),
-                          "ratio": round(ratio, 3),
-                          "load_ratio": None if load is None else round(load, 3)}))
-        return signals
+    def condition(self, sel: str) -> str:
+        return "%s > %g" % (self._ratio(sel), float(self.cfg["ratio"]))
+
+    def details(self, sel: str, found: Dict[ServiceKey, float]) -> Dict[str, Any]:
+        """The current p99 and the services' load ratios (traffic surges)."""
+        return {"p99": self.per_service(self._p99(sel, self.cfg["window"])),
+                "load": self.load_ratios([k[1] for k in found], self.cfg["window"],
+                                         self.cfg["baseline_window"])}
+
+    def symptom(self, key: ServiceKey, ratio: float,
+                details: Dict[str, Any]) -> Optional[Symptom]:
+        namespace, service = key
+        p99 = details["p99"].get(key)
+        if p99 is None:
+            return None
+        baseline = p99 / ratio
+        load = details["load"].get(key)
+        if load is not None and load >= LOAD_SURGE_RATIO:
+            return None
+        return Symptom(
+            severity="high" if ratio >= 4 else "medium",
+            summary="latency anomaly on %s/%s: p99 %s ms, %sx its baseline %s ms" % (
+                namespace, service, fmt(p99, 0), fmt(ratio), fmt(baseline, 0)),
+            values={"p99_ms": round(p99, 2), "baseline_p99_ms": round(baseline, 2)},
+            metadata={"p99_ms": round(p99, 2), "baseline_p99_ms": round(baseline, 2),
+                      "ratio": round(ratio, 3),
+                      "load_ratio": None if load is None else round(load, 3)})
