@@ -614,3 +614,66 @@ def test_run_playbook_serialises_on_the_sensor_target_key(pack, manual_clock, ki
     target_kind = {"node": "Node", "pod": "Pod", "deployment": "Deployment"}[kind]
     expected = target_key(target_kind, None if kind == "node" else namespace, name)
     assert started.parameters["target_key"] == expected
+
+
+@pytest.mark.parametrize("refused", ["orders", "checkout"])
+def test_two_undos_one_refused_by_the_gate_are_both_attempted(pack, manual_clock, refused):
+    """run_plan's with-items over undo_step: the refused undo is left in place and said, the
+    other still runs; newest first; run_plan reports the one undone and the gate's reason."""
+    name = "cascade_protection"
+    _, results, _, _, failing, _, _ = CASES[name]
+    results = dict(results)
+    results[failing] = Failure({"error": "injected failure of %s" % failing})
+    step = "revert_breaker_" + refused
+    recorded = Recorded(pack, results, decisions={step: "deny"})
+    execution, runner = run(pack, manual_clock, name, recorded)
+    assert execution.status == "failed"
+    assert recorded.statuses[-1]["status"] == "failed"
+    reverts = [g["step"] for g in recorded.gate_calls if g["step"].startswith("revert_")]
+    assert reverts == ["revert_breaker_orders", "revert_breaker_checkout"]
+    kept = {"orders": "checkout", "checkout": "orders"}[refused]
+    undone = [c["service"] for c in recorded.called("configure_circuit_breaker") if c["revert"]]
+    assert undone == [kept]
+    rollbacks = [e for e in recorded.timeline if e["type"] == "ROLLBACK"]
+    assert [(e["step"], e["outcome"]) for e in rollbacks] == sorted(
+        [("breaker_" + refused, "refused"), ("breaker_" + kept, "undone")],
+        key=lambda pair: pair[0] != "breaker_orders")
+    left = [e for e in rollbacks if e["outcome"] == "refused"][0]
+    assert left["kind"] == "undo" and left["action_ref"] == "self_healing.configure_circuit_breaker"
+    assert left["left_in_place"] == [left["target"]] and left["target"]["name"] == refused
+    assert left["message"] == (
+        "left in place: remove circuit breaker %s -> payments was not run (recorded decision "
+        "deny for %s); a human must finish it" % (refused, step))
+    done = [e for e in rollbacks if e["outcome"] == "undone"][0]
+    assert done["message"] == "remove circuit breaker %s -> payments" % kept
+    assert not done.get("left_in_place")
+    plan_run = [e for e in runner.executions if e.ref == "self_healing.run_plan"][-1]
+    output = plan_run.result["output"]
+    assert output["outcome"] == "failed"
+    assert output["undone"] == ["breaker_" + kept]
+    assert output["reason"] == "recorded decision deny for %s" % step
+
+
+def test_a_failing_undo_is_said_and_the_next_undo_still_runs(pack, manual_clock):
+    name = "cascade_protection"
+    _, results, _, _, failing, _, _ = CASES[name]
+    results = dict(results)
+    results[failing] = Failure({"error": "injected failure of %s" % failing})
+
+    def breaker(params):
+        if params.get("revert") and params["service"] == "orders":
+            return Failure({"error": "injected failure of the orders undo"})
+        return {"changed": True}
+    results["configure_circuit_breaker"] = breaker
+    recorded = Recorded(pack, results)
+    execution, runner = run(pack, manual_clock, name, recorded)
+    assert execution.status == "failed"
+    rollbacks = [e for e in recorded.timeline if e["type"] == "ROLLBACK"]
+    assert [(e["step"], e["outcome"]) for e in rollbacks] == [
+        ("breaker_orders", "failed"), ("breaker_checkout", "undone")]
+    assert rollbacks[0]["failed"] is True
+    assert rollbacks[0]["left_in_place"] == [rollbacks[0]["target"]]
+    assert rollbacks[0]["message"] == (
+        "FAILED to remove circuit breaker orders -> payments: a human must finish it")
+    output = [e for e in runner.executions if e.ref == "self_healing.run_plan"][-1].result["output"]
+    assert output["undone"] == ["breaker_checkout"]
