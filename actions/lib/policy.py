@@ -4,21 +4,22 @@ Checks run in this order; the first one that objects decides (see CHECK_ORDER):
   1. input      unknown playbook / bad step / unknown risk / missing target / bad budget -> deny
   2. mode       observe -> deny
   3. kill       kill switch engaged -> deny
-  3b. superseded the incident now belongs to another playbook (diagnosis refined its root cause
-                after this plan was made, lib.policy_superseded) -> deny (mutating, not
-                restoring, with an incident); an unreadable record is noted, never a denial
-  4. protected  protected namespace, protected label, critical priority class, target
+  4. superseded the incident now belongs to another playbook: diagnosis refined its root
+                cause away from the step's playbook (lib.policy_superseded) -> deny
+                (mutating, not restoring, with an incident; an unreadable record is noted
+                in the reason and audit, never a denial)
+  5. protected  protected namespace, protected label, critical priority class, target
                 missing or its labels unreadable -> deny
-  5. freeze     inside a change-freeze window -> deny               (mutating, not restoring)
-  6. lock       target locked by another incident -> deny           (mutating)
-  7. cooldown   target remediated by another incident recently -> deny (mutating, not restoring)
-  8. storm      too many unhealthy nodes now, or a storm seen within storm_cooldown_s -> deny
+  6. freeze     inside a change-freeze window -> deny               (mutating, not restoring)
+  7. lock       target locked by another incident -> deny           (mutating)
+  8. cooldown   target remediated by another incident recently -> deny (mutating, not restoring)
+  9. storm      too many unhealthy nodes now, or a storm seen within storm_cooldown_s -> deny
                 (node-scope steps: target kind Node or budget cordon/eviction, not restoring)
-  9. cordon     the healer already has max_cordoned_nodes other nodes cordoned, or let
+ 10. cordon     the healer already has max_cordoned_nodes other nodes cordoned, or let
                 through for cordoning within the last 600 s (pending cordons) -> deny
- 10. rate       eviction/rollback units in the last hour + units > budget -> deny
+ 11. rate       eviction/rollback units in the last hour + units > budget -> deny
                 (bucket: the target's namespace, `_cluster` for Nodes)
- 11. risk       critical -> escalate; above the playbook's max autonomous risk -> escalate,
+ 12. risk       critical -> escalate; above the playbook's max autonomous risk -> escalate,
                 unless `approved` (a human approved the plan)
 Mode dry_run, or a dry_run request, turns an execute into `execute` with dry_run true and no
 side effects (no lock, cooldown or budget spent); `would` tells what autonomous mode would do
