@@ -4,18 +4,22 @@ Checks run in this order; the first one that objects decides (see CHECK_ORDER):
   1. input      unknown playbook / bad step / unknown risk / missing target / bad budget -> deny
   2. mode       observe -> deny
   3. kill       kill switch engaged -> deny
-  4. protected  protected namespace, protected label, critical priority class, target
+  4. superseded the incident now belongs to another playbook: diagnosis refined its root
+                cause away from the step's playbook (lib.policy_superseded) -> deny
+                (mutating, not restoring, with an incident; an unreadable record is noted
+                in the reason and audit, never a denial)
+  5. protected  protected namespace, protected label, critical priority class, target
                 missing or its labels unreadable -> deny
-  5. freeze     inside a change-freeze window -> deny               (mutating, not restoring)
-  6. lock       target locked by another incident -> deny           (mutating)
-  7. cooldown   target remediated by another incident recently -> deny (mutating, not restoring)
-  8. storm      too many unhealthy nodes now, or a storm seen within storm_cooldown_s -> deny
+  6. freeze     inside a change-freeze window -> deny               (mutating, not restoring)
+  7. lock       target locked by another incident -> deny           (mutating)
+  8. cooldown   target remediated by another incident recently -> deny (mutating, not restoring)
+  9. storm      too many unhealthy nodes now, or a storm seen within storm_cooldown_s -> deny
                 (node-scope steps: target kind Node or budget cordon/eviction, not restoring)
-  9. cordon     the healer already has max_cordoned_nodes other nodes cordoned, or let
+ 10. cordon     the healer already has max_cordoned_nodes other nodes cordoned, or let
                 through for cordoning within the last 600 s (pending cordons) -> deny
- 10. rate       eviction/rollback units in the last hour + units > budget -> deny
+ 11. rate       eviction/rollback units in the last hour + units > budget -> deny
                 (bucket: the target's namespace, `_cluster` for Nodes)
- 11. risk       critical -> escalate; above the playbook's max autonomous risk -> escalate,
+ 12. risk       critical -> escalate; above the playbook's max autonomous risk -> escalate,
                 unless `approved` (a human approved the plan)
 Mode dry_run, or a dry_run request, turns an execute into `execute` with dry_run true and no
 side effects (no lock, cooldown or budget spent); `would` tells what autonomous mode would do
@@ -28,7 +32,7 @@ audited (datastore + Kubernetes Event).
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
-from lib import audit, clock
+from lib import audit, clock, incidents, policy_superseded
 from lib.catalogue import PLAYBOOK_NAMES, target_key
 from lib.policy_budget import (BUDGET_PREFIX, HOUR_S, namespace_of, pending_cordons,  # noqa: F401
                                reserve, spend_units, spent_units)
@@ -43,8 +47,8 @@ TARGET_KINDS = ("Node", "Pod", "Deployment", "Service", "Certificate", "ConfigMa
 CRITICAL_PRIORITY_CLASSES = ("system-cluster-critical", "system-node-critical")
 RESTORING_PREFIXES = ("uncordon", "revert", "restore")
 STEP_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-CHECK_ORDER = ("input", "mode", "kill", "protected", "freeze", "lock", "cooldown", "storm",
-               "cordon", "rate", "risk")
+CHECK_ORDER = ("input", "mode", "kill", "superseded", "protected", "freeze", "lock", "cooldown",
+               "storm", "cordon", "rate", "risk")
 
 KILL_SWITCH_KEY = "self_healing.kill_switch"
 STORM_KEY = "self_healing.storm"
@@ -117,12 +121,14 @@ class Gate(object):
         self.cluster = cluster
         self.kube = kube
         self._nodes = None  # type: Optional[List[Any]]
+        self._owner = ""  # what the superseded check learnt of the incident's owner
 
     # -- public ---------------------------------------------------------------------------
     def decide(self, req: Request) -> Dict[str, Any]:
         """Evaluate, apply side effects of a real execute, audit; return the output dict."""
         now = clock.now()
         self._nodes = None
+        self._owner = ""
         mode = self.settings.mode
         max_risk = self._max_risk(req)
         result = {"decision": "deny", "reason": "", "dry_run": req.dry_run or mode == "dry_run",
@@ -149,6 +155,9 @@ class Gate(object):
         else:
             result["decision"] = decision
             result["reason"] = reason
+        if self._owner.startswith("unknown") and result["check"] != "superseded":
+            result["reason"] += " [%s]" % (policy_superseded.UNKNOWN_OWNER % (
+                req.incident_id, self._owner[len("unknown: "):]))
         if result["decision"] == "execute" and not result["dry_run"] and req.mutating:
             result["reservation"] = self._apply(req, now)
             if req.budget in ("eviction", "rollback") and result["budget_left"] is not None:
@@ -187,6 +196,31 @@ class Gate(object):
         if switch.get("engaged"):
             return ("deny", "kill switch engaged by %s: %s" % (
                 switch.get("by") or "someone", switch.get("reason") or "no reason given"))
+        return None
+
+    def _check_superseded(self, req: Request, now: float, out: Dict[str, Any]
+                          ) -> Optional[Tuple]:
+        if not req.mutating or req.restoring or not req.incident_id:
+            return None
+        key = incidents.key_of(req.incident_id)
+        try:
+            record = self.store.get_json(key, None)
+            if record is None and getattr(self.store, "get_raw", None) is not None \
+                    and self.store.get_raw(key):
+                raise ValueError("the stored record is not valid JSON")
+        except Exception as exc:
+            self._owner = "unknown: %s" % exc
+            return None
+        if record is None:
+            self._owner = "none: no incident record"
+            return None
+        if not isinstance(record, dict):
+            self._owner = "unknown: the stored record is not an object"
+            return None
+        self._owner = str(record.get("playbook") or "")
+        owner = policy_superseded.superseded(record, req.playbook)
+        if owner:
+            return ("deny", policy_superseded.reason(record, req.incident_id, owner))
         return None
 
     def _check_protected(self, req: Request, now: float, out: Dict[str, Any]) -> Optional[Tuple]:
@@ -356,7 +390,8 @@ class Gate(object):
                   "check": result["check"], "would": result["would"],
                   "dry_run": result["dry_run"], "mode": result["mode"],
                   "approved": req.approved, "budget": req.budget, "units": req.units,
-                  "reservation": result.get("reservation", "")}
+                  "reservation": result.get("reservation", ""),
+                  "incident_owner": self._owner}
         key = audit.append(self.store, record)
         result["audit_key"] = key
         if req.target.get("kind") in TARGET_KINDS and req.target.get("name"):
