@@ -677,3 +677,35 @@ def test_a_failing_undo_is_said_and_the_next_undo_still_runs(pack, manual_clock)
         "FAILED to remove circuit breaker orders -> payments: a human must finish it")
     output = [e for e in runner.executions if e.ref == "self_healing.run_plan"][-1].result["output"]
     assert output["undone"] == ["breaker_checkout"]
+
+
+def test_a_plan_superseded_by_a_refinement_stops_undoes_and_leaves_the_incident_to_its_owner(
+        pack, manual_clock):
+    # the gate denies evict_non_critical_pods with check superseded (the incident was refined
+    # to another playbook): the plan stops there, the cordon it made is undone, and this run
+    # neither sets the incident's status nor reports it (its new owner does)
+    name = "disk_pressure"
+    _, results, _, _, _, _, _ = CASES[name]
+    recorded = Recorded(pack, dict(results), decisions={"evict_non_critical_pods": "deny"})
+    recorded.checks["evict_non_critical_pods"] = "superseded"
+    execution, _ = run(pack, manual_clock, name, recorded)
+    assert execution.status == "succeeded"
+    assert execution.result["output"]["outcome"] == "superseded"
+    assert recorded.called("evict_pods") == []
+    assert [c["node"] for c in recorded.called("uncordon_node")] == ["node-7"]
+    assert recorded.statuses == []
+    assert recorded.called("create_incident_report") == []
+    notes = [e for e in recorded.timeline if e.get("kind") == "note"]
+    assert len(notes) == 1 and notes[0]["message"].startswith("this run's plan stopped")
+    assert not any(e.get("kind") == "escalation" for e in recorded.timeline)
+
+
+def test_an_ordinary_denial_with_on_deny_stop_still_escalates(pack, manual_clock):
+    name = "disk_pressure"
+    _, results, _, _, _, _, _ = CASES[name]
+    recorded = Recorded(pack, dict(results), decisions={"evict_non_critical_pods": "deny"})
+    recorded.checks["evict_non_critical_pods"] = "rate"
+    execution, _ = run(pack, manual_clock, name, recorded)
+    assert execution.result["output"]["outcome"] == "escalated"
+    assert [s["status"] for s in recorded.statuses] == ["escalated"]
+    assert recorded.called("create_incident_report") != []

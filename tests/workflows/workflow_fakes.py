@@ -51,6 +51,7 @@ class Recorded(object):
         self.statuses = []  # type: List[Dict[str, str]]
         self.calls = []  # type: List[Dict[str, Any]]
         self.gate_calls = []  # type: List[Dict[str, Any]]
+        self.checks = {}  # type: Dict[str, str]  # step -> the gate's `check` output
 
     # -- the fakes -------------------------------------------------------------------------
     def check_policy(self, params: Dict[str, Any]) -> Any:
@@ -66,7 +67,7 @@ class Recorded(object):
         return {"decision": decision, "reason": "recorded decision %s for %s" % (decision, step),
                 "dry_run": dry if decision == "execute" else False, "mode": self.mode,
                 "risk": params["risk"], "max_risk": "low", "audit_key": "a.%d"
-                % len(self.gate_calls)}
+                % len(self.gate_calls), "check": self.checks.get(step, "")}
 
     def record_timeline(self, params: Dict[str, Any]) -> Any:
         entry = {k: v for k, v in params.items() if k not in ("incident_id", "plan", "action",
