@@ -6,6 +6,16 @@ from detector_fakes import FakePrometheus, PromData, have_prometheus
 from lib import clock
 
 BASE_EPOCH = 1795833600.0  # 2026-11-28T00:00:00Z
+NOW = 1795835842.0  # 2026-11-28T03:17:22Z
+
+
+@pytest.fixture
+def now():
+    """The pack clock fixed at NOW; the test moves it by setting `now["t"]`."""
+    current = {"t": NOW}
+    clock.set_time_source(lambda: current["t"])
+    yield current
+    clock.reset()
 
 
 @pytest.fixture

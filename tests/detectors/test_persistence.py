@@ -15,14 +15,6 @@ from lib.signals import Signal, make_target
 NOW = 1795835842.0
 
 
-@pytest.fixture
-def now():
-    current = {"t": NOW}
-    clock.set_time_source(lambda: current["t"])
-    yield current
-    clock.reset()
-
-
 # ------------------------------------------------------------ the harm-scaled persistence
 def test_full_persistence_at_or_below_the_threshold_and_without_a_harm_measure():
     for harm in (None, 0.0, 0.5, 1.0):

@@ -10,14 +10,6 @@ from lib.signals import Signal, SignalRecord, make_target, validate_payload
 NOW = 1795835842.0
 
 
-@pytest.fixture
-def now():
-    current = {"t": NOW}
-    clock.set_time_source(lambda: current["t"])
-    yield current
-    clock.reset()
-
-
 def signal(first=NOW - 60, detected=NOW, name="gke-prod-pool-1-abc123"):
     return Signal("memory_pressure", make_target("Node", name, node=name), "high", first,
                   detected, "memory pressure", {"query": "q", "values": {"x": 1.0}},
