@@ -11,7 +11,8 @@ the result of `self_healing.diagnose` (pure, no I/O):
   diagnosis names): hand the incident over to `next_playbook`.
 
 Hand-over targets are the catalogue's playbooks except the symptom playbooks (latency_anomaly,
-error_rate): a cause is never handed back to a symptom.
+error_rate): a cause is never handed back to a symptom. The symptom playbooks route by
+`symptom_route` (their one hand-over goes to a cause detector's playbook).
 """
 from typing import Any, Dict, FrozenSet, Mapping, Tuple
 
@@ -58,10 +59,49 @@ def route(diagnosis: Mapping[str, Any], playbook: str, handed_over: bool) -> Tup
     return SELF, next_playbook
 
 
+def cause_playbooks() -> FrozenSet[str]:
+    """The playbooks of the cause detectors: where a symptom hands its incident over."""
+    return frozenset(d.playbook for d in catalogue.DETECTORS if not d.symptom)
+
+
+def symptom_playbooks() -> FrozenSet[str]:
+    return frozenset(d.playbook for d in catalogue.DETECTORS if d.symptom)
+
+
+def symptom_route(diagnosis: Mapping[str, Any], handed_over: bool) -> Tuple[str, str]:
+    """(route, next_playbook) for a symptom playbook's run (service_symptom).
+
+    `joined`: the incident is handled already (its one hand-over is spent, or the signal
+    joined it without refining its root to a cause); `handover`: a joined signal refined the
+    root to a cause playbook, `next_playbook`; `self`: this run acts (cascade protection
+    first when its workflow sees a cascade), then hands over to `next_playbook` when that is
+    not empty (the cause playbook the diagnosis names, at most once per incident).
+    """
+    causes = cause_playbooks()
+    joined = bool(diagnosis.get("joined", False))
+    refined = bool(diagnosis.get("refined", False))
+    refined_playbook = str(diagnosis.get("refined_playbook") or "")
+    named = playbook_name(diagnosis.get("playbook"))
+    spent = not handed_over and (len(diagnosis.get("handovers") or []) > 0
+                                 or named in (diagnosis.get("playbooks_ran") or []))
+    if spent and (joined or refined):
+        return JOINED, ""
+    if joined and not handed_over:
+        if refined and refined_playbook in causes:
+            return HANDOVER, refined_playbook
+        return JOINED, ""
+    if named in causes and not handed_over and not spent:
+        return SELF, named
+    return SELF, ""
+
+
 def routed(diagnosis: Mapping[str, Any], playbook: str, handed_over: bool) -> Dict[str, str]:
-    """The `route` and `next_playbook` fields diagnose adds to its result; both empty when no
-    playbook asked (the symptom playbooks route by themselves)."""
+    """The `route` and `next_playbook` fields diagnose adds to its result for the calling
+    playbook (a symptom playbook's by symptom_route); both empty when no playbook asked."""
     if not playbook:
         return {"route": "", "next_playbook": ""}
-    where, next_playbook = route(diagnosis, playbook, handed_over)
+    if playbook in symptom_playbooks():
+        where, next_playbook = symptom_route(diagnosis, handed_over)
+    else:
+        where, next_playbook = route(diagnosis, playbook, handed_over)
     return {"route": where, "next_playbook": next_playbook}

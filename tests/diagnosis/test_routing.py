@@ -196,3 +196,62 @@ class TestDiagnoseAction(BaseActionTestCase):
         joined = self.diagnose(signal=dict(SIGNAL, signal_id=SIGNAL["signal_id"] + "0"),
                                playbook="memory_pressure_node")
         assert joined["joined"] is True and joined["route"] == "joined"
+
+
+# service_symptom's route and choose_playbook switches before the routing moved into Python,
+# verbatim (with their literal cause list): `symptom_route` must give what they gave.
+CAUSES = [p for p in LITERAL_TARGETS if p != "cascade_protection"]
+_CAUSES = "[" + ", ".join('"%s"' % p for p in CAUSES) + "]"
+SYMPTOM_SPENT = (
+    '<% not ctx().handed_over and (len(ctx().diagnosis.get(handovers) or []) > 0 or '
+    'str(ctx().diagnosis.get(playbook) or "").replace("-", "_") in '
+    '(ctx().diagnosis.get(playbooks_ran) or [])) %>')
+SYMPTOM_ROUTE = (
+    '<% switch(ctx().handover_spent and (ctx().diagnosis.get(joined, false) or '
+    'ctx().diagnosis.get(refined, false)) => joined, ctx().diagnosis.get(joined, false) and '
+    'not ctx().handed_over and not (ctx().diagnosis.get(refined, false) and '
+    'str(ctx().diagnosis.get(refined_playbook, "")) in LIST) => joined, '
+    'ctx().diagnosis.get(joined, false) and not ctx().handed_over => handover, '
+    'true => self) %>').replace("LIST", _CAUSES)
+SYMPTOM_CHOOSE = (
+    '<% str(ctx().diagnosis.get(playbook) or "").replace("-", "_") in LIST and '
+    'not ctx().handed_over and not ctx().handover_spent %>').replace("LIST", _CAUSES)
+
+
+def _symptom_yaql(diagnosis, handed_over):
+    data = {"diagnosis": diagnosis, "handed_over": handed_over}
+    data["handover_spent"] = _evaluate(SYMPTOM_SPENT, data)
+    where = _evaluate(SYMPTOM_ROUTE, data)
+    if where == "handover":
+        return where, str(diagnosis.get("refined_playbook") or "")
+    if where == "self" and _evaluate(SYMPTOM_CHOOSE, data):
+        return where, str(diagnosis.get("playbook") or "").replace("-", "_")
+    return where, ""
+
+
+def test_symptoms_hand_over_to_the_catalogues_cause_playbooks():
+    assert routing.cause_playbooks() == frozenset(CAUSES)
+    assert routing.symptom_playbooks() == frozenset({"latency_anomaly", "error_rate"})
+
+
+@pytest.mark.orquesta
+@pytest.mark.parametrize("symptom", ["latency_anomaly", "error_rate"])
+def test_symptom_routing_gives_what_the_yaql_switches_gave(symptom):
+    checked = set()
+    cases = [(d, False) for d in _diagnoses("memory_leak")]
+    cases += [(d, True) for d, _ in cases[::11]]
+    for diagnosis, handed_over in cases:
+        expected = _symptom_yaql(diagnosis, handed_over)
+        assert routing.routed(diagnosis, symptom, handed_over) == {
+            "route": expected[0], "next_playbook": expected[1]}, diagnosis
+        checked.add(expected)
+    assert {where for where, _ in checked} == {"self", "joined", "handover"}
+    assert ("self", "memory_leak") in checked and ("self", "") in checked
+
+
+def test_a_joined_symptom_refined_to_a_cause_hands_over_to_it():
+    diagnosis = {"joined": True, "refined": True, "refined_playbook": "connection_pool_exhaustion",
+                 "playbook": "error-rate", "handovers": [], "playbooks_ran": []}
+    assert routing.symptom_route(diagnosis, False) == ("handover", "connection_pool_exhaustion")
+    diagnosis["handovers"] = ["connection_pool_exhaustion"]
+    assert routing.symptom_route(diagnosis, False) == ("joined", "")
