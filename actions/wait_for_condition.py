@@ -1,12 +1,12 @@
 """Wait until a PromQL condition holds for a duration, e.g. node memory < 70% for 5 minutes."""
-from lib import condition_wait
+from lib import clock, condition_wait
 from lib.base_action import ActionInputError, SelfHealingAction, require
 
 
 class WaitForCondition(SelfHealingAction):
     def execute(self, query: str = "", comparator: str = "<", threshold: float = 0.0,
                 hold_s: float = 300, timeout_s: float = 900, poll_s: float = 15,
-                max_blind_s: float = 300, description: str = ""):
+                max_blind_s: float = 300, description: str = "", deadline: float = 0):
         require(query, "query")
         if comparator not in condition_wait.COMPARATORS:
             raise ActionInputError("comparator: must be one of %s" % ", ".join(
@@ -14,6 +14,9 @@ class WaitForCondition(SelfHealingAction):
         if float(hold_s) < 0 or float(timeout_s) < 0 or float(poll_s) <= 0 or \
                 float(max_blind_s) < 0:
             raise ActionInputError("hold_s/timeout_s/max_blind_s must be >= 0 and poll_s > 0")
+        # an incident deadline caps the wait (never below the hold while budget remains)
+        timeout_s = condition_wait.capped_timeout(float(timeout_s), deadline, clock.now(),
+                                                  float(hold_s))
         prom = self.prom()
         try:
             result = condition_wait.wait(prom.query, query, comparator, float(threshold),

@@ -228,7 +228,9 @@ def _belongs(execution: Dict[str, Any], executions: List[Dict[str, Any]],
 
 
 # ------------------------------------------------------------------ every incident ends
-END_BUDGET_S = 600.0
+def _end_budget_s() -> float:
+    from lib import incidents  # the pack's own end budget (actions/lib on sys.path)
+    return float(incidents.END_BUDGET_S)
 
 
 def _status_time(incident: Dict[str, Any], status: str) -> Optional[float]:
@@ -239,7 +241,7 @@ def _status_time(incident: Dict[str, Any], status: str) -> Optional[float]:
 
 
 def incident_ends(incidents: List[Dict[str, Any]], executions: List[Dict[str, Any]],
-                  run_end: float, budget_s: float = END_BUDGET_S) -> List[Dict[str, Any]]:
+                  run_end: float, budget_s: Optional[float] = None) -> List[Dict[str, Any]]:
     """One row per incident: how it ended and whether it ended in time.
 
     An incident must end within `budget_s` plus its playbook's own holds (the `hold_s` of
@@ -284,7 +286,7 @@ def incident_ends(incidents: List[Dict[str, Any]], executions: List[Dict[str, An
             else:
                 how = "resolved_verified" if changed else "resolved_no_change"
             ended = epoch_or_none(incident.get("resolved_at"))
-        bound = opened + budget_s + holds
+        bound = opened + (budget_s if budget_s is not None else _end_budget_s()) + holds
         problem = ""
         if how is None:
             problem = "left %s at the end of the run" % status

@@ -37,6 +37,20 @@ def _worst(values: List[float], comparator: str) -> float:
     return values[0]
 
 
+def capped_timeout(timeout_s: float, deadline: Optional[float], now: float,
+                   floor_s: float = 0.0) -> float:
+    """`timeout_s` capped by the time left before `deadline` (epoch seconds; None/0 = no cap).
+
+    While budget remains the cap never goes below `floor_s` (a verification still gets its
+    hold); once the deadline has passed the result is 0 so the wait ends after one poll."""
+    if not deadline:
+        return timeout_s
+    left = float(deadline) - now
+    if left <= 0:
+        return 0.0
+    return min(timeout_s, max(left, floor_s))
+
+
 def wait(query_fn: Callable[[str], List[Any]], query: str, comparator: str, threshold: float,
          hold_s: float, timeout_s: float, poll_s: float,
          blind_s: float = 0.0) -> Dict[str, Any]:
@@ -71,9 +85,10 @@ def wait(query_fn: Callable[[str], List[Any]], query: str, comparator: str, thre
                 break
         else:
             blind_since = None
-        if now - start >= timeout_s:
+        remaining = timeout_s - (clock.now() - start)
+        if remaining <= 0:
             break
-        clock.sleep(max(0.001, min(poll_s, timeout_s - (now - start)) if poll_s > 0 else 1.0))
+        clock.sleep(min(poll_s, remaining) if poll_s > 0 else min(1.0, remaining))
     return {"met": met, "blind": blind, "value": last["value"], "last_error": last["error"],
             "blind_s": round(clock.now() - blind_since, 3) if blind_since is not None else 0.0,
             "first_met_at": clock.isoformat(first_met) if first_met is not None else "",

@@ -41,6 +41,9 @@ ENTRY_KINDS = ("detect", "diagnosis", "plan", "handover", "hold", "step", "undo"
                "approval_request", "approval", "page", "denial", "escalation", "task", "note")
 UNKNOWN = "unknown"
 DEFAULT_TTL_S = 2592000
+# every incident must end (resolved / failed / escalated) within this many seconds of its
+# creation, plus the holds of the verifications it started; wait timeouts are capped by it
+END_BUDGET_S = 600.0
 
 
 class IncidentError(ValueError):

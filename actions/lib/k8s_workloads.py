@@ -286,10 +286,10 @@ def wait_rollout(kube: Any, namespace: str, name: str, timeout_s: float,
     while True:
         status = rollout_status(read_deployment(kube, namespace, name))
         polls += 1
-        elapsed = clock.now() - start
-        if status["complete"] or status["failed"] or elapsed >= timeout_s:
+        remaining = timeout_s - (clock.now() - start)
+        if status["complete"] or status["failed"] or remaining <= 0:
             break
-        clock.sleep(min(poll_s, max(0.0, timeout_s - elapsed)) or poll_s)
+        clock.sleep(min(poll_s, remaining) if poll_s > 0 else min(1.0, remaining))
     return {"namespace": namespace, "deployment": name, "complete": status["complete"],
             "failed": status["failed"],
             "timed_out": not status["complete"] and not status["failed"],

@@ -105,5 +105,58 @@ def backup_disk(draw: Draw) -> Dict[str, Any]:
                     topo, dict(BENIGN), faults)
 
 
+def latency_blip(draw: Draw) -> Dict[str, Any]:
+    """A dependency pauses (GC pause, cold cache after a restart): p99 x3-6 for 20-60 s, then
+    back to normal. The 5m-window p99 crosses the latency threshold, briefly."""
+    ns = draw.pick(("production", "shop", "core", "prod-eu"))
+    services = background(draw, ns)
+    svc = services[draw.integer(1, len(services) - 1)]
+    factor = round(draw.uniform(3, 6), 1)
+    length = draw.integer(20, 60)
+    at = draw.integer(0, 120)
+    faults = [{"type": "latency", "service": svc["name"], "at": "%ds" % at,
+               "until": "%ds" % (at + length), "factor": factor}]
+    topo = {"nodes": nodes(draw), "services": services}
+    return scenario(draw, "latency_blip", "%s p99 x%.1f for %d s (GC pause)" % (
+        svc["name"], factor, length), topo, dict(BENIGN), faults)
+
+
+def error_blip(draw: Draw) -> Dict[str, Any]:
+    """A client retry storm (or pods killed mid-request during a rollout) fails a large share
+    of a service's requests for 20-50 s; it heals by itself. The failing share is drawn so
+    that the 5m-window error ratio reaches 1.1-1.6x the 5 % SLO."""
+    ns = draw.pick(("production", "shop", "payments", "storefront"))
+    services = background(draw, ns)
+    svc = services[draw.integer(1, len(services) - 1)]
+    length = draw.integer(20, 50)
+    ratio = min(0.9, 0.05 * draw.uniform(1.1, 1.6) * 300.0 / length)
+    at = draw.integer(0, 120)
+    faults = [{"type": "errors", "service": svc["name"], "at": "%ds" % at,
+               "until": "%ds" % (at + length), "error_ratio": round(ratio, 3)}]
+    topo = {"nodes": nodes(draw), "services": services}
+    return scenario(draw, "error_blip", "%s fails %.0f%% of requests for %d s (retry storm)"
+                    % (svc["name"], 100 * ratio, length), topo, dict(BENIGN), faults)
+
+
+def throttle_blip(draw: Draw) -> Dict[str, Any]:
+    """A short CPU burst (a cache rebuild, a report) demands 1.5-2x the CPU limit for
+    120-200 s: the containers throttle, for less than the throttling persistence (5 min)."""
+    ns = draw.pick(("production", "batch", "core"))
+    name = draw.name()
+    replicas = draw.integer(2, 4)
+    rps = draw.uniform(20, 80)
+    svc = service(draw, name, ns, rps=rps, replicas=replicas)
+    svc["traffic"]["base_cpu"] = round(draw.uniform(0.1, 0.3), 3)
+    per_pod = svc["traffic"]["base_cpu"] + svc["traffic"]["cpu_per_rps"] * rps / replicas
+    factor = round(1.0 * draw.uniform(1.5, 2.0) / per_pod, 1)   # limit 1 core
+    length = draw.integer(120, 200)
+    topo = {"nodes": nodes(draw), "services": background(draw, ns) + [svc]}
+    faults = [{"type": "cpu_demand", "service": name, "at": "0s", "until": "%ds" % length,
+               "factor": factor, "ramp": "%ds" % draw.integer(5, 20)}]
+    return scenario(draw, "throttle_blip", "%s CPU x%.1f (%.1fx its limit) for %d s" % (
+        name, factor, factor * per_pod, length), topo, dict(BENIGN), faults)
+
+
 FAMILIES = {f.__name__: f for f in (warmup_after_deploy, scheduled_burst, traffic_surge,
-                                    planned_maintenance, rolling_deploy, backup_disk)}
+                                    planned_maintenance, rolling_deploy, backup_disk,
+                                    latency_blip, error_blip, throttle_blip)}

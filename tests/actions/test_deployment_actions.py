@@ -220,3 +220,14 @@ class WaitForRolloutTest(TwinActionTestCase):
         self.assertFalse(ok)
         self.assertTrue(result["timed_out"])
         self.assertIn("not complete", result["error"])
+
+    def test_a_passed_incident_deadline_ends_the_wait_after_one_poll(self):
+        from lib import clock
+        RollbackDeployment(config=self.twin.config(), action_service=self.action_service).run(
+            namespace="prod", deployment="analytics-worker")
+        ok, result = self.run_action(namespace="prod", deployment="analytics-worker",
+                                     timeout_s=600, poll_s=15, deadline=clock.now() - 1)
+        self.assertFalse(ok)
+        self.assertTrue(result["timed_out"])
+        self.assertEqual(result["polls"], 1)
+        self.assertIn("not complete after 0.0s", result["error"])
