@@ -1,9 +1,11 @@
 """Test session setup: the same import paths st2-run-pack-tests gives a pack's tests.
 
 st2-run-pack-tests puts `<pack>/sensors`, `<pack>/actions` and `<pack>/actions/lib` on
-PYTHONPATH; we do the same, plus the repository root (for twin/engine/bench). StackStorm's test
-packages (st2tests, st2common, st2reactor) are not on PyPI, so when `import st2tests` fails the
-stand-in under engine/st2_standin is used instead; under a real StackStorm the real ones win.
+PYTHONPATH; we do the same, plus the repository root (for twin/engine/bench); tests/ itself is
+on the path through pytest.ini (`pythonpath`), for the shared fakes in tests/support.
+StackStorm's test packages (st2tests, st2common, st2reactor) are not on PyPI, so when
+`import st2tests` fails the stand-in under engine/st2_standin is used instead; under a real
+StackStorm the real ones win.
 """
 import os
 import re

@@ -1,7 +1,7 @@
 """reconcile_incidents: a stalled incident is closed and its cordon undone; live ones are not."""
 from action_case import TwinActionTestCase
-from st2_fakes import FakeSt2Client
 from reconcile_incidents import ReconcileIncidents
+from support.st2_fakes import FakeSt2Client
 
 from lib import clock, incidents
 from lib.datastore import Datastore

@@ -2,8 +2,8 @@
 so no test sees another's series or TSDB compactions)."""
 import pytest
 
-from detector_fakes import FakePrometheus, PromData, have_prometheus
 from lib import clock
+from support.detector_fakes import FakePrometheus, PromData, have_prometheus
 
 BASE_EPOCH = 1795833600.0  # 2026-11-28T00:00:00Z
 NOW = 1795835842.0  # 2026-11-28T03:17:22Z

@@ -7,12 +7,12 @@ from engine.payload_schema import st2_payload_validator
 import pytest
 import yaml
 
-from detector_fakes import FakeKube, settings
 from lib import clock, curve_fit
 from lib.detectors import REGISTRY
 from lib.detectors.base import POD_SHARDS
 from lib.prom import Prom
 from lib.signals import validate_payload
+from support.detector_fakes import FakeKube, settings
 
 GIB = 1024.0 ** 3
 SENSOR_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(

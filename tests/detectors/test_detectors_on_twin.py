@@ -2,12 +2,12 @@
 root-cause signal is raised on the right target, a benign look-alike raises nothing."""
 import pytest
 
-from detector_fakes import DictDatastore, have_prometheus
 from lib import clock
 from lib.config import load_settings
 from lib.datastore import Datastore
 from lib.detectors.poller import DetectorPoller
 from lib.kube import Kube
+from support.detector_fakes import DictDatastore, have_prometheus
 
 pytestmark = pytest.mark.skipif(not have_prometheus(), reason="prometheus not installed")
 

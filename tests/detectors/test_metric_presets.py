@@ -3,12 +3,12 @@ each preset's detectors fire on a real Prometheus fed with that stack's metric n
 converted to ms), overrides and bad values are checked when the config is loaded."""
 import pytest
 
-from detector_fakes import settings
 from lib import dependency_graph, metric_presets
 from lib.config import ConfigError, load_settings
 from lib.detectors import REGISTRY
 from lib.detectors.base import POD_SHARDS
 from lib.prom import Prom
+from support.detector_fakes import settings
 
 
 def cfg(**sources):

@@ -2,7 +2,6 @@
 or, when the data does not say, from when the poller first saw it."""
 import pytest
 
-from detector_fakes import DictDatastore, settings
 from lib import clock
 from lib.datastore import Datastore
 from lib.detectors.base import Detector, excess_ratio
@@ -11,6 +10,7 @@ from lib.detectors.latency_anomaly import LatencyAnomalyDetector
 from lib.detectors.poller import (HARM_EXPONENT, MIN_PERSISTENCE_S, DetectorPoller,
                                   persistence_for_harm, persistence_s, persistent)
 from lib.signals import Signal, make_target
+from support.detector_fakes import DictDatastore, settings
 
 NOW = 1795835842.0
 

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from detector_fakes import matrix, vector
 from lib import clock
 from lib.prom import Prom, PrometheusError, label_regex
+from support.detector_fakes import matrix, vector
 
 
 def closed_port_url():

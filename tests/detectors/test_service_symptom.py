@@ -2,13 +2,13 @@
 in which order, which services it keeps, and the signal fields it fills in itself."""
 from typing import Any, Dict, List, Optional
 
-from detector_fakes import settings
 from lib.detectors.base import MAX_TARGETS, ONSET_STEP_S
 from lib.detectors.error_rate import ErrorRateDetector
 from lib.detectors.latency_anomaly import LatencyAnomalyDetector
 from lib.detectors.service_symptom import (ONSET_LOOKBACK_S, ServiceKey,
                                            ServiceSymptomDetector, Symptom)
 from lib.prom import Sample, Series
+from support.detector_fakes import settings
 
 NOW = 1795835842.0
 

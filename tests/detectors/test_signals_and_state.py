@@ -1,11 +1,11 @@
 """lib.signals (payload contract) and lib.signal_state (dedupe, clear, TTL, flaps)."""
 import pytest
 
-from detector_fakes import DictDatastore
 from lib import clock
 from lib.datastore import Datastore
 from lib.signal_state import SignalState
 from lib.signals import Signal, SignalRecord, make_target, validate_payload
+from support.detector_fakes import DictDatastore
 
 NOW = 1795835842.0
 

@@ -1,7 +1,6 @@
 """Dependency graph: the three sources, closures, paths, and a failing source skipped."""
 from types import SimpleNamespace
 
-import healing_fakes  # noqa: F401  (actions/ on sys.path)
 from lib import dependency_graph
 from lib.config import load_settings
 from lib.diagnosis_facts import _as_dicts, guess_service

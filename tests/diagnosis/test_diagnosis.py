@@ -1,9 +1,9 @@
 """Diagnosis rules: the seed's incident, cascades, joining, changes, attribution."""
 import pytest
 
-from diagnosis_fakes import GB, FakeFacts, linear, revisions, signal
-from healing_fakes import T0, FixedClock
 from lib import clock, diagnosis
+from support.diagnosis_fakes import GB, FakeFacts, linear, revisions, signal
+from support.healing_fakes import T0, FixedClock
 
 NODE = "gke-prod-pool-1-abc123"
 NS = "production"

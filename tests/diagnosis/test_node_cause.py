@@ -2,9 +2,9 @@
 own signal; a node storm is named; a signal already weighed never refines its incident."""
 import pytest
 
-from diagnosis_fakes import FakeFacts, signal
-from healing_fakes import T0, FixedClock
 from lib import clock, diagnosis
+from support.diagnosis_fakes import FakeFacts, signal
+from support.healing_fakes import T0, FixedClock
 
 NS = "production"
 NODES = ["n-1", "n-2", "n-3", "n-4", "n-5", "n-6"]

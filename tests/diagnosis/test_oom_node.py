@@ -2,9 +2,9 @@
 restart); a container that died at its own limit on a healthy node stays a pod problem."""
 import pytest
 
-from diagnosis_fakes import GB, FakeFacts, signal
-from healing_fakes import T0, FixedClock
 from lib import clock, config, diagnosis
+from support.diagnosis_fakes import GB, FakeFacts, signal
+from support.healing_fakes import T0, FixedClock
 
 NS = "batch"
 NODE = "n-1"

@@ -14,9 +14,9 @@ import yaml
 from st2tests.base import BaseActionTestCase
 
 from diagnose import Diagnose
-from diagnosis_fakes import GB, FakeFacts
-from healing_fakes import T0, FixedClock
 from lib import catalogue, clock, routing
+from support.diagnosis_fakes import GB, FakeFacts
+from support.healing_fakes import T0, FixedClock
 
 NODE = "gke-prod-pool-1-abc123"
 SIGNAL = {

@@ -4,7 +4,7 @@ deploy that dies at its own memory limit on roomy nodes stays a crash loop of th
 import pytest
 import yaml
 
-import twin_replay  # noqa: F401  (puts actions/ and the repository root on sys.path)
+from support import twin_replay
 
 pytestmark = pytest.mark.twin
 

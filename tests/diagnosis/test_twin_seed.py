@@ -1,8 +1,6 @@
 """On the twin (real API server, real Prometheus): the seed's diagnosis and the gate's reads."""
 import pytest
 
-import twin_replay  # noqa: F401  (puts actions/ and the repository root on sys.path)
-from healing_fakes import store
 from lib import clock, diagnosis, policy
 from lib.config import load_settings
 from lib.detectors import build_detectors
@@ -10,6 +8,8 @@ from lib.diagnosis_facts import ClusterFacts
 from lib.kube import Kube
 from lib.policy_cluster import KubeClusterReader
 from lib.prom import Prom
+from support import twin_replay
+from support.healing_fakes import store
 
 pytestmark = pytest.mark.twin
 NODE = "gke-prod-pool-1-abc123"

@@ -12,10 +12,8 @@ from check_policy import CheckPolicy
 from create_fix_task import CreateFixTask
 from create_incident_report import CreateIncidentReport
 from diagnose import Diagnose
-from diagnosis_fakes import GB, FakeFacts, linear, revisions
 from effectiveness_report import EffectivenessReport
 from get_status import GetStatus
-from healing_fakes import T0, FakeCluster, FakeKube, FixedClock, node
 from lib import clock
 from list_incidents import ListIncidents
 from mark_false_positive import MarkFalsePositive
@@ -25,6 +23,8 @@ from set_incident_status import SetIncidentStatus
 from set_kill_switch import SetKillSwitch
 from shadow_report import ShadowReport
 from show_incident import ShowIncident
+from support.diagnosis_fakes import GB, FakeFacts, linear, revisions
+from support.healing_fakes import T0, FakeCluster, FakeKube, FixedClock, node
 
 ACTIONS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir,
                            "actions")

@@ -1,8 +1,8 @@
 """Incident records: lifecycle, timeline rendering, timings; report texts and metrics."""
 import pytest
 
-from healing_fakes import T0, FixedClock, store
 from lib import clock, incidents, reports
+from support.healing_fakes import T0, FixedClock, store
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,11 @@ import yaml
 
 from diagnose import Diagnose
 from effectiveness_report import EffectivenessReport
-from healing_fakes import T0
 from lib import clock, incidents, reports
 from record_timeline import RecordTimeline
 from set_incident_status import SetIncidentStatus
 from show_incident import ShowIncident
+from support.healing_fakes import T0
 from test_actions import SEED_SIGNAL, PackActionCase
 
 

@@ -1,8 +1,8 @@
 """Budget reservation at the gate and settlement to the step's real effect (lib.policy_budget)."""
 import pytest
 
-from healing_fakes import T0, FakeCluster, FakeKube, FixedClock, node, settings, store
 from lib import audit, clock, policy, policy_budget
+from support.healing_fakes import T0, FakeCluster, FakeKube, FixedClock, node, settings, store
 
 NODE = {"kind": "Node", "name": "node-1"}
 DEPLOY = {"kind": "Deployment", "namespace": "production", "name": "web"}

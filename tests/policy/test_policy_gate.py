@@ -1,8 +1,8 @@
 """Table-driven tests of the policy gate: every rule, their order and combinations."""
 import pytest
 
-from healing_fakes import T0, FakeCluster, FakeKube, FixedClock, node, settings, store
 from lib import audit, clock, policy
+from support.healing_fakes import T0, FakeCluster, FakeKube, FixedClock, node, settings, store
 
 NODE = {"kind": "Node", "name": "node-1"}
 DEPLOY = {"kind": "Deployment", "namespace": "production", "name": "analytics-worker"}

@@ -1,7 +1,7 @@
 """The superseded check: a plan step of a playbook the incident was refined away from."""
-from healing_fakes import FakeKube, settings, store
 from lib.datastore import full_key
 from lib import audit, diagnosis, incidents, policy, policy_superseded
+from support.healing_fakes import FakeKube, settings, store
 
 POD = {"kind": "Pod", "namespace": "production", "name": "api-7f8d9"}
 NODE = {"kind": "Node", "name": "node-1"}

@@ -4,9 +4,9 @@ from st2tests.base import BaseActionTestCase
 
 from check_policy import CheckPolicy
 from diagnose import Diagnose
-from diagnosis_fakes import FakeFacts, signal
-from healing_fakes import T0, FakeCluster, FakeKube, FixedClock, node
 from lib import clock
+from support.diagnosis_fakes import FakeFacts, signal
+from support.healing_fakes import T0, FakeCluster, FakeKube, FixedClock, node
 
 NS, NODE = "batch", "n-1"
 POD = {"kind": "Pod", "namespace": NS, "name": "routing-svc-a"}

@@ -9,9 +9,9 @@ from engine.payload_schema import st2_payload_validator
 import yaml
 from st2tests.base import BaseSensorTestCase
 
-from detector_fakes import FakePrometheus, matrix, vector
 from detector_sensor import DetectorSensor
 from lib import clock
+from support.detector_fakes import FakePrometheus, matrix, vector
 
 SENSOR_YAML = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "sensors", "detector_sensor.yaml")

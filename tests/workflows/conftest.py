@@ -25,7 +25,7 @@ def cached_workflow_specs(monkeypatch):
 @pytest.fixture
 def manual_clock():
     from lib import clock as lib_clock
-    from workflow_fakes import ManualClock
+    from support.workflow_fakes import ManualClock
 
     manual = ManualClock()
     lib_clock.set_time_source(manual.now, manual.advance)

@@ -2,22 +2,17 @@
 
 The gate and settle_budget here are the pack's real actions (check_policy, settle_budget) on one
 fake datastore and fake cluster; every other action is recorded."""
-import os
-import sys
-
 import pytest
 
 pytestmark = pytest.mark.orquesta
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                "policy"))
-
 from check_policy import CheckPolicy  # noqa: E402
-from healing_fakes import DictService, FakeCluster, FakeKube, node  # noqa: E402
 from lib import policy_budget  # noqa: E402
 from lib.datastore import Datastore  # noqa: E402
 from settle_budget import SettleBudget  # noqa: E402
-from workflow_fakes import Failure, Recorded, add_recorded_action, make_runner  # noqa: E402
+from support.healing_fakes import DictService, FakeCluster, FakeKube, node  # noqa: E402
+from support.workflow_fakes import (  # noqa: E402
+    Failure, Recorded, add_recorded_action, make_runner)
 
 INCIDENT = "inc-20261128-031722-test"
 NODE = "node-7"

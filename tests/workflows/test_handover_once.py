@@ -4,7 +4,7 @@ import pytest
 
 pytestmark = pytest.mark.orquesta
 
-from workflow_fakes import Recorded, make_runner  # noqa: E402
+from support.workflow_fakes import Recorded, make_runner  # noqa: E402
 
 STORM = ("node storm: 4 of 6 nodes unhealthy (n-1, n-2, n-3, n-4), limit 1")
 

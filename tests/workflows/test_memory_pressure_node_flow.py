@@ -3,7 +3,7 @@ import pytest
 
 pytestmark = pytest.mark.orquesta
 
-from workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
+from support.workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
 
 SIGNAL = {
     "signal_id": "memory_pressure.node._.gke-prod-pool-1-abc123.1795835842",

@@ -3,7 +3,7 @@ import pytest
 
 pytestmark = pytest.mark.orquesta
 
-from workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
+from support.workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
 
 INCIDENT = "inc-20261128-031722-test"
 SIGNAL = {"signal_id": "disk_pressure.node.node-7", "detector": "disk_pressure",

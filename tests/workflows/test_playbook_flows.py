@@ -5,7 +5,7 @@ import pytest
 pytestmark = pytest.mark.orquesta
 
 from lib.catalogue import target_key  # noqa: E402
-from workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
+from support.workflow_fakes import Failure, Recorded, make_runner  # noqa: E402
 
 INCIDENT = "inc-20261128-031722-test"
 

@@ -5,7 +5,7 @@ import pytest
 
 pytestmark = pytest.mark.orquesta
 
-from workflow_fakes import Recorded, make_runner  # noqa: E402
+from support.workflow_fakes import Recorded, make_runner  # noqa: E402
 
 INCIDENT = "inc-20261128-031722-test"
 TARGET = {"kind": "Deployment", "namespace": "prod", "name": "web"}

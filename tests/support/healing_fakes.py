@@ -1,17 +1,10 @@
 """Small, honest fakes shared by the policy, diagnosis and incident tests."""
-import os
-import sys
 from typing import Any, Dict, List, Optional
 
-ACTIONS = os.path.normpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir,
-                                        "actions"))
-if ACTIONS not in sys.path:
-    sys.path.insert(0, ACTIONS)
-
-from lib import clock  # noqa: E402
-from lib.config import load_settings  # noqa: E402
-from lib.datastore import Datastore  # noqa: E402
-from lib.policy_cluster import NodeState  # noqa: E402
+from lib import clock
+from lib.config import load_settings
+from lib.datastore import Datastore
+from lib.policy_cluster import NodeState
 
 T0 = clock.parse_iso("2026-11-28T03:17:22Z")
 

@@ -8,10 +8,6 @@ import os
 import sys
 from typing import Any, Dict, List
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
-for _path in (os.path.join(ROOT, "actions"), ROOT):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 try:  # lib.k8s_workloads needs st2common; outside pytest use the stand-in like conftest does
     import st2common  # noqa: F401
 except ImportError:
@@ -92,7 +88,7 @@ def names_truth(incident: Dict[str, Any], truth: Dict[str, Any]) -> bool:
     return bool(truth.get("cause_service")) and root.get("service") == truth["cause_service"]
 
 
-if __name__ == "__main__":  # python tests/diagnosis/twin_replay.py [scenario ...]
+if __name__ == "__main__":  # PYTHONPATH=actions:. python tests/support/twin_replay.py [name ...]
     import time
 
     from twin.scenario import SCENARIO_DIR
