@@ -287,6 +287,28 @@ def test_latency_anomaly_against_own_baseline(promdata):
     assert change - 30 <= found["checkout"].first_detected <= now - 120
 
 
+def test_latency_anomaly_tells_a_passed_pause_by_its_last_interval(promdata):
+    now = promdata.now
+    start = now - 2 * 3600
+    normal = [0.995, 0.005, 0, 0, 0, 0, 0]
+    slow = [0.90, 0, 0, 0, 0.10, 0, 0]
+    # a 60 s pause that ended 90 s ago: the 5m window's p99 still holds it
+    _histogram(promdata, "search", const(10.0),
+               lambda t: slow if now - 150 <= t < now - 90 else normal, start)
+    # ... and one that goes on
+    _histogram(promdata, "checkout", const(10.0),
+               lambda t: slow if t >= now - 150 else normal, start)
+    for service in ("search", "checkout"):
+        _requests(promdata, service, const(10.0), const(0.0), start)
+    found, detector = run("latency_anomaly", promdata)
+    assert set(found) == {"search", "checkout"}
+    passed, ongoing = found["search"].metadata, found["checkout"].metadata
+    assert passed["ratio"] > 2 and passed["ratio_last"] < 2
+    assert ongoing["ratio_last"] > 4
+    assert found["search"].evidence["values"]["p99_last_ms"] < 100
+    assert detector.harm(found["search"]) < 1 < detector.harm(found["checkout"])
+
+
 def _requests(data, service, rps, error_share, start):
     for code, share in (("200", lambda t: 1 - error_share(t)), ("503", error_share)):
         labels = {"reporter": "destination", "destination_workload": service,

@@ -38,6 +38,10 @@ class Detector(object):
     # when the metric family is absent): lets the sensor tell "condition absent" from
     # "data vanished".
     freshness_query = ""
+    # True when the severity describes the present (a node down, a pool full now), so a high
+    # severity may shorten the persistence; False when it is read off a window average,
+    # which still holds a burst that has passed (then only the current harm shortens it).
+    severity_is_current = True
 
     def __init__(self, settings: Any, prom: prom_lib.Prom, kube: Any = None) -> None:
         self.settings = settings

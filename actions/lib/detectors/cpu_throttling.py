@@ -20,11 +20,15 @@ class CpuThrottlingDetector(Detector):
     rate >= 1.5x its baseline hour) is skipped: that throttling is load for the autoscaler.
     Onset: first sample of the current
     run above the ratio. Severity: high when at least half of the periods were throttled,
-    otherwise medium.
+    otherwise medium; neither shortens the persistence (for_s), as the standard alert's
+    `for:` does not.
     """
 
     name = "cpu_throttling"
     kind = "Pod"
+    # the severity is the window's ratio; throttling alone is no harm to measure (what it
+    # costs users, latency_anomaly measures): the full persistence, always
+    severity_is_current = False
     freshness_query = "time() - max(timestamp(container_cpu_cfs_periods_total))"
 
     def _ratio(self, sel: str) -> str:
