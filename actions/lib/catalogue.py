@@ -178,7 +178,8 @@ DETECTORS: Tuple[Detector, ...] = (
         trigger="A container throttled in a large share of its CFS periods.",
         rule="Sustained CPU throttling: scale the owning deployment out and file a limits fix "
              "task.",
-        metadata={"throttled_ratio": NUMBER, "container": STRING, "threshold_ratio": NUMBER,
+        metadata={"throttled_ratio": NUMBER, "throttled_ratio_last": NUMBER,
+                  "container": STRING, "threshold_ratio": NUMBER,
                   "load_ratio": NUMBER},
         summary="Share of CFS periods in which a container was throttled.",
         thresholds={

@@ -175,6 +175,21 @@ def test_cpu_throttling_ratio_and_idle_noise(promdata):
     assert found["api-1-a"].metadata["throttled_ratio"] == pytest.approx(0.6, abs=0.01)
     assert found["api-1-a"].severity == "high"
     assert found["api-1-a"].metadata["load_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert found["api-1-a"].metadata["throttled_ratio_last"] == pytest.approx(0.6, abs=0.01)
+
+
+def test_cpu_throttling_burst_that_stopped_still_in_the_window(promdata):
+    now = promdata.now
+    _requests(promdata, "batch", const(10.0), const(0.0), now - 3 * 3600)
+    labels = {"namespace": "prod", "pod": "batch-1-a", "container": "batch", "node": "n1"}
+    _counter(promdata, "container_cpu_cfs_periods_total", labels, const(10.0),
+             now - 3 * 3600)
+    _counter(promdata, "container_cpu_cfs_throttled_periods_total", labels,
+             lambda t: 9.0 if now - 200 <= t < now - 60 else 0.0, now - 3 * 3600)
+    found, detector = run("cpu_throttling", promdata)
+    meta = found["batch-1-a"].metadata
+    assert meta["throttled_ratio"] > 0.25 and meta["throttled_ratio_last"] < 0.05
+    assert detector.holds_now(found["batch-1-a"]) is False
 
 
 def _restarts(data, ns, pod, container, times, start):

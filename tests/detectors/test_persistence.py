@@ -85,6 +85,33 @@ def test_high_throttling_waits_the_full_persistence():
     assert persistent(det, [sig], {}, NOW) == [sig]
 
 
+def test_a_new_condition_that_no_longer_holds_now_does_not_fire():
+    det = ErrorRateDetector(settings(error_rate={"for_s": 180}), prom=None)
+    old = _service_signal("error_rate", "medium", 400, error_ratio=0.08)
+    old.evidence["values"] = {"error_ratio": 0.08, "error_ratio_last": 0.01}
+    assert det.holds_now(old) is False
+    assert persistent(det, [old], {}, NOW) == []
+    # ... an open one is kept (its clearing is the sensor's to see, not persistence's)
+    assert persistent(det, [old], {old.state_key: {"state": "open"}}, NOW) == [old]
+    old.evidence["values"]["error_ratio_last"] = 0.08
+    assert persistent(det, [old], {}, NOW) == [old]
+
+
+def test_throttling_that_stopped_in_the_last_interval_does_not_fire():
+    det = CpuThrottlingDetector(settings(cpu_throttling={"for_s": 300, "ratio": 0.25}),
+                                prom=None)
+    sig = Signal("cpu_throttling", make_target("Pod", "web-1", "shop"), "high", NOW - 400,
+                 NOW, "x", {"query": "q", "values": {}},
+                 {"throttled_ratio": 0.6, "threshold_ratio": 0.25,
+                  "throttled_ratio_last": 0.0})
+    assert persistent(det, [sig], {}, NOW) == []
+    sig.metadata["throttled_ratio_last"] = 0.9
+    assert persistent(det, [sig], {}, NOW) == [sig]
+    sig.metadata["throttled_ratio_last"] = None       # cannot tell: persistence decides
+    assert det.holds_now(sig) is None
+    assert persistent(det, [sig], {}, NOW) == [sig]
+
+
 def test_excess_ratio():
     assert excess_ratio(0.1, 0.05) == pytest.approx(2.0)
     assert excess_ratio(3.0, 2.0, 1.0) == pytest.approx(2.0)

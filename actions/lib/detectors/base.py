@@ -64,6 +64,13 @@ class Detector(object):
         persistence). Detectors whose observation is itself the harm override this."""
         return None
 
+    def holds_now(self, signal: Signal) -> Optional[bool]:
+        """Whether the condition still holds in the last scrape interval (a window's measure
+        still holds a burst that has passed): by default, whether the current harm is at
+        least the threshold's; None when the detector cannot tell."""
+        harm = self.harm(signal)
+        return None if harm is None else harm >= 1.0
+
     def next_shard(self) -> str:
         """Pod-name matcher of this poll's shard (cycles through POD_SHARDS)."""
         index = getattr(self, "_shard_index", 0)

@@ -253,16 +253,21 @@ def persistence_s(cfg: Any, severity: str, harm: Optional[float] = None,
 
 def persistent(detector: Detector, signals: List[Signal],
                records: Dict[str, Dict[str, Any]], now: float) -> List[Signal]:
-    """Drop new conditions younger than their persistence; open ones always pass (so that a
-    pending condition is never mistaken for a cleared one)."""
+    """Drop new conditions younger than their persistence, and new ones that no longer hold
+    in the last scrape interval (a window still holding a passed burst); open ones always
+    pass (so that a pending condition is never mistaken for a cleared one)."""
     out = []
     harm_of = getattr(detector, "harm", None)
+    holds_now = getattr(detector, "holds_now", None)
     for signal in signals:
         record = records.get(signal.state_key) or {}
-        harm = harm_of(signal) if harm_of is not None else None
-        wait = persistence_s(getattr(detector, "cfg", None), signal.severity, harm,
-                             getattr(detector, "severity_is_current", True))
-        if record.get("state") != "open" and now - float(signal.first_detected) < wait - 1e-6:
-            continue
+        if record.get("state") != "open":
+            if holds_now is not None and holds_now(signal) is False:
+                continue
+            harm = harm_of(signal) if harm_of is not None else None
+            wait = persistence_s(getattr(detector, "cfg", None), signal.severity, harm,
+                                 getattr(detector, "severity_is_current", True))
+            if now - float(signal.first_detected) < wait - 1e-6:
+                continue
         out.append(signal)
     return out
