@@ -53,8 +53,8 @@ PERSISTENCE = ("Persistence asked of a condition before it fires (seconds since 
                "the data)")
 SHRINKING_PERSISTENCE = (
     PERSISTENCE + ". The wait shrinks with harm: for_s x (1/harm)^2, where harm is how many "
-    "times over its threshold the condition is (never under 15 s, never over for_s); a "
-    "high-severity one waits at most a third of for_s, a critical one not at all (cf. the "
+    "times over its threshold the condition is now, in the last scrape interval (never under "
+    "15 s, never over for_s); the severity, read off the window, shortens nothing (cf. the "
     "alerts' for:).")
 
 
@@ -178,16 +178,16 @@ DETECTORS: Tuple[Detector, ...] = (
         trigger="A container throttled in a large share of its CFS periods.",
         rule="Sustained CPU throttling: scale the owning deployment out and file a limits fix "
              "task.",
-        metadata={"throttled_ratio": NUMBER, "container": STRING, "threshold_ratio": NUMBER,
+        metadata={"throttled_ratio": NUMBER, "throttled_ratio_last": NUMBER,
+                  "container": STRING, "threshold_ratio": NUMBER,
                   "load_ratio": NUMBER},
         summary="Share of CFS periods in which a container was throttled.",
         thresholds={
             "ratio": number("Fire when throttled_periods / periods exceeds this ratio.",
                             0.25, 0, 1),
             "window": duration("rate() window (PromQL duration).", "5m"),
-            "for_s": integer(PERSISTENCE + ", at low or medium severity; a high-severity one "
-                             "waits a third of it, a critical one not at all (cf. the alerts' "
-                             "for:).", 300, 0)},
+            "for_s": integer(PERSISTENCE + ", whatever the severity (read off the window, "
+                             "it still holds a passed burst; cf. the alerts' for:).", 300, 0)},
         recovery="throttled share of CFS periods below the signal's threshold_ratio for 2m",
         plan="Sustained CPU throttling of a service's pods. Scale the deployment out by one "
              "replica (low, undone if the rollout does not complete), verify the rollout and "
@@ -220,6 +220,7 @@ DETECTORS: Tuple[Detector, ...] = (
         rule="Latency anomaly on a service: diagnose, protect dependents, hand over to the root "
              "cause's playbook.",
         metadata={"p99_ms": NUMBER, "baseline_p99_ms": NUMBER, "ratio": NUMBER,
+                  "ratio_last": NUMBER,
                   "load_ratio": NUMBER},
         summary="Service p99 latency far above its own baseline.",
         thresholds={

@@ -340,11 +340,12 @@ class Http(Source):
             (" offset " + offset) if offset else "")
 
     def p99_ms(self, sel: str, window: str, offset: str = "",
-               by: Optional[str] = None) -> str:
-        """p99 in milliseconds over `window`, per `by` (None: per service; "": overall)."""
+               by: Optional[str] = None, fn: str = "rate") -> str:
+        """p99 in milliseconds over `window`, per `by` (None: per service; "": overall);
+        `fn` "irate": over the last two samples in the window (the latency now)."""
         group = "le" if by == "" else "%s, le" % (self.by if by is None else by)
-        query = "histogram_quantile(0.99, sum by(%s) (rate(%s[%s]%s)))" % (
-            group, selector(self.spec["latency_bucket"], sel), window,
+        query = "histogram_quantile(0.99, sum by(%s) (%s(%s[%s]%s)))" % (
+            group, fn, selector(self.spec["latency_bucket"], sel), window,
             (" offset " + offset) if offset else "")
         return query if self.scale == 1.0 else "(%s * %g)" % (query, self.scale)
 

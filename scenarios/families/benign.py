@@ -3,6 +3,7 @@ from typing import Any, Dict
 
 from scenarios.families.common import (Draw, background, duration, mib, nodes, scenario,
                                        service)
+from twin.scenario import parse_cpu
 
 BENIGN = {"kind": "benign", "expected_outcome": "none"}
 
@@ -148,7 +149,8 @@ def throttle_blip(draw: Draw) -> Dict[str, Any]:
     svc = service(draw, name, ns, rps=rps, replicas=replicas)
     svc["traffic"]["base_cpu"] = round(draw.uniform(0.1, 0.3), 3)
     per_pod = svc["traffic"]["base_cpu"] + svc["traffic"]["cpu_per_rps"] * rps / replicas
-    factor = round(1.0 * draw.uniform(1.5, 2.0) / per_pod, 1)   # limit 1 core
+    limit = parse_cpu(svc["limits"]["cpu"])
+    factor = round(limit * draw.uniform(1.5, 2.0) / per_pod, 1)
     length = draw.integer(120, 200)
     topo = {"nodes": nodes(draw), "services": background(draw, ns) + [svc]}
     faults = [{"type": "cpu_demand", "service": name, "at": "0s", "until": "%ds" % length,

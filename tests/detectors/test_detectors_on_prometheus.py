@@ -175,6 +175,21 @@ def test_cpu_throttling_ratio_and_idle_noise(promdata):
     assert found["api-1-a"].metadata["throttled_ratio"] == pytest.approx(0.6, abs=0.01)
     assert found["api-1-a"].severity == "high"
     assert found["api-1-a"].metadata["load_ratio"] == pytest.approx(1.0, abs=0.05)
+    assert found["api-1-a"].metadata["throttled_ratio_last"] == pytest.approx(0.6, abs=0.01)
+
+
+def test_cpu_throttling_burst_that_stopped_still_in_the_window(promdata):
+    now = promdata.now
+    _requests(promdata, "batch", const(10.0), const(0.0), now - 3 * 3600)
+    labels = {"namespace": "prod", "pod": "batch-1-a", "container": "batch", "node": "n1"}
+    _counter(promdata, "container_cpu_cfs_periods_total", labels, const(10.0),
+             now - 3 * 3600)
+    _counter(promdata, "container_cpu_cfs_throttled_periods_total", labels,
+             lambda t: 9.0 if now - 200 <= t < now - 60 else 0.0, now - 3 * 3600)
+    found, detector = run("cpu_throttling", promdata)
+    meta = found["batch-1-a"].metadata
+    assert meta["throttled_ratio"] > 0.25 and meta["throttled_ratio_last"] < 0.05
+    assert detector.holds_now(found["batch-1-a"]) is False
 
 
 def _restarts(data, ns, pod, container, times, start):
@@ -285,6 +300,28 @@ def test_latency_anomaly_against_own_baseline(promdata):
     assert found["checkout"].severity == "high"
     assert found["checkout"].target["kind"] == "Service"
     assert change - 30 <= found["checkout"].first_detected <= now - 120
+
+
+def test_latency_anomaly_tells_a_passed_pause_by_its_last_interval(promdata):
+    now = promdata.now
+    start = now - 2 * 3600
+    normal = [0.995, 0.005, 0, 0, 0, 0, 0]
+    slow = [0.90, 0, 0, 0, 0.10, 0, 0]
+    # a 60 s pause that ended 90 s ago: the 5m window's p99 still holds it
+    _histogram(promdata, "search", const(10.0),
+               lambda t: slow if now - 150 <= t < now - 90 else normal, start)
+    # ... and one that goes on
+    _histogram(promdata, "checkout", const(10.0),
+               lambda t: slow if t >= now - 150 else normal, start)
+    for service in ("search", "checkout"):
+        _requests(promdata, service, const(10.0), const(0.0), start)
+    found, detector = run("latency_anomaly", promdata)
+    assert set(found) == {"search", "checkout"}
+    passed, ongoing = found["search"].metadata, found["checkout"].metadata
+    assert passed["ratio"] > 2 and passed["ratio_last"] < 2
+    assert ongoing["ratio_last"] > 4
+    assert found["search"].evidence["values"]["p99_last_ms"] < 100
+    assert detector.harm(found["search"]) < 1 < detector.harm(found["checkout"])
 
 
 def _requests(data, service, rps, error_share, start):

@@ -5,6 +5,7 @@ import pytest
 from lib import clock
 from lib.datastore import Datastore
 from lib.detectors.base import Detector, excess_ratio
+from lib.detectors.cpu_throttling import CpuThrottlingDetector
 from lib.detectors.error_rate import ErrorRateDetector
 from lib.detectors.latency_anomaly import LatencyAnomalyDetector
 from lib.detectors.poller import (HARM_EXPONENT, MIN_PERSISTENCE_S, DetectorPoller,
@@ -47,6 +48,70 @@ def test_persistence_takes_the_shorter_of_severity_and_harm():
     assert persistence_s(cfg, "critical", 1.0) == 0
 
 
+def test_a_severity_read_off_a_window_shortens_nothing():
+    cfg = {"for_s": 120}
+    assert persistence_s(cfg, "critical", None, severity_is_current=False) == 120
+    assert persistence_s(cfg, "high", 1.0, severity_is_current=False) == 120
+    assert persistence_s(cfg, "critical", 0.0, severity_is_current=False) == 120
+    # ... the current harm still does
+    assert persistence_s(cfg, "critical", 2.0, severity_is_current=False) == \
+        pytest.approx(30.0)
+
+
+def test_service_symptoms_and_throttling_grade_severity_off_their_window():
+    assert ErrorRateDetector.severity_is_current is False
+    assert LatencyAnomalyDetector.severity_is_current is False
+    assert CpuThrottlingDetector.severity_is_current is False
+    assert Detector.severity_is_current is True
+
+
+def test_a_passed_error_burst_waits_the_full_persistence_however_critical_its_window():
+    det = ErrorRateDetector(settings(error_rate={"for_s": 180}), prom=None)
+    burst = _service_signal("error_rate", "critical", 100, error_ratio=0.6)
+    burst.evidence["values"] = {"error_ratio": 0.6, "error_ratio_last": 0.0}
+    assert persistent(det, [burst], {}, NOW) == []
+    ongoing = _service_signal("error_rate", "critical", 100, error_ratio=0.6)
+    ongoing.evidence["values"] = {"error_ratio": 0.6, "error_ratio_last": 0.6}
+    assert persistent(det, [ongoing], {}, NOW) == [ongoing]   # harm 12: the 15 s floor
+
+
+def test_high_throttling_waits_the_full_persistence():
+    det = CpuThrottlingDetector(settings(cpu_throttling={"for_s": 300}), prom=None)
+    sig = Signal("cpu_throttling", make_target("Pod", "web-1", "shop"), "high", NOW - 200,
+                 NOW, "x", {"query": "q", "values": {}}, {"throttled_ratio": 0.99,
+                                                          "threshold_ratio": 0.25})
+    assert persistent(det, [sig], {}, NOW) == []
+    sig.rebase(NOW - 300)
+    assert persistent(det, [sig], {}, NOW) == [sig]
+
+
+def test_a_new_condition_that_no_longer_holds_now_does_not_fire():
+    det = ErrorRateDetector(settings(error_rate={"for_s": 180}), prom=None)
+    old = _service_signal("error_rate", "medium", 400, error_ratio=0.08)
+    old.evidence["values"] = {"error_ratio": 0.08, "error_ratio_last": 0.01}
+    assert det.holds_now(old) is False
+    assert persistent(det, [old], {}, NOW) == []
+    # ... an open one is kept (its clearing is the sensor's to see, not persistence's)
+    assert persistent(det, [old], {old.state_key: {"state": "open"}}, NOW) == [old]
+    old.evidence["values"]["error_ratio_last"] = 0.08
+    assert persistent(det, [old], {}, NOW) == [old]
+
+
+def test_throttling_that_stopped_in_the_last_interval_does_not_fire():
+    det = CpuThrottlingDetector(settings(cpu_throttling={"for_s": 300, "ratio": 0.25}),
+                                prom=None)
+    sig = Signal("cpu_throttling", make_target("Pod", "web-1", "shop"), "high", NOW - 400,
+                 NOW, "x", {"query": "q", "values": {}},
+                 {"throttled_ratio": 0.6, "threshold_ratio": 0.25,
+                  "throttled_ratio_last": 0.0})
+    assert persistent(det, [sig], {}, NOW) == []
+    sig.metadata["throttled_ratio_last"] = 0.9
+    assert persistent(det, [sig], {}, NOW) == [sig]
+    sig.metadata["throttled_ratio_last"] = None       # cannot tell: persistence decides
+    assert det.holds_now(sig) is None
+    assert persistent(det, [sig], {}, NOW) == [sig]
+
+
 def test_excess_ratio():
     assert excess_ratio(0.1, 0.05) == pytest.approx(2.0)
     assert excess_ratio(3.0, 2.0, 1.0) == pytest.approx(2.0)
@@ -83,6 +148,12 @@ def test_latency_harm_is_the_added_latency_over_the_allowed():
         pytest.approx(2.0)
     assert det.harm(_service_signal("latency_anomaly", "medium", 0, ratio=2.0)) == \
         pytest.approx(1.0)
+    # the last scrape interval's p99, when there is one: a pause that has passed is no harm
+    passed = _service_signal("latency_anomaly", "high", 100, ratio=5.0, ratio_last=1.0)
+    assert det.harm(passed) == pytest.approx(0.0)
+    assert persistent(det, [passed], {}, NOW) == []
+    now_worse = _service_signal("latency_anomaly", "medium", 0, ratio=2.2, ratio_last=4.0)
+    assert det.harm(now_worse) == pytest.approx(3.0)
 
 
 def test_a_harmful_condition_passes_earlier_a_marginal_one_waits():

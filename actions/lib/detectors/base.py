@@ -38,6 +38,10 @@ class Detector(object):
     # when the metric family is absent): lets the sensor tell "condition absent" from
     # "data vanished".
     freshness_query = ""
+    # True when the severity describes the present (a node down, a pool full now), so a high
+    # severity may shorten the persistence; False when it is read off a window average,
+    # which still holds a burst that has passed (then only the current harm shortens it).
+    severity_is_current = True
 
     def __init__(self, settings: Any, prom: prom_lib.Prom, kube: Any = None) -> None:
         self.settings = settings
@@ -59,6 +63,13 @@ class Detector(object):
         None when the detector does not measure harm (its condition waits the fixed
         persistence). Detectors whose observation is itself the harm override this."""
         return None
+
+    def holds_now(self, signal: Signal) -> Optional[bool]:
+        """Whether the condition still holds in the last scrape interval (a window's measure
+        still holds a burst that has passed): by default, whether the current harm is at
+        least the threshold's; None when the detector cannot tell."""
+        harm = self.harm(signal)
+        return None if harm is None else harm >= 1.0
 
     def next_shard(self) -> str:
         """Pod-name matcher of this poll's shard (cycles through POD_SHARDS)."""

@@ -1,5 +1,5 @@
 """cpu_throttling: share of CFS periods in which a container was throttled."""
-from typing import List
+from typing import List, Optional
 
 from lib.detectors.base import (LOAD_SURGE_RATIO, MAX_TARGETS, Detector, fmt, selector,
                                 service_of_pod)
@@ -9,6 +9,9 @@ BY = "namespace, pod, container, node"
 RATIO = ("sum by(%(by)s) (increase(container_cpu_cfs_throttled_periods_total{%(sel)s}[%(w)s]))"
          " / (sum by(%(by)s) (increase(container_cpu_cfs_periods_total{%(sel)s}[%(w)s]))"
          " > %(min)g)")
+# the same share between the last two scrapes: whether the throttling still goes on
+RATIO_LAST = ("sum by(%(by)s) (irate(container_cpu_cfs_throttled_periods_total{%(sel)s}[%(w)s]))"
+              " / (sum by(%(by)s) (irate(container_cpu_cfs_periods_total{%(sel)s}[%(w)s])) > 0)")
 
 
 class CpuThrottlingDetector(Detector):
@@ -20,16 +23,28 @@ class CpuThrottlingDetector(Detector):
     rate >= 1.5x its baseline hour) is skipped: that throttling is load for the autoscaler.
     Onset: first sample of the current
     run above the ratio. Severity: high when at least half of the periods were throttled,
-    otherwise medium.
+    otherwise medium; neither shortens the persistence (for_s), as the standard alert's
+    `for:` does not.
     """
 
     name = "cpu_throttling"
     kind = "Pod"
+    # the severity is the window's ratio; throttling alone is no harm to measure (what it
+    # costs users, latency_anomaly measures): the full persistence, always
+    severity_is_current = False
     freshness_query = "time() - max(timestamp(container_cpu_cfs_periods_total))"
 
     def _ratio(self, sel: str) -> str:
         window = self.duration("window")
         return RATIO % {"by": BY, "sel": sel, "w": self.cfg["window"], "min": window / 10.0}
+
+    def holds_now(self, signal: Signal) -> Optional[bool]:
+        """Whether the last scrape interval's share is still above the ratio (None when that
+        interval ran no CFS periods)."""
+        last = signal.metadata.get("throttled_ratio_last")
+        if last is None:
+            return None
+        return float(last) > float(self.cfg["ratio"])
 
     def detect(self, now: float) -> List[Signal]:
         threshold = float(self.cfg["ratio"])
@@ -53,12 +68,19 @@ class CpuThrottlingDetector(Detector):
         sel = base + "," + selector({}, pod=[k[1] for k in found])
         onsets = self.onsets("%s > %g" % (self._ratio(sel), threshold),
                              ["namespace", "pod", "container"], 1800, now)
+        last = {(x.labels.get("namespace", ""), x.labels.get("pod", ""),
+                 x.labels.get("container", "")): x.value
+                for x in self.prom.query(RATIO_LAST % {"by": BY, "sel": sel,
+                                                       "w": self.cfg["window"]})}
         loads = self.load_ratios([service_of_pod(k[1], k[2]) for k in found],
                                  self.cfg["window"])
         signals = []
         for key, sample in sorted(found.items()):
             namespace, pod, container = key
             ratio = sample.value
+            ratio_last = last.get(key)
+            if ratio_last is not None and ratio_last != ratio_last:   # NaN: no periods
+                ratio_last = None
             load = loads.get((namespace, service_of_pod(pod, container)))
             if load is not None and load >= LOAD_SURGE_RATIO:
                 continue
@@ -72,6 +94,8 @@ class CpuThrottlingDetector(Detector):
                     namespace, pod, container, fmt(ratio * 100, 0)),
                 evidence={"query": query, "values": {"throttled_ratio": round(ratio, 4)}},
                 metadata={"throttled_ratio": round(ratio, 4), "container": container,
+                          "throttled_ratio_last": (None if ratio_last is None
+                                                   else round(ratio_last, 4)),
                           "threshold_ratio": threshold,
                           "load_ratio": None if load is None else round(load, 3)}))
         return signals

@@ -15,8 +15,9 @@ class LatencyAnomalyDetector(ServiceSymptomDetector):
     in a surge (>= 1.5x its baseline hour): queueing under a traffic surge is load for the
     autoscaler, not an anomaly. A service without a baseline never fires.
     Onset: first sample of the current run above the ratio. Severity: high when p99 is at
-    least 4x the baseline, otherwise medium. Harm (which shortens the persistence asked
-    before firing): the added latency over the baseline relative to the threshold's.
+    least 4x the baseline, otherwise medium (read off the window, it shortens nothing).
+    Harm (which shortens the persistence asked before firing): the latency added over the
+    baseline in the last scrape interval relative to the threshold's.
     """
 
     name = "latency_anomaly"
@@ -34,16 +35,24 @@ class LatencyAnomalyDetector(ServiceSymptomDetector):
                                                  self.source.by, baseline)
 
     def harm(self, signal: Signal) -> Optional[float]:
-        """The latency added over the baseline relative to what the threshold allows
-        (p99 / baseline - 1) / (ratio - 1): 2 at a 3x p99 with the default 2x ratio."""
-        return excess_ratio(signal.metadata.get("ratio"), float(self.cfg["ratio"]), 1.0)
+        """The latency added over the baseline now relative to what the threshold allows
+        (p99 / baseline - 1) / (ratio - 1): 2 at a 3x p99 with the default 2x ratio. Now:
+        the p99 between the last two scrapes, as the window's p99 holds a passed pause for
+        minutes; the window's when the last interval had no requests to tell."""
+        ratio = signal.metadata.get("ratio_last")
+        if ratio is None:
+            ratio = signal.metadata.get("ratio")
+        return excess_ratio(ratio, float(self.cfg["ratio"]), 1.0)
 
     def condition(self, sel: str) -> str:
         return "%s > %g" % (self._ratio(sel), float(self.cfg["ratio"]))
 
     def details(self, sel: str, found: Dict[ServiceKey, float]) -> Dict[str, Any]:
-        """The current p99 and the services' load ratios (traffic surges)."""
+        """The window's p99, the last scrape interval's, and the services' load ratios
+        (traffic surges)."""
         return {"p99": self.per_service(self._p99(sel, self.cfg["window"])),
+                "recent": self.per_service(self.source.p99_ms(sel, self.cfg["window"],
+                                                              fn="irate")),
                 "load": self.load_ratios([k[1] for k in found], self.cfg["window"],
                                          self.cfg["baseline_window"])}
 
@@ -54,6 +63,8 @@ class LatencyAnomalyDetector(ServiceSymptomDetector):
         if p99 is None:
             return None
         baseline = p99 / ratio
+        recent = details.get("recent", {}).get(key)
+        ratio_last = None if recent is None or recent != recent else recent / baseline
         load = details["load"].get(key)
         if load is not None and load >= LOAD_SURGE_RATIO:
             return None
@@ -61,7 +72,17 @@ class LatencyAnomalyDetector(ServiceSymptomDetector):
             severity="high" if ratio >= 4 else "medium",
             summary="latency anomaly on %s/%s: p99 %s ms, %sx its baseline %s ms" % (
                 namespace, service, fmt(p99, 0), fmt(ratio), fmt(baseline, 0)),
-            values={"p99_ms": round(p99, 2), "baseline_p99_ms": round(baseline, 2)},
+            values=_values(p99, baseline, None if ratio_last is None else recent),
             metadata={"p99_ms": round(p99, 2), "baseline_p99_ms": round(baseline, 2),
                       "ratio": round(ratio, 3),
+                      "ratio_last": None if ratio_last is None else round(ratio_last, 3),
                       "load_ratio": None if load is None else round(load, 3)})
+
+
+def _values(p99: float, baseline: float, recent: Optional[float]) -> Dict[str, float]:
+    """Evidence values: the window's p99, its baseline and, when there were requests, the
+    last scrape interval's p99."""
+    values = {"p99_ms": round(p99, 2), "baseline_p99_ms": round(baseline, 2)}
+    if recent is not None:
+        values["p99_last_ms"] = round(recent, 2)
+    return values

@@ -235,28 +235,39 @@ def persistence_for_harm(for_s: float, harm: Optional[float],
     return max(min(floor_s, for_s), for_s * (1.0 / harm) ** exponent)
 
 
-def persistence_s(cfg: Any, severity: str, harm: Optional[float] = None) -> float:
+def persistence_s(cfg: Any, severity: str, harm: Optional[float] = None,
+                  severity_is_current: bool = True) -> float:
     """Seconds a condition must have held (in the data) before it fires: the detector's
-    `for_s` at low/medium severity, a third of it at high, none at critical; shorter still
-    when the detector measures its harm (persistence_for_harm)."""
+    `for_s`, shorter when the detector measures its current harm (persistence_for_harm).
+    When the severity describes the present, a high one waits at most a third of for_s and
+    a critical one not at all; a severity read off a window average shortens nothing."""
     base = float((cfg or {}).get("for_s") or 0) if hasattr(cfg, "get") else 0.0
+    by_harm = persistence_for_harm(base, harm)
+    if not severity_is_current:
+        return by_harm
     if severity == "critical":
         return 0.0
     by_severity = base / 3.0 if severity == "high" else base
-    return min(by_severity, persistence_for_harm(base, harm))
+    return min(by_severity, by_harm)
 
 
 def persistent(detector: Detector, signals: List[Signal],
                records: Dict[str, Dict[str, Any]], now: float) -> List[Signal]:
-    """Drop new conditions younger than their persistence; open ones always pass (so that a
-    pending condition is never mistaken for a cleared one)."""
+    """Drop new conditions younger than their persistence, and new ones that no longer hold
+    in the last scrape interval (a window still holding a passed burst); open ones always
+    pass (so that a pending condition is never mistaken for a cleared one)."""
     out = []
     harm_of = getattr(detector, "harm", None)
+    holds_now = getattr(detector, "holds_now", None)
     for signal in signals:
         record = records.get(signal.state_key) or {}
-        harm = harm_of(signal) if harm_of is not None else None
-        wait = persistence_s(getattr(detector, "cfg", None), signal.severity, harm)
-        if record.get("state") != "open" and now - float(signal.first_detected) < wait - 1e-6:
-            continue
+        if record.get("state") != "open":
+            if holds_now is not None and holds_now(signal) is False:
+                continue
+            harm = harm_of(signal) if harm_of is not None else None
+            wait = persistence_s(getattr(detector, "cfg", None), signal.severity, harm,
+                                 getattr(detector, "severity_is_current", True))
+            if now - float(signal.first_detected) < wait - 1e-6:
+                continue
         out.append(signal)
     return out

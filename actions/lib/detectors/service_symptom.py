@@ -29,6 +29,8 @@ class ServiceSymptomDetector(SourcedDetector):
     carries the main query as evidence, the Service target and the onset."""
 
     kind = "Service"
+    # severities come from the window's measure, which still holds a passed burst
+    severity_is_current = False
 
     def condition(self, sel: str) -> str:
         """The condition query over the services matched by `sel` ("": all)."""
