@@ -1,5 +1,5 @@
 """Wait until a PromQL condition holds for a duration, e.g. node memory < 70% for 5 minutes."""
-from lib import clock, condition_wait
+from lib import clock, condition_wait, deadline as deadlines
 from lib.base_action import ActionInputError, SelfHealingAction, require
 
 
@@ -15,8 +15,8 @@ class WaitForCondition(SelfHealingAction):
                 float(max_blind_s) < 0:
             raise ActionInputError("hold_s/timeout_s/max_blind_s must be >= 0 and poll_s > 0")
         # an incident deadline caps the wait (never below the hold while budget remains)
-        timeout_s = condition_wait.capped_timeout(float(timeout_s), deadline, clock.now(),
-                                                  float(hold_s))
+        timeout_s = deadlines.capped_timeout(float(timeout_s), deadline, clock.now(),
+                                             float(hold_s))
         prom = self.prom()
         try:
             result = condition_wait.wait(prom.query, query, comparator, float(threshold),

@@ -1,5 +1,5 @@
 """Wait until a Deployment's rollout completes (or fails / times out), like rollout status."""
-from lib import clock, condition_wait, k8s_workloads
+from lib import clock, deadline as deadlines, k8s_workloads
 from lib.base_action import SelfHealingAction, require
 
 
@@ -8,7 +8,7 @@ class WaitForRollout(SelfHealingAction):
                 poll_s: float = 5, deadline: float = 0):
         require(namespace, "namespace")
         require(deployment, "deployment")
-        timeout_s = condition_wait.capped_timeout(float(timeout_s), deadline, clock.now())
+        timeout_s = deadlines.capped_timeout(float(timeout_s), deadline, clock.now())
         result = k8s_workloads.wait_rollout(self.kube, namespace, deployment, float(timeout_s),
                                             float(poll_s))
         if not result["complete"]:

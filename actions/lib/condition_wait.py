@@ -37,20 +37,6 @@ def _worst(values: List[float], comparator: str) -> float:
     return values[0]
 
 
-def capped_timeout(timeout_s: float, deadline: Optional[float], now: float,
-                   floor_s: float = 0.0) -> float:
-    """`timeout_s` capped by the time left before `deadline` (epoch seconds; None/0 = no cap).
-
-    While budget remains the cap never goes below `floor_s` (a verification still gets its
-    hold); once the deadline has passed the result is 0 so the wait ends after one poll."""
-    if not deadline:
-        return timeout_s
-    left = float(deadline) - now
-    if left <= 0:
-        return 0.0
-    return min(timeout_s, max(left, floor_s))
-
-
 def wait(query_fn: Callable[[str], List[Any]], query: str, comparator: str, threshold: float,
          hold_s: float, timeout_s: float, poll_s: float,
          blind_s: float = 0.0) -> Dict[str, Any]:

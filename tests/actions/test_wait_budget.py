@@ -1,8 +1,10 @@
-"""Waits capped by an incident deadline, and waits that never sleep past start + timeout."""
+"""Waits and Inquiry TTLs capped by an incident deadline (lib.deadline), and waits that never
+sleep past start + timeout."""
 import unittest
 from types import SimpleNamespace
 
-from lib import clock, condition_wait, k8s_workloads
+from lib import clock, condition_wait, incidents, k8s_workloads
+from lib import deadline as deadlines
 
 
 class FakeClock:
@@ -20,18 +22,47 @@ class FakeClock:
 
 class CappedTimeoutTest(unittest.TestCase):
     def test_no_deadline_keeps_the_timeout(self):
-        self.assertEqual(condition_wait.capped_timeout(900, 0, 1000), 900)
-        self.assertEqual(condition_wait.capped_timeout(900, None, 1000), 900)
+        self.assertEqual(deadlines.capped_timeout(900, 0, 1000), 900)
+        self.assertEqual(deadlines.capped_timeout(900, None, 1000), 900)
 
     def test_capped_by_the_time_left(self):
-        self.assertEqual(condition_wait.capped_timeout(900, 1120, 1000), 120)
-        self.assertEqual(condition_wait.capped_timeout(60, 1120, 1000), 60)
+        self.assertEqual(deadlines.capped_timeout(900, 1120, 1000), 120)
+        self.assertEqual(deadlines.capped_timeout(60, 1120, 1000), 60)
 
     def test_floor_keeps_the_hold_while_budget_remains(self):
-        self.assertEqual(condition_wait.capped_timeout(900, 1010, 1000, floor_s=60), 60)
+        self.assertEqual(deadlines.capped_timeout(900, 1010, 1000, floor_s=60), 60)
 
     def test_exhausted_budget_gives_zero(self):
-        self.assertEqual(condition_wait.capped_timeout(900, 990, 1000, floor_s=60), 0.0)
+        self.assertEqual(deadlines.capped_timeout(900, 990, 1000, floor_s=60), 0.0)
+        self.assertEqual(deadlines.capped_timeout(900, 1000, 1000), 0.0)
+
+
+class WaitDeadlineTest(unittest.TestCase):
+    def test_budget_less_the_reserve(self):
+        self.assertEqual(deadlines.wait_deadline(1000), 1000 + incidents.END_BUDGET_S - 30)
+
+    def test_holds_extend_it(self):
+        self.assertEqual(deadlines.wait_deadline(1000, holds_s=300, reserve_s=0),
+                         1000 + incidents.END_BUDGET_S + 300)
+
+    def test_reserve_is_left_before_the_bound(self):
+        self.assertEqual(deadlines.wait_deadline(1000, reserve_s=120),
+                         1000 + incidents.END_BUDGET_S - 120)
+
+
+class CappedTtlTest(unittest.TestCase):
+    def test_no_deadline_keeps_the_ttl(self):
+        self.assertEqual(deadlines.capped_ttl_minutes(30, 0, 1000), 30)
+        self.assertEqual(deadlines.capped_ttl_minutes(30, None, 1000), 30)
+
+    def test_capped_to_the_whole_minutes_left(self):
+        self.assertEqual(deadlines.capped_ttl_minutes(30, 1000 + 7 * 60 + 59, 1000), 7)
+        self.assertEqual(deadlines.capped_ttl_minutes(5, 1000 + 3600, 1000), 5)
+
+    def test_floor_when_little_or_no_time_is_left(self):
+        self.assertEqual(deadlines.capped_ttl_minutes(30, 1030, 1000), 1)
+        self.assertEqual(deadlines.capped_ttl_minutes(30, 900, 1000), 1)
+        self.assertEqual(deadlines.capped_ttl_minutes(30, 900, 1000, floor_minutes=2), 2)
 
 
 class NoOvershootTest(unittest.TestCase):
