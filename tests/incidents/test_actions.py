@@ -14,7 +14,7 @@ from create_incident_report import CreateIncidentReport
 from diagnose import Diagnose
 from effectiveness_report import EffectivenessReport
 from get_status import GetStatus
-from lib import clock
+from lib import clock, incidents
 from list_incidents import ListIncidents
 from mark_false_positive import MarkFalsePositive
 from record_timeline import RecordTimeline
@@ -340,6 +340,32 @@ class TestRecordsActions(PackActionCase):
         assert record["inquiry_id"] == "abc123" and record["plan"] == [{"step": "cordon_node"}]
         assert record["actions"][0]["action"] == "self_healing.cordon_node"
         assert record["escalated"] is True
+
+    def test_record_timeline_returns_the_wait_deadline_and_the_capped_ttl(self):
+        inc = self.diagnose_seed()["incident_id"]
+        created = clock.parse_iso(self.run_action(ShowIncident, incident_id=inc)[
+            "incident"]["created_at"])
+        bound = created + incidents.END_BUDGET_S
+        self.fake_clock.t = created + 100
+        out = self.run_action(RecordTimeline, incident_id=inc, type="PLAN", kind="plan",
+                              message="plan", inquiry_ttl_minutes=30)
+        assert out["deadline"] == bound - 30  # the reserve for finishing and reporting
+        assert out["inquiry_ttl_minutes"] == int((bound - 30 - (created + 100)) // 60)
+        held = self.run_action(RecordTimeline, incident_id=inc, type="PLAN", message="plan",
+                               holds_s=600, inquiry_ttl_minutes=30)
+        assert held["deadline"] == bound + 600 - 30 and held["inquiry_ttl_minutes"] == 17
+        given = self.run_action(RecordTimeline, incident_id=inc, type="ESCALATE",
+                                message="ask", deadline=created + 250, inquiry_ttl_minutes=30)
+        assert (given["deadline"], given["inquiry_ttl_minutes"]) == (created + 250, 2)
+
+    def test_record_timeline_ttl_after_the_deadline_is_the_floor_or_none(self):
+        inc = self.diagnose_seed()["incident_id"]
+        self.fake_clock.t += 2 * incidents.END_BUDGET_S
+        out = self.run_action(RecordTimeline, incident_id=inc, type="PLAN", message="late",
+                              inquiry_ttl_minutes=30)
+        assert out["inquiry_ttl_minutes"] == 1
+        assert self.run_action(RecordTimeline, incident_id=inc, type="PLAN",
+                               message="no ttl")["inquiry_ttl_minutes"] == 0
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
