@@ -229,7 +229,9 @@ def _belongs(execution: Dict[str, Any], executions: List[Dict[str, Any]],
 
 # ------------------------------------------------------------------ every incident ends
 def _end_budget_s() -> float:
-    from lib import incidents  # the pack's own end budget (actions/lib on sys.path)
+    # imported here, not at module level: harness.replay imports this module before the
+    # engine's Pack puts actions/ on sys.path (`python -m bench.corpus` would fail)
+    from lib import incidents
     return float(incidents.END_BUDGET_S)
 
 
