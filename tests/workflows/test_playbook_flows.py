@@ -343,7 +343,6 @@ class RefinedLater(Recorded):
 
 def test_unexplained_symptom_waits_for_a_cause_before_escalating(pack, manual_clock):
     recorded = Recorded(pack, {"check_recent_deploys": OLD})
-    start = manual_clock.now()
     execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
     assert execution.status == "succeeded"
     assert recorded.statuses == [{"status": "escalated",
