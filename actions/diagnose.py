@@ -23,10 +23,11 @@ class Diagnose(SelfHealingAction):
 
     def execute(self, signal: Optional[Dict[str, Any]] = None, incident_id: str = "",
                 playbook: str = "") -> Dict[str, Any]:
-        """The diagnosis, plus `route` / `next_playbook` for the calling `playbook`
-        (lib.routing; a given incident_id means the run was handed over)."""
+        """The diagnosis, plus `route` / `next_playbook` / `watch_first` for the calling
+        `playbook` (lib.routing; a given incident_id means the run was handed over)."""
         result = self._diagnose(signal, incident_id)
         result.update(routing.routed(result, playbook or "", bool(incident_id)))
+        result["watch_first"] = routing.watch_first(result, playbook or "", bool(incident_id))
         return result
 
     def _diagnose(self, signal: Optional[Dict[str, Any]], incident_id: str) -> Dict[str, Any]:

@@ -95,6 +95,18 @@ def symptom_route(diagnosis: Mapping[str, Any], handed_over: bool) -> Tuple[str,
     return SELF, ""
 
 
+def watch_first(diagnosis: Mapping[str, Any], playbook: str, handed_over: bool) -> bool:
+    """Whether a symptom playbook's run watches its symptom before acting (lib.symptom_watch):
+    it acts itself (route `self`), has no cause playbook to hand over to and no deploy of
+    the service before the onset to roll back, and opened the incident from a fresh signal.
+    Nothing then explains the symptom, so it must last its full persistence first."""
+    if playbook not in symptom_playbooks() or handed_over:
+        return False
+    where, next_playbook = symptom_route(diagnosis, handed_over)
+    params = diagnosis.get("playbook_params") or {}
+    return where == SELF and not next_playbook and not params.get("recent_deploy")
+
+
 def routed(diagnosis: Mapping[str, Any], playbook: str, handed_over: bool) -> Dict[str, str]:
     """The `route` and `next_playbook` fields diagnose adds to its result for the calling
     playbook (a symptom playbook's by symptom_route); both empty when no playbook asked."""

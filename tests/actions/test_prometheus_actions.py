@@ -8,6 +8,7 @@ from identify_top_memory_pods import IdentifyTopMemoryPods
 from twin.prometheus import PrometheusServer
 from twin.promwrite import RemoteWriter, series_key
 from wait_for_condition import WaitForCondition
+from watch_symptom import WatchSymptom
 
 GIB = 1024.0 ** 3
 
@@ -47,6 +48,51 @@ class PrometheusCase(TwinActionTestCase):
         time.sleep = sleep_and_write
         from lib import clock
         clock.set_time_source(time.now, sleep_and_write)
+
+
+class WatchSymptomTest(PrometheusCase):
+    """watch_symptom reads the detector's for_s from the pack config and the signal's onset."""
+
+    action_cls = WatchSymptom
+    action_name = "watch_symptom"
+    with_workloads = False
+
+    def signal(self, age_s):
+        from lib import clock
+        return {"detector": "error_rate", "first_detected": clock.isoformat(
+            self.twin.time.t - age_s), "target": {"kind": "Service", "name": "api"}}
+
+    def watch(self, value_at, age_s, **params):
+        start = self.twin.time.t
+        self.feed("svc_error_ratio", {"service": self._testMethodName},
+                  lambda t: value_at(t - start))
+        return self.run_action(config=self.config(), signal=self.signal(age_s),
+                               query='svc_error_ratio{service="%s"}' % self._testMethodName,
+                               threshold=0.05, **params)
+
+    def test_a_blip_that_heals_is_cleared(self):
+        ok, result = self.watch(lambda s: 0.3 if s < 30 else 0.0, age_s=20, hold_s=60)
+        self.assertTrue(ok, result)
+        self.assertEqual(result["state"], "cleared")
+        self.assertEqual(result["for_s"], 120)  # error_rate's default persistence
+        self.assertEqual(result["window_s"], 100)
+        self.assertLess(result["watched_s"], result["window_s"])
+
+    def test_a_lasting_error_rate_persists_after_its_persistence(self):
+        ok, result = self.watch(lambda s: 0.3, age_s=20, hold_s=60)
+        self.assertEqual(result["state"], "persists")
+        self.assertGreaterEqual(result["watched_s"], 100)
+
+    def test_a_symptom_older_than_its_persistence_is_not_watched(self):
+        ok, result = self.watch(lambda s: 0.0, age_s=600)
+        self.assertEqual((result["state"], result["watched_s"]), ("persists", 0.0))
+
+    def test_a_signal_without_its_detector_is_refused(self):
+        ok, result = self.run_action(config=self.config(), signal={"target": {}}, query="up",
+                                     threshold=1)
+        self.assertFalse(ok)
+        self.assertEqual(result["error_type"], "input")
+        self.assertIn("detector", result["error"])
 
 
 class WaitForConditionTest(PrometheusCase):

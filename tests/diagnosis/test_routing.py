@@ -255,3 +255,20 @@ def test_a_joined_symptom_refined_to_a_cause_hands_over_to_it():
     assert routing.symptom_route(diagnosis, False) == ("handover", "connection_pool_exhaustion")
     diagnosis["handovers"] = ["connection_pool_exhaustion"]
     assert routing.symptom_route(diagnosis, False) == ("joined", "")
+
+
+def test_a_symptom_with_nothing_that_explains_it_is_watched_first():
+    plain = {"joined": False, "playbook": "latency_anomaly", "playbook_params": {}}
+    assert routing.watch_first(plain, "latency_anomaly", False) is True
+    assert routing.watch_first(plain, "error_rate", False) is True
+    # a deploy before the onset explains it: roll back without waiting
+    deployed = dict(plain, playbook_params={"recent_deploy": True})
+    assert routing.watch_first(deployed, "error_rate", False) is False
+    # a cause playbook to hand over to explains it
+    caused = dict(plain, playbook="memory_leak")
+    assert routing.watch_first(caused, "error_rate", False) is False
+    # a run handed the incident, a joined signal and cause playbooks never watch first
+    assert routing.watch_first(plain, "error_rate", True) is False
+    assert routing.watch_first(dict(plain, joined=True), "error_rate", False) is False
+    assert routing.watch_first(plain, "memory_leak", False) is False
+    assert routing.watch_first(plain, "", False) is False

@@ -93,11 +93,18 @@ class Recorded(object):
         # the real action's routing for the calling playbook (lib.routing, not a copy)
         result.update(routing.routed(result, params.get("playbook") or "",
                                      bool(params.get("incident_id"))))
+        result["watch_first"] = routing.watch_first(result, params.get("playbook") or "",
+                                                    bool(params.get("incident_id")))
         if not params.get("incident_id"):
             self.timeline.append({"type": "DETECT", "message": params["signal"].get("summary",
                                                                                      "")})
             self.timeline.append({"type": "DIAGNOSE", "message": "; ".join(result["reasoning"])})
         return result
+
+    def watch_symptom(self, params: Dict[str, Any]) -> Any:
+        """By default the watched symptom persists (the playbook goes on as without a watch)."""
+        return {"state": "persists", "watched_s": 0.0, "window_s": 0.0, "value": None,
+                "reason": "recorded: still there", "for_s": 0.0}
 
     # -- plumbing --------------------------------------------------------------------------
     def handler(self, ref: str) -> Callable[[Any, Any], Any]:
@@ -144,7 +151,7 @@ PYTHON_ACTIONS = (
     "wait_for_rollout", "configure_circuit_breaker", "notify_dependents",
     "increase_pool_size_temporarily", "restart_idle_connections", "scale_node_pool",
     "wait_for_condition", "revert_expired_changes", "mark_false_positive",
-    "check_displaced_pods", "judge_memory_curve")
+    "check_displaced_pods", "judge_memory_curve", "watch_symptom")
 
 
 def make_runner(recorded: Recorded, clock: ManualClock, approve: str = "approve") -> ActionRunner:

@@ -293,7 +293,9 @@ def test_protected_edge_callers_leave_the_root_to_a_human(pack, manual_clock):
     assert execution.status == "succeeded", execution.result
     assert [b["service"] for b in recorded.called("configure_circuit_breaker")] == ["web"]
     assert execution.result["output"]["plan"] == ["notify_channel"]
-    assert not recorded.called("wait_for_condition")
+    # its rounds of waiting watch the root's own p99, never the dependents' recovery
+    waits = recorded.called("wait_for_condition")
+    assert waits and not [w for w in waits if "dependents" in w["description"]]
     assert recorded.statuses[-1]["status"] == "escalated"
     assert any("its dependents web are protected by circuit breakers); a human should look"
                in e["message"]
@@ -341,14 +343,60 @@ class RefinedLater(Recorded):
 
 def test_unexplained_symptom_waits_for_a_cause_before_escalating(pack, manual_clock):
     recorded = Recorded(pack, {"check_recent_deploys": OLD})
-    start = manual_clock.now()
     execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
     assert execution.status == "succeeded"
     assert recorded.statuses == [{"status": "escalated",
                                   "reason": recorded.statuses[0]["reason"]}]
-    assert manual_clock.now() - start >= 300
-    # watched in rounds: the first diagnosis, then one re-diagnosis per round
+    # it watched the young symptom first, then in five rounds of at least a minute each
+    # (the symptom's own p99 below its threshold would have ended it), one re-diagnosis each
+    assert len(recorded.called("watch_symptom")) == 1
+    rounds = recorded.called("wait_for_condition")
+    assert len(rounds) == 5 and sum(r["timeout_s"] for r in rounds) >= 300
+    assert {(r["comparator"], r["threshold"]) for r in rounds} == {("<", 2 * 250.0)}
     assert len(recorded.called("diagnose")) == 6
+    # the only step planned was telling a human
+    assert [g["action"] for g in recorded.gate_calls] == ["chatops.post_message"]
+
+
+def test_a_young_unexplained_symptom_that_clears_by_itself_changes_nothing(pack,
+                                                                         manual_clock):
+    # even with its dependents affected (a cascade to protect), the watch comes first
+    cleared = {"state": "cleared", "watched_s": 75.0, "window_s": 150.0, "value": 120.0,
+               "reason": "cleared by itself: below its threshold for 60 s", "for_s": 180.0}
+    recorded = Recorded(pack, {
+        "diagnose": {"playbook": "cascade_protection", "affected_services": ["checkout"],
+                     "playbook_params": {"dependents": ["checkout"],
+                                         "downstream": ["checkout"]}},
+        "check_recent_deploys": OLD, "watch_symptom": cleared})
+    execution, _ = run(pack, manual_clock, "latency_anomaly", recorded)
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["outcome"] == "cleared"
+    watch = recorded.called("watch_symptom")[0]
+    assert "histogram_quantile(0.99" in watch["query"] and watch["threshold"] == 500
+    assert not recorded.gate_calls and not recorded.called("configure_circuit_breaker")
+    assert recorded.statuses == [{"status": "resolved", "reason": recorded.statuses[0]["reason"]}]
+    assert "cleared by itself" in recorded.statuses[0]["reason"]
+
+
+def test_a_symptom_with_a_deploy_to_roll_back_is_not_watched(pack, manual_clock):
+    recorded = Recorded(pack, {"diagnose": {"playbook_params": {"recent_deploy": True}},
+                               "check_recent_deploys": RECENT})
+    execution, _ = run(pack, manual_clock, "error_rate", recorded)
+    assert execution.status == "succeeded", execution.result
+    assert not recorded.called("watch_symptom")
+    assert recorded.called("rollback_deployment")
+
+
+def test_a_symptom_that_clears_while_waiting_for_a_cause_ends_resolved(pack, manual_clock):
+    answers = iter([{"met": False}, {"met": True, "value": 0.01}])
+    recorded = Recorded(pack, {"check_recent_deploys": OLD,
+                               "wait_for_condition": lambda params: next(answers)})
+    execution, _ = run(pack, manual_clock, "error_rate", recorded)
+    assert execution.status == "succeeded", execution.result
+    assert execution.result["output"]["outcome"] == "cleared"
+    assert len(recorded.called("wait_for_condition")) == 2
+    assert [s["status"] for s in recorded.statuses] == ["resolved"]
+    assert not recorded.gate_calls
 
 
 def test_symptom_explained_during_the_grace_period_leaves_the_incident_alone(pack,
