@@ -130,8 +130,10 @@ UNITS = {"ms": 1.0, "s": 1000.0}
 # the ConfigMap the connection-pool remedy resizes: placeholders and the required one
 POOL_CONFIGMAP_PLACEHOLDERS = ("service", "namespace")
 # Verification checks the playbooks wait on (lib function and action verification_query).
+# The `_now` variants read the last two samples in the window (irate): the value now, not
+# the window's average, which still holds a burst that has passed.
 CHECKS = ("error_ratio", "p99_ms", "pool_pending", "dependents_error_ratio",
-          "dependents_p99_ratio")
+          "dependents_p99_ratio", "error_ratio_now", "p99_ms_now")
 
 _PLACEHOLDER = re.compile(r"\$(?:(\w+)|\{(\w+)\}|(.?))")
 _SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\})?$")
@@ -398,7 +400,8 @@ def verification_query(settings: Any, check: str, namespace: str,
 
     error_ratio / p99_ms / pool_pending: of one service (services[0]); dependents_error_ratio /
     dependents_p99_ratio: the worst of several services (their 5xx ratio; their p99 over its
-    baseline, the 30 minutes 45 minutes ago).
+    baseline, the 30 minutes 45 minutes ago); error_ratio_now / p99_ms_now: one service's, from
+    the last two samples in the window (irate: the window only has to span two scrapes).
     """
     if check not in CHECKS:
         raise PresetError("check: must be one of %s, got %r" % (", ".join(CHECKS), check))
@@ -409,13 +412,14 @@ def verification_query(settings: Any, check: str, namespace: str,
         source = pool(settings)
         return "sum(%s)" % source.series("pending", source.target(namespace, names[0]))
     source = http(settings)
-    if check == "error_ratio":
+    fn = "irate" if check.endswith("_now") else "rate"
+    if check in ("error_ratio", "error_ratio_now"):
         sel = source.target(namespace, names[0])
-        return "sum(rate(%s[%s])) / sum(rate(%s[%s]))" % (
-            selector(source.spec["errors"], sel), window,
-            selector(source.spec["requests"], sel), window)
-    if check == "p99_ms":
-        return source.p99_ms(source.target(namespace, names[0]), window, by="")
+        return "sum(%s(%s[%s])) / sum(%s(%s[%s]))" % (
+            fn, selector(source.spec["errors"], sel), window,
+            fn, selector(source.spec["requests"], sel), window)
+    if check in ("p99_ms", "p99_ms_now"):
+        return source.p99_ms(source.target(namespace, names[0]), window, by="", fn=fn)
     sel = matchers({source.namespace_label: namespace}, **{source.service_label: names})
     by = source.service_label
     if check == "dependents_error_ratio":

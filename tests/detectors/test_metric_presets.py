@@ -54,6 +54,15 @@ def test_verification_queries_follow_the_preset_and_convert_seconds():
         metric_presets.verification_query(otel, "p50", "shop", ["cart"])
 
 
+def test_now_checks_read_the_last_two_samples_of_the_same_series():
+    otel = cfg(http_preset="otel")
+    for check in ("p99_ms", "error_ratio"):
+        windowed = metric_presets.verification_query(otel, check, "shop", ["cart"], "3m")
+        now = metric_presets.verification_query(otel, check + "_now", "shop", ["cart"], "3m")
+        assert "irate(" not in windowed and now.count("irate(") == windowed.count("rate(")
+        assert now == windowed.replace("rate(", "irate(")
+
+
 def test_traffic_edges_per_preset():
     linkerd = cfg(http_preset="linkerd")
     rows = [{"metric": {"deployment": "web", "dst_deployment": "api"}, "value": [0, "2"]}]

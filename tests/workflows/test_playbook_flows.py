@@ -353,6 +353,7 @@ def test_unexplained_symptom_waits_for_a_cause_before_escalating(pack, manual_cl
     rounds = recorded.called("wait_for_condition")
     assert len(rounds) == 5 and sum(r["timeout_s"] for r in rounds) >= 300
     assert {(r["comparator"], r["threshold"]) for r in rounds} == {("<", 2 * 250.0)}
+    assert all("irate(" in r["query"] for r in rounds)  # the p99 now, not the window's
     assert len(recorded.called("diagnose")) == 6
     # the only step planned was telling a human
     assert [g["action"] for g in recorded.gate_calls] == ["chatops.post_message"]
@@ -372,7 +373,8 @@ def test_a_young_unexplained_symptom_that_clears_by_itself_changes_nothing(pack,
     assert execution.status == "succeeded", execution.result
     assert execution.result["output"]["outcome"] == "cleared"
     watch = recorded.called("watch_symptom")[0]
-    assert "histogram_quantile(0.99" in watch["query"] and watch["threshold"] == 500
+    assert "histogram_quantile(0.99" in watch["query"] and "irate(" in watch["query"]
+    assert watch["threshold"] == 500
     assert not recorded.gate_calls and not recorded.called("configure_circuit_breaker")
     assert recorded.statuses == [{"status": "resolved", "reason": recorded.statuses[0]["reason"]}]
     assert "cleared by itself" in recorded.statuses[0]["reason"]
