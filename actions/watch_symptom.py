@@ -30,7 +30,7 @@ class WatchSymptom(SelfHealingAction):
         if incident_id and result["watched_s"] > 0:
             book = incidents.Incidents(self.datastore(), int(self.settings.incident_ttl_s))
             book.add_entry(incident_id, "VERIFY", "%s: %s" % (
-                description or "the symptom", result["reason"]), kind="watch",
+                description or "the symptom", result["reason"]), kind="hold",
                 outcome=result["state"])
         return result
 

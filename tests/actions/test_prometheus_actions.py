@@ -87,6 +87,19 @@ class WatchSymptomTest(PrometheusCase):
         ok, result = self.watch(lambda s: 0.0, age_s=600)
         self.assertEqual((result["state"], result["watched_s"]), ("persists", 0.0))
 
+    def test_what_the_watch_saw_goes_on_the_incident_timeline(self):
+        from lib import incidents
+        action = self.action(**self.config())
+        book = incidents.Incidents(action.datastore(), 3600)
+        book.create(incidents.new_record("inc-watch-1"))
+        ok, result = self.watch(lambda s: 0.3 if s < 30 else 0.0, age_s=20,
+                                incident_id="inc-watch-1", description="5xx ratio of api")
+        self.assertEqual(result["state"], "cleared")
+        entry = book.get("inc-watch-1")["timeline"][-1]
+        self.assertEqual((entry["type"], entry["kind"], entry["outcome"]),
+                         ("VERIFY", "hold", "cleared"))
+        self.assertIn("5xx ratio of api: cleared by itself", entry["message"])
+
     def test_a_signal_without_its_detector_is_refused(self):
         ok, result = self.run_action(config=self.config(), signal={"target": {}}, query="up",
                                      threshold=1)
