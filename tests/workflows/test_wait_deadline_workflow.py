@@ -35,14 +35,15 @@ def run_plan(pack, clock, recorded, deadline=None):
     return runner.run("self_healing.run_plan", params)
 
 
-def test_waits_get_the_deadline_plus_the_holds_already_started(pack, manual_clock):
+def test_waits_get_the_deadline_plus_the_holds_up_to_their_own(pack, manual_clock):
+    # the end bound counts every verification hold, the wait's own included (harness.outcome)
     recorded = Recorded(pack)
     deadline = manual_clock.now() + 600
     execution = run_plan(pack, manual_clock, recorded, deadline)
     assert execution.status == "succeeded", execution.result
     assert [c["deadline"] for c in recorded.called("wait_for_rollout")] == [deadline]
     assert [c["deadline"] for c in recorded.called("wait_for_condition")] == [
-        deadline, deadline + 60]
+        deadline + 60, deadline + 180]
 
 
 def test_without_a_deadline_the_waits_are_uncapped(pack, manual_clock):
@@ -85,7 +86,7 @@ def test_close_incident_passes_the_incidents_deadline_and_ttl_to_run_plan(pack, 
     assert (run[0].parameters["deadline"], run[0].parameters["inquiry_ttl_minutes"]) == (
         deadline, 9)
     assert [c["deadline"] for c in recorded.called("wait_for_condition")] == [
-        deadline, deadline + 60]
+        deadline + 60, deadline + 180]
 
 
 def asks(runner):
